@@ -1,0 +1,50 @@
+"""Shared pytest setup: quiet logs, a headless matplotlib, fixed seeds, the parity fixtures."""
+
+import os
+import pathlib
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+# The parity fixtures live in ../shared/parity next to a developer checkout, and in
+# tests/fixtures/parity inside the repository (a copy, so CI has them).
+PARITY_DIR = REPO / "tests" / "fixtures" / "parity"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark tests that only run on the TensorFlow backend so `make test-jax` can skip them."""
+    backend = keras.backend.backend()
+    for item in items:
+        if item.get_closest_marker("tf_only") and backend != "tensorflow":
+            item.add_marker(pytest.mark.skip(reason="TensorFlow backend only"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "tf_only: needs the TensorFlow backend (tf.data, tf.function)")
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    keras.utils.set_random_seed(1234)
+    yield
+
+
+@pytest.fixture
+def backend():
+    return keras.backend.backend()
+
+
+@pytest.fixture(scope="session")
+def parity_dir():
+    return PARITY_DIR
+
+
+def load_parity(name):
+    """Return the arrays of one parity fixture file as a dict."""
+    with np.load(PARITY_DIR / name) as f:
+        return {k: f[k] for k in f.files}
