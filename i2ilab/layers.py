@@ -1,0 +1,645 @@
+"""Small Keras layers shared by every i2ilab network (NHWC, ``keras.ops`` only).
+
+Every layer here computes the same numbers as the PyTorch reference module it mirrors
+(junyanz pytorch-CycleGAN-and-pix2pix, NVlabs MUNIT); ``tests/test_parity.py`` checks this
+against fixtures computed by the reference code. Padding is always explicit (``ops.pad`` then a
+'valid' convolution), never Keras 'same', because 'same' pads asymmetrically for odd kernels
+(shared/REFERENCE.md section 3).
+
+Normalisations compute their statistics in float32 and cast back, so they stay accurate under a
+``mixed_bfloat16`` policy.
+"""
+
+import keras
+from keras import ops
+
+PACKAGE = "i2ilab"
+NORMS = ("batch", "instance", "layer", "none")
+ACTIVATIONS = ("relu", "lrelu", "tanh", "none")
+LEAKY_SLOPE = 0.2  # every reference uses 0.2; Keras' LeakyReLU default is 0.3
+
+
+def reference_init():
+    """N(0, 0.02) weight init of pix2pix / CycleGAN (and of MUNIT's discriminator)."""
+    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+
+
+def kaiming_init():
+    """PyTorch ``kaiming_normal_(a=0, mode='fan_in')``: untruncated N(0, 2 / fan_in) (MUNIT G)."""
+    return keras.initializers.VarianceScaling(
+        scale=2.0, mode="fan_in", distribution="untruncated_normal"
+    )
+
+
+def get_initializer(init):
+    """Return a Keras initializer for "reference", "kaiming" or any Keras identifier."""
+    if init == "reference":
+        return reference_init()
+    if init == "kaiming":
+        return kaiming_init()
+    return keras.initializers.get(init)
+
+
+def _serialize_init(init):
+    return init if isinstance(init, str) else keras.initializers.serialize(init)
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not one of {choices}.")
+
+
+def _pad_pairs(padding):
+    """Normalise an int, (h, w) or ((top, bottom), (left, right)) padding to pairs."""
+    if isinstance(padding, int):
+        return ((padding, padding), (padding, padding))
+    h, w = padding
+    h = (h, h) if isinstance(h, int) else tuple(h)
+    w = (w, w) if isinstance(w, int) else tuple(w)
+    return (h, w)
+
+
+def _add(dim, extra):
+    return None if dim is None else dim + extra
+
+
+def activate(x, activation):
+    """Apply "relu", "lrelu" (slope 0.2), "tanh" or "none"."""
+    if activation == "relu":
+        return ops.relu(x)
+    if activation == "lrelu":
+        return ops.leaky_relu(x, negative_slope=LEAKY_SLOPE)
+    if activation == "tanh":
+        return ops.tanh(x)
+    return x
+
+
+def make_norm(norm, name=None):
+    """Return the normalisation layer for ``norm``, or None for "none".
+
+    "batch": BatchNormalization with the PyTorch defaults (momentum 0.9 in Keras terms, eps 1e-5,
+    gamma ~ N(1, 0.02) as the reference init). Differs from torch in one place: Keras updates the
+    moving variance with the biased batch variance, torch with the unbiased one; outputs in
+    training mode (the pix2pix test protocol) are identical.
+    "instance": InstanceNormalization without affine parameters, eps 1e-5.
+    "layer": MUNITLayerNorm.
+    """
+    _check_choice("norm", norm, NORMS)
+    if norm == "batch":
+        return keras.layers.BatchNormalization(
+            momentum=0.9,
+            epsilon=1e-5,
+            gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02),
+            name=name,
+        )
+    if norm == "instance":
+        return InstanceNormalization(name=name)
+    if norm == "layer":
+        return MUNITLayerNorm(name=name)
+    return None
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ReflectionPadding2D(keras.layers.Layer):
+    """Reflect-pad H and W like ``torch.nn.ReflectionPad2d`` (edge pixel not repeated).
+
+    Args:
+        padding: int, (pad_h, pad_w), or ((top, bottom), (left, right)).
+    Shapes: (B, H, W, C) -> (B, H + top + bottom, W + left + right, C).
+    """
+
+    def __init__(self, padding=1, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = _pad_pairs(padding)
+
+    def call(self, x):
+        (t, b), (l, r) = self.padding
+        return ops.pad(x, [[0, 0], [t, b], [l, r], [0, 0]], mode="reflect")
+
+    def compute_output_shape(self, input_shape):
+        (t, b), (l, r) = self.padding
+        n, h, w, c = input_shape
+        return (n, _add(h, t + b), _add(w, l + r), c)
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class InstanceNormalization(keras.layers.Layer):
+    """Instance norm (Ulyanov et al.): per sample and channel over H, W; biased variance.
+
+    ``y = (x - mean_hw) / sqrt(var_hw + epsilon)``, then ``gamma * y + beta`` when ``affine``.
+    Defaults are those of ``torch.nn.InstanceNorm2d`` (eps 1e-5, no affine), used by CycleGAN and
+    MUNIT; Keras' GroupNormalization(groups=-1) defaults to eps 1e-3 with affine on.
+    Shapes: (B, H, W, C) -> same.
+    """
+
+    def __init__(self, epsilon=1e-5, affine=False, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+        self.affine = affine
+
+    def build(self, input_shape):
+        if self.affine:
+            c = input_shape[-1]
+            self.gamma = self.add_weight(shape=(c,), initializer="ones", name="gamma")
+            self.beta = self.add_weight(shape=(c,), initializer="zeros", name="beta")
+
+    def call(self, x):
+        x32 = ops.cast(x, "float32")
+        mean, var = ops.moments(x32, axes=[1, 2], keepdims=True)
+        y = (x32 - mean) * ops.rsqrt(var + self.epsilon)
+        if self.affine:
+            y = y * ops.cast(self.gamma, "float32") + ops.cast(self.beta, "float32")
+        return ops.cast(y, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon, "affine": self.affine}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AdaIN(keras.layers.Layer):
+    """Adaptive instance norm (Huang & Belongie 2017; MUNIT section 3): ``gamma * IN(x) + beta``.
+
+    gamma and beta are call inputs (computed by MUNIT's MLP from a style code), so the layer holds
+    no state and nothing is mutated between calls (the reference assigns them to module
+    attributes). Instance statistics use the biased variance and eps 1e-5; gamma is used as is
+    (no +1), as in MUNIT.
+
+    Call: ``AdaIN()(x, gamma, beta)`` with x (B, H, W, C), gamma and beta (B, C) -> (B, H, W, C).
+    """
+
+    def __init__(self, epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def call(self, x, gamma, beta):
+        x32 = ops.cast(x, "float32")
+        mean, var = ops.moments(x32, axes=[1, 2], keepdims=True)
+        y = (x32 - mean) * ops.rsqrt(var + self.epsilon)
+        gamma = ops.cast(gamma, "float32")[:, None, None, :]
+        beta = ops.cast(beta, "float32")[:, None, None, :]
+        return ops.cast(gamma * y + beta, self.compute_dtype)
+
+    def compute_output_shape(self, x_shape, gamma_shape=None, beta_shape=None):
+        return x_shape
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MUNITLayerNorm(keras.layers.Layer):
+    """MUNIT's LayerNorm (decoder upsampling blocks), not keras.layers.LayerNormalization.
+
+    Per sample, mean and *unbiased* standard deviation over all of C, H, W, then
+    ``(x - mean) / (std + epsilon)`` (eps added to the std, not the variance), then per-channel
+    ``gamma`` (init U(0, 1)) and ``beta`` (init 0). Keras' LayerNormalization uses the biased
+    variance inside the square root and per-element affine weights: different numbers.
+    Shapes: (B, H, W, C) -> same.
+    """
+
+    def __init__(self, epsilon=1e-5, affine=True, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+        self.affine = affine
+
+    def build(self, input_shape):
+        if self.affine:
+            c = input_shape[-1]
+            self.gamma = self.add_weight(
+                shape=(c,), initializer=keras.initializers.RandomUniform(0.0, 1.0), name="gamma"
+            )
+            self.beta = self.add_weight(shape=(c,), initializer="zeros", name="beta")
+
+    def call(self, x):
+        x32 = ops.cast(x, "float32")
+        n = ops.cast(ops.prod(ops.shape(x32)[1:]), "float32")
+        mean = ops.mean(x32, axis=[1, 2, 3], keepdims=True)
+        sq = ops.sum(ops.square(x32 - mean), axis=[1, 2, 3], keepdims=True)
+        std = ops.sqrt(sq / (n - 1.0))
+        y = (x32 - mean) / (std + self.epsilon)
+        if self.affine:
+            y = y * ops.cast(self.gamma, "float32") + ops.cast(self.beta, "float32")
+        return ops.cast(y, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon, "affine": self.affine}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class DownsampleAvgPool(keras.layers.Layer):
+    """3x3 average pool, stride 2, pad 1, padding not counted (MUNIT's multi-scale D).
+
+    Equals ``torch.nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)``; Keras
+    AveragePooling2D('same') pads only at the end, so its windows differ.
+    Shapes: (B, H, W, C) -> (B, floor((H - 1) / 2) + 1, floor((W - 1) / 2) + 1, C).
+    """
+
+    def call(self, x):
+        pads = [[0, 0], [1, 1], [1, 1], [0, 0]]
+        sums = ops.average_pool(ops.pad(x, pads), 3, strides=2, padding="valid")
+        ones = ops.pad(ops.ones_like(x[..., :1]), pads)
+        counts = ops.average_pool(ones, 3, strides=2, padding="valid")
+        return sums / counts
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        half = lambda d: None if d is None else (d - 1) // 2 + 1  # noqa: E731
+        return (n, half(h), half(w), c)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ConvBlock(keras.layers.Layer):
+    """Explicit pad -> Conv2D ('valid') -> norm -> activation, as the references' conv blocks.
+
+    Args:
+        filters, kernel_size, strides: as Conv2D.
+        padding: torch-style padding (int or pairs), applied explicitly before the conv.
+        pad_mode: "zero" or "reflect".
+        norm: "batch" | "instance" | "layer" | "none" (see ``make_norm``).
+        activation: "relu" | "lrelu" (0.2) | "tanh" | "none", applied after the norm.
+        pre_activation: activation applied to the input before padding (pix2pix U-Net style).
+        use_bias: default ``norm != "batch"`` (no conv bias before BatchNorm, as the references).
+        kernel_initializer: "reference" N(0, 0.02), "kaiming", or a Keras initializer.
+    Shapes: (B, H, W, Cin) -> (B, (H + pads - k) // s + 1, ..., filters).
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding=0,
+        pad_mode="zero",
+        norm="none",
+        activation="none",
+        pre_activation="none",
+        use_bias=None,
+        kernel_initializer="reference",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        _check_choice("pad_mode", pad_mode, ("zero", "reflect"))
+        _check_choice("activation", activation, ACTIVATIONS)
+        _check_choice("pre_activation", pre_activation, ACTIVATIONS)
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.strides = strides
+        self.padding = _pad_pairs(padding)
+        self.pad_mode = pad_mode
+        self.norm = norm
+        self.activation = activation
+        self.pre_activation = pre_activation
+        self.use_bias = (norm != "batch") if use_bias is None else bool(use_bias)
+        self.kernel_initializer = kernel_initializer
+        self.conv = keras.layers.Conv2D(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding="valid",
+            use_bias=self.use_bias,
+            kernel_initializer=get_initializer(kernel_initializer),
+            name="conv",
+        )
+        self.norm_layer = make_norm(norm, name="norm")
+
+    def build(self, input_shape):
+        (t, b), (l, r) = self.padding
+        n, h, w, c = input_shape
+        self.conv.build((n, _add(h, t + b), _add(w, l + r), c))
+        if self.norm_layer is not None:
+            self.norm_layer.build(self.conv.compute_output_shape((n, _add(h, t + b), _add(w, l + r), c)))
+
+    def call(self, x, training=None):
+        x = activate(x, self.pre_activation)
+        (t, b), (l, r) = self.padding
+        if t or b or l or r:
+            mode = "reflect" if self.pad_mode == "reflect" else "constant"
+            x = ops.pad(x, [[0, 0], [t, b], [l, r], [0, 0]], mode=mode)
+        x = self.conv(x)
+        if self.norm_layer is not None:
+            x = self.norm_layer(x, training=training) if self.norm == "batch" else self.norm_layer(x)
+        return activate(x, self.activation)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "pad_mode": self.pad_mode,
+            "norm": self.norm,
+            "activation": self.activation,
+            "pre_activation": self.pre_activation,
+            "use_bias": self.use_bias,
+            "kernel_initializer": _serialize_init(self.kernel_initializer),
+        }
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ConvTransposeBlock(keras.layers.Layer):
+    """pre-activation -> Conv2DTranspose with torch padding semantics -> norm -> activation.
+
+    ``padding`` and ``output_padding`` mean what they mean in ``torch.nn.ConvTranspose2d``: the
+    full ('valid') transposed convolution is cropped by ``padding`` at the start and by
+    ``padding - output_padding`` at the end of H and W. So k4 s2 p1 doubles the size (U-Net) and
+    k3 s2 p1 op1 doubles it too (ResNet generator) without the one-pixel shift of Keras 'same'.
+    Shapes: (B, H, W, Cin) -> (B, (H - 1) * s - 2p + k + op, ..., filters).
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=2,
+        padding=1,
+        output_padding=0,
+        norm="none",
+        activation="none",
+        pre_activation="none",
+        use_bias=None,
+        kernel_initializer="reference",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        _check_choice("activation", activation, ACTIVATIONS)
+        _check_choice("pre_activation", pre_activation, ACTIVATIONS)
+        if not 0 <= output_padding <= padding:
+            raise ValueError(
+                f"output_padding={output_padding} must lie in [0, padding={padding}]."
+            )
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.strides = strides
+        self.padding = padding
+        self.output_padding = output_padding
+        self.norm = norm
+        self.activation = activation
+        self.pre_activation = pre_activation
+        self.use_bias = (norm != "batch") if use_bias is None else bool(use_bias)
+        self.kernel_initializer = kernel_initializer
+        self.conv = keras.layers.Conv2DTranspose(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding="valid",
+            use_bias=self.use_bias,
+            kernel_initializer=get_initializer(kernel_initializer),
+            name="conv",
+        )
+        self.norm_layer = make_norm(norm, name="norm")
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+        if self.norm_layer is not None:
+            n, h, w, _ = input_shape
+            self.norm_layer.build((n, h, w, self.filters))
+
+    def call(self, x, training=None):
+        x = activate(x, self.pre_activation)
+        x = self.conv(x)
+        start, end = self.padding, self.padding - self.output_padding
+        if start or end:
+            h, w = ops.shape(x)[1], ops.shape(x)[2]
+            x = x[:, start : h - end, start : w - end, :]
+        if self.norm_layer is not None:
+            x = self.norm_layer(x, training=training) if self.norm == "batch" else self.norm_layer(x)
+        return activate(x, self.activation)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, _ = input_shape
+        grow = lambda d: None if d is None else (  # noqa: E731
+            (d - 1) * self.strides - 2 * self.padding + self.kernel_size + self.output_padding
+        )
+        return (n, grow(h), grow(w), self.filters)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "output_padding": self.output_padding,
+            "norm": self.norm,
+            "activation": self.activation,
+            "pre_activation": self.pre_activation,
+            "use_bias": self.use_bias,
+            "kernel_initializer": _serialize_init(self.kernel_initializer),
+        }
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class UNetDown(ConvBlock):
+    """U-Net encoder block (pix2pix section 3.2.1): LeakyReLU(0.2) -> Conv 4x4 s2 pad 1 -> norm.
+
+    The outermost block is the bare conv (no activation, no norm); the innermost has no norm
+    (normalising the 1x1 bottleneck would zero it). As in the reference, the conv has a bias
+    unless the network uses BatchNorm, also where no norm follows.
+    Shapes: (B, H, W, Cin) -> (B, H / 2, W / 2, filters).
+    """
+
+    def __init__(self, filters, norm="batch", outermost=False, innermost=False, **kwargs):
+        for key in ("kernel_size", "strides", "padding", "pre_activation"):
+            kwargs.pop(key, None)
+        kwargs.setdefault("use_bias", norm != "batch")
+        super().__init__(
+            filters,
+            4,
+            strides=2,
+            padding=1,
+            norm="none" if (outermost or innermost) else norm,
+            pre_activation="none" if outermost else "lrelu",
+            **kwargs,
+        )
+        self.net_norm = norm
+        self.outermost = outermost
+        self.innermost = innermost
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("kernel_size", "strides", "padding", "pre_activation"):
+            config.pop(key)
+        config.update(norm=self.net_norm, outermost=self.outermost, innermost=self.innermost)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class UNetUp(keras.layers.Layer):
+    """U-Net decoder block: ReLU -> ConvTranspose 4x4 s2 pad 1 -> norm (-> Dropout).
+
+    The outermost block ends in tanh (conv with bias, no norm) and gives the image in [-1, 1].
+    The skip concatenation happens outside the block, in ``unet_generator``.
+    Shapes: (B, H, W, Cin) -> (B, 2H, 2W, filters).
+    """
+
+    def __init__(self, filters, norm="batch", outermost=False, dropout=0.0, **kwargs):
+        kernel_initializer = kwargs.pop("kernel_initializer", "reference")
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.norm = norm
+        self.outermost = outermost
+        self.dropout = dropout
+        self.kernel_initializer = kernel_initializer
+        self.up = ConvTransposeBlock(
+            filters,
+            4,
+            strides=2,
+            padding=1,
+            norm="none" if outermost else norm,
+            activation="tanh" if outermost else "none",
+            pre_activation="relu",
+            use_bias=True if outermost else norm != "batch",
+            kernel_initializer=kernel_initializer,
+            name="up",
+        )
+        self.drop = keras.layers.Dropout(dropout, name="dropout") if dropout else None
+
+    def build(self, input_shape):
+        self.up.build(input_shape)
+
+    def call(self, x, training=None):
+        x = self.up(x, training=training)
+        if self.drop is not None:
+            x = self.drop(x, training=training)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return self.up.compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "norm": self.norm,
+            "outermost": self.outermost,
+            "dropout": self.dropout,
+            "kernel_initializer": _serialize_init(self.kernel_initializer),
+        }
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ResnetBlock(keras.layers.Layer):
+    """Residual block (He et al.; CycleGAN appendix 7.2; MUNIT content encoder).
+
+    ``x + [pad 1, conv 3x3, norm, ReLU, (dropout), pad 1, conv 3x3, norm](x)``; no ReLU after the
+    sum. Shapes: (B, H, W, filters) -> same.
+    """
+
+    def __init__(
+        self,
+        filters,
+        norm="instance",
+        pad_mode="reflect",
+        dropout=0.0,
+        use_bias=None,
+        kernel_initializer="reference",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.norm = norm
+        self.pad_mode = pad_mode
+        self.dropout = dropout
+        self.use_bias = (norm != "batch") if use_bias is None else bool(use_bias)
+        self.kernel_initializer = kernel_initializer
+        common = dict(
+            padding=1,
+            pad_mode=pad_mode,
+            norm=norm,
+            use_bias=self.use_bias,
+            kernel_initializer=kernel_initializer,
+        )
+        self.conv1 = ConvBlock(filters, 3, activation="relu", name="conv1", **common)
+        self.drop = keras.layers.Dropout(dropout, name="dropout") if dropout else None
+        self.conv2 = ConvBlock(filters, 3, activation="none", name="conv2", **common)
+
+    def build(self, input_shape):
+        if input_shape[-1] != self.filters:
+            raise ValueError(
+                f"ResnetBlock({self.filters}) got {input_shape[-1]} input channels; "
+                "a residual block keeps the channel count."
+            )
+        self.conv1.build(input_shape)
+        self.conv2.build(input_shape)
+
+    def call(self, x, training=None):
+        y = self.conv1(x, training=training)
+        if self.drop is not None:
+            y = self.drop(y, training=training)
+        return x + self.conv2(y, training=training)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "norm": self.norm,
+            "pad_mode": self.pad_mode,
+            "dropout": self.dropout,
+            "use_bias": self.use_bias,
+            "kernel_initializer": _serialize_init(self.kernel_initializer),
+        }
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AdaINResBlock(keras.layers.Layer):
+    """MUNIT decoder residual block with AdaIN (MUNIT section 3, Fig. 3).
+
+    ``x + [pad 1, conv 3x3, AdaIN, ReLU, pad 1, conv 3x3, AdaIN](x)`` with reflect padding.
+    Call ``block(x, adain_params)`` where adain_params (B, P) holds the parameters of every AdaIN
+    of the decoder, produced by MUNIT's MLP; this block reads its slice
+    ``[4 * filters * block_index, 4 * filters * (block_index + 1))`` laid out as the reference:
+    (beta_1, gamma_1, beta_2, gamma_2), C values each (mean first, then std).
+    Shapes: (B, H, W, filters), (B, P) -> (B, H, W, filters).
+    """
+
+    def __init__(self, filters, block_index=0, kernel_initializer="kaiming", **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.block_index = block_index
+        self.kernel_initializer = kernel_initializer
+        common = dict(
+            padding=1, pad_mode="reflect", norm="none", use_bias=True,
+            kernel_initializer=kernel_initializer,
+        )
+        self.conv1 = ConvBlock(filters, 3, name="conv1", **common)
+        self.conv2 = ConvBlock(filters, 3, name="conv2", **common)
+        self.adain = AdaIN(name="adain")
+
+    @property
+    def num_adain_params(self):
+        return 4 * self.filters
+
+    def build(self, x_shape, adain_params_shape=None):
+        self.conv1.build(x_shape)
+        self.conv2.build(x_shape)
+
+    def call(self, x, adain_params):
+        c = self.filters
+        p = adain_params[:, 4 * c * self.block_index : 4 * c * (self.block_index + 1)]
+        y = self.adain(self.conv1(x), p[:, c : 2 * c], p[:, :c])
+        y = self.adain(self.conv2(ops.relu(y)), p[:, 3 * c :], p[:, 2 * c : 3 * c])
+        return x + y
+
+    def compute_output_shape(self, x_shape, adain_params_shape=None):
+        return x_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "block_index": self.block_index,
+            "kernel_initializer": _serialize_init(self.kernel_initializer),
+        }

@@ -1,0 +1,209 @@
+"""MUNIT networks (Huang et al. 2018, section 3 and appendix B): AdaIN generator, multi-scale D."""
+
+import keras
+
+from i2ilab.layers import (
+    AdaINResBlock,
+    ConvBlock,
+    DownsampleAvgPool,
+    ResnetBlock,
+    kaiming_init,
+)
+
+
+def content_encoder(
+    image_size=256, in_channels=3, dim=64, n_downsample=2, n_res=4, name="content_encoder"
+):
+    """c7s1-dim, n_downsample x (4x4 stride 2, doubling), n_res residual blocks; IN, reflect pad.
+
+    (B, S, S, in_channels) -> content code (B, S / 2**n, S / 2**n, dim * 2**n): 64 x 64 x 256
+    for a 256 input with the defaults. Kaiming init, as the MUNIT generator.
+    """
+    common = dict(pad_mode="reflect", norm="instance", activation="relu", kernel_initializer="kaiming")
+    inputs = keras.Input((image_size, image_size, in_channels), name="image")
+    h = ConvBlock(dim, 7, padding=3, name="stem", **common)(inputs)
+    for i in range(n_downsample):
+        dim *= 2
+        h = ConvBlock(dim, 4, strides=2, padding=1, name=f"down{i}", **common)(h)
+    for i in range(n_res):
+        h = ResnetBlock(dim, norm="instance", kernel_initializer="kaiming", name=f"res{i}")(h)
+    return keras.Model(inputs, h, name=name)
+
+
+def style_encoder(
+    image_size=256, in_channels=3, dim=64, style_dim=8, n_downsample=4, name="style_encoder"
+):
+    """c7s1-dim, 2 x (4x4 stride 2, doubling), n_downsample - 2 more at constant width, global
+    average pool, linear map to ``style_dim``; no normalisation (it would remove the style).
+
+    (B, S, S, in_channels) -> style code (B, style_dim). The reference ends in a 1x1 conv on the
+    pooled 1x1 map and keeps codes as (B, style_dim, 1, 1); here that conv is a Dense layer with
+    the same parameters and codes are (B, style_dim).
+    """
+    common = dict(pad_mode="reflect", activation="relu", kernel_initializer="kaiming")
+    inputs = keras.Input((image_size, image_size, in_channels), name="image")
+    h = ConvBlock(dim, 7, padding=3, name="stem", **common)(inputs)
+    for i in range(n_downsample):
+        if i < 2:
+            dim *= 2
+        h = ConvBlock(dim, 4, strides=2, padding=1, name=f"down{i}", **common)(h)
+    h = keras.layers.GlobalAveragePooling2D(name="pool")(h)
+    out = keras.layers.Dense(style_dim, kernel_initializer=kaiming_init(), name="style")(h)
+    return keras.Model(inputs, out, name=name)
+
+
+def style_mlp(style_dim=8, mlp_dim=256, num_adain_params=4096, n_blk=3, name="mlp"):
+    """MLP from a style code to every AdaIN parameter of the decoder: style_dim -> mlp_dim ->
+    ... -> num_adain_params, ReLU between (n_blk linear layers). (B, style_dim) -> (B, P)."""
+    inputs = keras.Input((style_dim,), name="style")
+    h = inputs
+    for i in range(n_blk - 1):
+        h = keras.layers.Dense(mlp_dim, activation="relu", kernel_initializer=kaiming_init(), name=f"fc{i}")(h)
+    out = keras.layers.Dense(num_adain_params, kernel_initializer=kaiming_init(), name=f"fc{n_blk - 1}")(h)
+    return keras.Model(inputs, out, name=name)
+
+
+def adain_decoder(
+    content_size=64, content_dim=256, out_channels=3, n_upsample=2, n_res=4, name="decoder"
+):
+    """n_res AdaIN residual blocks, n_upsample x (nearest x2, conv 5x5, MUNIT LayerNorm, ReLU),
+    c7s1-out and tanh; reflect padding.
+
+    Inputs: content (B, h, w, content_dim) and AdaIN parameters (B, 4 * content_dim * n_res)
+    from ``style_mlp``. Output: image (B, h * 2**n, w * 2**n, out_channels) in [-1, 1].
+    """
+    content = keras.Input((content_size, content_size, content_dim), name="content")
+    params = keras.Input((4 * content_dim * n_res,), name="adain_params")
+    h = content
+    for i in range(n_res):
+        h = AdaINResBlock(content_dim, block_index=i, name=f"res{i}")(h, params)
+    dim = content_dim
+    for i in range(n_upsample):
+        h = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"upsample{i}")(h)
+        dim //= 2
+        h = ConvBlock(
+            dim, 5, padding=2, pad_mode="reflect", norm="layer", activation="relu",
+            kernel_initializer="kaiming", name=f"up{i}",
+        )(h)
+    out = ConvBlock(
+        out_channels, 7, padding=3, pad_mode="reflect", activation="tanh",
+        kernel_initializer="kaiming", name="head",
+    )(h)
+    return keras.Model([content, params], out, name=name)
+
+
+@keras.saving.register_keras_serializable(package="i2ilab")
+class MUNITGenerator(keras.Model):
+    """MUNIT auto-encoder for one domain: content encoder, style encoder, MLP, AdaIN decoder.
+
+    Attributes ``content_encoder``, ``style_encoder``, ``mlp``, ``decoder`` (keras.Models) and
+    ``style_dim``. ``encode(x) -> (content, style)``, ``decode(content, style) -> image``;
+    calling the model on x reconstructs it: ``decode(*encode(x))``. Images in [-1, 1].
+    """
+
+    def __init__(
+        self,
+        image_size=256,
+        in_channels=3,
+        dim=64,
+        style_dim=8,
+        n_downsample=2,
+        n_res=4,
+        mlp_dim=256,
+        style_n_downsample=4,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.image_size = image_size
+        self.in_channels = in_channels
+        self.dim = dim
+        self.style_dim = style_dim
+        self.n_downsample = n_downsample
+        self.n_res = n_res
+        self.mlp_dim = mlp_dim
+        self.style_n_downsample = style_n_downsample
+        content_dim = dim * 2**n_downsample
+        content_size = None if image_size is None else image_size // 2**n_downsample
+        self.style_encoder = style_encoder(image_size, in_channels, dim, style_dim, style_n_downsample)
+        self.content_encoder = content_encoder(image_size, in_channels, dim, n_downsample, n_res)
+        self.decoder = adain_decoder(content_size, content_dim, in_channels, n_downsample, n_res)
+        self.mlp = style_mlp(style_dim, mlp_dim, 4 * content_dim * n_res)
+
+    @property
+    def num_adain_params(self):
+        return self.mlp.output_shape[-1]
+
+    def encode(self, x, training=None):
+        """Image (B, S, S, C) -> (content (B, S/4, S/4, 4 dim), style (B, style_dim))."""
+        return self.content_encoder(x, training=training), self.style_encoder(x, training=training)
+
+    def decode(self, content, style, training=None):
+        """Content code and style code (B, style_dim) -> image (B, S, S, C) in [-1, 1]."""
+        return self.decoder([content, self.mlp(style, training=training)], training=training)
+
+    def call(self, x, training=None):
+        content, style = self.encode(x, training=training)
+        return self.decode(content, style, training=training)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "image_size": self.image_size,
+            "in_channels": self.in_channels,
+            "dim": self.dim,
+            "style_dim": self.style_dim,
+            "n_downsample": self.n_downsample,
+            "n_res": self.n_res,
+            "mlp_dim": self.mlp_dim,
+            "style_n_downsample": self.style_n_downsample,
+        }
+
+
+def munit_generator(
+    image_size=256,
+    in_channels=3,
+    dim=64,
+    style_dim=8,
+    n_downsample=2,
+    n_res=4,
+    mlp_dim=256,
+    name="munit_generator",
+):
+    """MUNIT generator of one domain (edges2shoes config: 15,026,187 parameters; style encoder
+    2,764,936, content encoder 5,385,856, decoder 5,754,627, MLP 1,120,768). See MUNITGenerator.
+    """
+    model = MUNITGenerator(
+        image_size, in_channels, dim, style_dim, n_downsample, n_res, mlp_dim, name=name
+    )
+    if image_size is not None:
+        model.build((None, image_size, image_size, in_channels))
+    return model
+
+
+def multiscale_discriminator(
+    image_size=256, in_channels=3, dim=64, n_layer=4, num_scales=3, name="multiscale_discriminator"
+):
+    """MUNIT multi-scale discriminator (appendix B; Wang et al. 2018 pix2pixHD).
+
+    At each of ``num_scales`` scales a plain PatchGAN: 4x4 stride-2 convs (reflect pad 1,
+    LeakyReLU 0.2, no norm) from ``dim`` doubling to dim * 2**(n_layer-1), then a 1x1 conv to one
+    logit map; between scales the input is average-pooled (3x3, stride 2, pad 1, padding not
+    counted). N(0, 0.02) init (MUNIT trains D with the 'gaussian' init).
+    Input (B, S, S, in_channels) -> list of logits [(B, S/16, S/16, 1), (B, S/32, ...), ...]:
+    16x16, 8x8, 4x4 for a 256 input. 8,271,171 parameters with the defaults.
+    """
+    inputs = keras.Input((image_size, image_size, in_channels), name="image")
+    outputs, x = [], inputs
+    for s in range(num_scales):
+        h, width = x, dim
+        for i in range(n_layer):
+            h = ConvBlock(
+                width, 4, strides=2, padding=1, pad_mode="reflect", activation="lrelu",
+                name=f"scale{s}_conv{i}",
+            )(h)
+            if i < n_layer - 1:
+                width *= 2
+        outputs.append(ConvBlock(1, 1, name=f"scale{s}_logits")(h))
+        if s < num_scales - 1:
+            x = DownsampleAvgPool(name=f"scale{s}_downsample")(x)
+    return keras.Model(inputs, outputs, name=name)

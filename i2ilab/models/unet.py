@@ -1,0 +1,107 @@
+"""U-Net generator of pix2pix and its encoder-decoder ablation (Isola et al. 2017, 3.2.1, 6.1.1)."""
+
+import math
+
+import keras
+
+from i2ilab.layers import UNetDown, UNetUp
+
+
+def _level_filters(ngf, num_downs):
+    """Encoder widths: ngf * min(2**i, 8), i.e. 64, 128, 256, 512, 512, ... for ngf 64."""
+    return [ngf * min(2**i, 8) for i in range(num_downs)]
+
+
+def _default_num_downs(image_size, num_downs):
+    if num_downs is not None:
+        if num_downs < 1:
+            raise ValueError(f"num_downs={num_downs} must be >= 1.")
+        if image_size is not None and image_size % 2**num_downs:
+            raise ValueError(
+                f"image_size={image_size} is not divisible by 2**num_downs={2**num_downs}; "
+                "choose num_downs <= log2(image_size) or a multiple of that size."
+            )
+        return num_downs
+    if image_size is None:
+        return 8
+    n = int(round(math.log2(image_size)))
+    if 2**n != image_size:
+        raise ValueError(
+            f"image_size={image_size} is not a power of 2: pass num_downs explicitly "
+            f"(the input must be divisible by 2**num_downs)."
+        )
+    return n
+
+
+def _unet(image_size, in_channels, out_channels, ngf, num_downs, norm, dropout, skips, name):
+    num_downs = _default_num_downs(image_size, num_downs)
+    filters = _level_filters(ngf, num_downs)
+    inputs = keras.Input((image_size, image_size, in_channels), name="input")
+    downs, h = [], inputs
+    for i, f in enumerate(filters):
+        h = UNetDown(
+            f, norm=norm, outermost=i == 0, innermost=i == num_downs - 1, name=f"down{i}"
+        )(h)
+        downs.append(h)
+    for i in reversed(range(num_downs)):
+        if i < num_downs - 1 and skips:
+            h = keras.layers.Concatenate(name=f"skip{i}")([downs[i], h])
+        # The reference puts dropout on the 512-wide blocks between the innermost and the
+        # 512 -> 256 block: levels 4 .. num_downs - 2 (three of them in unet_256).
+        use_dropout = dropout and 4 <= i <= num_downs - 2
+        h = UNetUp(
+            out_channels if i == 0 else filters[i - 1],
+            norm=norm,
+            outermost=i == 0,
+            dropout=0.5 if use_dropout else 0.0,
+            name=f"up{i}",
+        )(h)
+    return keras.Model(inputs, h, name=name)
+
+
+def unet_generator(
+    image_size=256,
+    in_channels=3,
+    out_channels=3,
+    ngf=64,
+    num_downs=None,
+    norm="batch",
+    dropout=True,
+    name="unet_generator",
+):
+    """pix2pix U-Net generator ``unet_<image_size>`` (pix2pix 3.2.1, appendix 6.1.1).
+
+    ``num_downs`` stride-2 blocks (default log2(image_size): unet_256 has 8, the bottleneck is
+    1x1) with encoder widths ngf * (1, 2, 4, 8, 8, ...); each decoder block is concatenated with
+    the mirrored encoder output (skip first, then the upsampled features), dropout 0.5 on the
+    512-wide decoder blocks after the innermost (three in unet_256), tanh output.
+    unet_256 with BatchNorm has 54,413,955 trainable parameters, like the reference.
+
+    Args:
+        image_size: input height = width, or None for a fully convolutional model (inputs must
+            then be divisible by 2**num_downs; num_downs defaults to 8).
+        norm: "batch" (pix2pix), "instance" or "none". With "batch" the convs have no bias.
+        dropout: the reference's ``use_dropout`` (pix2pix uses it, also at test time).
+    Input (B, S, S, in_channels) in [-1, 1] -> output (B, S, S, out_channels) in [-1, 1].
+    The reference only builds num_downs >= 5; smaller values continue the same width rule.
+    """
+    return _unet(image_size, in_channels, out_channels, ngf, num_downs, norm, dropout, True, name)
+
+
+def encoder_decoder_generator(
+    image_size=256,
+    in_channels=3,
+    out_channels=3,
+    ngf=64,
+    num_downs=None,
+    norm="batch",
+    dropout=True,
+    name="encoder_decoder_generator",
+):
+    """The U-Net without its skip connections: pix2pix's encoder-decoder ablation (Table 2).
+
+    Same blocks, widths and arguments as ``unet_generator``; each decoder block sees only the
+    upsampled features, so the decoder's input widths are halved and all detail must pass the
+    1x1 bottleneck.
+    """
+    return _unet(image_size, in_channels, out_channels, ngf, num_downs, norm, dropout, False, name)
