@@ -1,0 +1,463 @@
+"""Training callbacks for the i2ilab trainers: LR decay, sample grids, checkpoints, NaN stop.
+
+Every callback works with ``model.fit`` on TensorFlow and JAX. The trainer interface they use:
+``g_optimizer`` / ``d_optimizer`` (d may be None), ``sample_columns(x, y)``,
+``save_checkpoint(path)`` / ``load_checkpoint(path)``. Epoch numbers in file names and messages
+count completed epochs from 1, as the Keras progress bar shows them; ``fit``'s ``epoch``
+arguments are 0-based, so ``ckpt-epoch0003`` is the state after epoch index 2 and training
+resumes with ``fit(initial_epoch=3)``.
+
+Typical use (``i2ilab.cli`` wires exactly this)::
+
+    start = resume(trainer, out_dir)          # 0 for a fresh run
+    trainer.fit(ds, epochs=n + n_decay, initial_epoch=start, callbacks=[
+        LinearDecay(n, n_decay), NaNStop(), Checkpoint(out_dir),
+        SampleGrid(batch, out_dir=out_dir / "samples"),
+        keras.callbacks.CSVLogger(out_dir / "log.csv", append=start > 0)])
+"""
+
+import datetime
+import json
+import math
+import os
+import pathlib
+import re
+import weakref
+
+import keras
+import numpy as np
+
+from i2ilab import viz
+
+#: Name of the JSON pointer to the newest checkpoint inside a checkpoint folder.
+LATEST = "latest.json"
+#: Checkpoint files are ``ckpt-epoch0003.ckpt`` (state after 3 completed epochs).
+CHECKPOINT_SUFFIX = ".ckpt"
+_CKPT_RE = re.compile(r"^ckpt-epoch(\d+)" + re.escape(CHECKPOINT_SUFFIX) + "$")
+
+# model -> (loss name, value, epoch, batch) of the first non-finite loss of the current fit;
+# written by NaNStop, read by Checkpoint and SampleGrid so neither stores or shows a NaN state.
+_NONFINITE = weakref.WeakKeyDictionary()
+# optimizer -> its base learning rate, recorded before a checkpoint overwrites the variable.
+_BASE_LR = weakref.WeakKeyDictionary()
+
+
+def _optimizers(model):
+    """The trainer's (name, optimizer) pairs: g_optimizer and d_optimizer, or model.optimizer."""
+    g = getattr(model, "g_optimizer", None)
+    if g is None:
+        g = getattr(model, "optimizer", None)
+        if g is None:
+            raise ValueError("The model has no g_optimizer or optimizer: compile it before fit.")
+        return [("g_optimizer", g)]
+    pairs = [("g_optimizer", g)]
+    d = getattr(model, "d_optimizer", None)
+    if d is not None:
+        pairs.append(("d_optimizer", d))
+    return pairs
+
+
+def _float(value):
+    """A scalar log value (Python, NumPy or backend tensor) -> float, or None if not scalar."""
+    try:
+        arr = np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return float(arr) if arr.size == 1 else None
+
+
+def _first_nonfinite(logs):
+    for key, value in (logs or {}).items():
+        v = _float(value)
+        if v is not None and not math.isfinite(v):
+            return key, v
+    return None
+
+
+def _sync_jax(model):
+    """JAX fit keeps variable values outside the model during an epoch; put them back."""
+    if keras.backend.backend() == "jax" and hasattr(model, "jax_state_sync"):
+        model.jax_state_sync()
+
+
+def linear_decay_factor(epoch, n_epochs, n_epochs_decay):
+    """LR multiplier of the reference's 'linear' policy for the 0-based epoch index ``epoch``.
+
+    junyanz/pytorch-CycleGAN-and-pix2pix: ``1 - max(0, e + epoch_count - n_epochs) /
+    (n_epochs_decay + 1)`` in a LambdaLR stepped once at the start of every epoch (older
+    versions: ``e + 1 + epoch_count`` stepped at the end), so the epoch numbered E from 1 trains
+    with ``1 - max(0, E + 1 - n_epochs) / (n_epochs_decay + 1)``, independent of where a run
+    was resumed. With Keras' 0-based index e = E - 1 that is
+    ``1 - max(0, e + 2 - n_epochs) / (n_epochs_decay + 1)``: n_epochs - 1 epochs at the full
+    rate, then n_epochs_decay + 1 epochs falling linearly, the last of the n_epochs +
+    n_epochs_decay epochs at exactly 0. We keep this off-by-one of the reference so schedules
+    match it epoch for epoch. Clipped to [0, 1].
+    """
+    if n_epochs < 1 or n_epochs_decay < 0:
+        raise ValueError(
+            f"n_epochs={n_epochs} must be >= 1 and n_epochs_decay={n_epochs_decay} >= 0."
+        )
+    factor = 1.0 - max(0, epoch + 2 - n_epochs) / float(n_epochs_decay + 1)
+    return min(1.0, max(0.0, factor))
+
+
+class LinearDecay(keras.callbacks.Callback):
+    """Per-epoch linear learning-rate decay of both optimizers, as the pix2pix/CycleGAN reference.
+
+    At the start of every epoch sets ``g_optimizer`` and ``d_optimizer`` (if any; plain Keras
+    models: ``optimizer``) to ``base_lr * linear_decay_factor(epoch, n_epochs, n_epochs_decay)``
+    and logs the generator's rate as ``lr``. Keras LearningRateSchedules count optimizer steps;
+    the reference decays per epoch, which is what this does. The rate depends only on the epoch
+    index, so it is right after ``fit(initial_epoch=k)``.
+
+    Args:
+        n_epochs: epochs at the initial rate (the reference's ``--n_epochs``, 100).
+        n_epochs_decay: epochs of linear decay (``--n_epochs_decay``, 100); train for
+            n_epochs + n_epochs_decay epochs in all.
+        base_lr: the initial rate; a float for both optimizers, a dict {"g_optimizer": ...,
+            "d_optimizer": ...}, or None to take each optimizer's rate at its first fit.
+            ``resume()`` records the base rates before loading a checkpoint, so resumed runs
+            need no base_lr either.
+    """
+
+    def __init__(self, n_epochs, n_epochs_decay, base_lr=None):
+        super().__init__()
+        linear_decay_factor(0, n_epochs, n_epochs_decay)  # validates the arguments
+        self.n_epochs = int(n_epochs)
+        self.n_epochs_decay = int(n_epochs_decay)
+        self.base_lr = base_lr
+        self._first_epoch = True
+
+    def _base(self, name, opt, epoch):
+        if isinstance(self.base_lr, dict):
+            if name in self.base_lr:
+                return float(self.base_lr[name])
+        elif self.base_lr is not None:
+            return float(self.base_lr)
+        if opt in _BASE_LR:
+            return _BASE_LR[opt]
+        if epoch > 0 and linear_decay_factor(epoch - 1, self.n_epochs, self.n_epochs_decay) < 1:
+            raise ValueError(
+                f"LinearDecay: training starts at epoch index {epoch}, inside the decay phase, "
+                f"and the base learning rate of {name} is unknown (its current rate may already "
+                "be decayed). Restore with i2ilab.callbacks.resume(trainer, out_dir), which "
+                "records it, or pass LinearDecay(..., base_lr=...)."
+            )
+        lr = float(keras.ops.convert_to_numpy(opt.learning_rate))
+        _BASE_LR[opt] = lr
+        return lr
+
+    def on_train_begin(self, logs=None):
+        self._first_epoch = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        factor = linear_decay_factor(epoch, self.n_epochs, self.n_epochs_decay)
+        for name, opt in _optimizers(self.model):
+            base = self._base(name, opt, epoch if self._first_epoch else 0)
+            if isinstance(opt._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+                raise TypeError(
+                    f"LinearDecay sets {name}.learning_rate per epoch; compile the trainer with a "
+                    "float learning rate, not a LearningRateSchedule."
+                )
+            opt.learning_rate = base * factor
+        self._first_epoch = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            opt = _optimizers(self.model)[0][1]
+            logs["lr"] = float(keras.ops.convert_to_numpy(opt.learning_rate))
+
+
+class NaNStop(keras.callbacks.Callback):
+    """Stop training at the first NaN/inf in a logged loss, naming the loss, epoch and batch.
+
+    Checked after every batch (and on the epoch logs). Sets ``model.stop_training`` and marks
+    the fit as non-finite, so ``Checkpoint`` does not save the broken state (the last good
+    checkpoint stays the newest) and ``SampleGrid`` skips it. The message is printed and kept
+    in ``self.message``; ``self.stopped`` is (loss, value, epoch index, batch index) or None.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.stopped = None
+        self.message = None
+        self._epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.stopped = None
+        self.message = None
+        _NONFINITE.pop(self.model, None)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def _check(self, logs, batch):
+        if self.stopped is not None:
+            return
+        bad = _first_nonfinite(logs)
+        if bad is None:
+            return
+        key, value = bad
+        total = self.params.get("epochs") if self.params else None
+        where = f"epoch {self._epoch + 1}" + (f"/{total}" if total else "")
+        if batch is not None:
+            where += f", batch {batch + 1}"
+        self.stopped = (key, value, self._epoch, batch)
+        self.message = (
+            f"NaNStop: loss '{key}' became {value} at {where}; training stopped. The last good "
+            "checkpoint (if any) is kept. Usual fixes: a lower learning rate, inputs in [-1, 1], "
+            "a different gan_mode or seed."
+        )
+        _NONFINITE[self.model] = self.stopped
+        self.model.stop_training = True
+        print(self.message, flush=True)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check(logs, batch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check(logs, None)
+
+
+def _stopped_nonfinite(model, logs):
+    return model in _NONFINITE or _first_nonfinite(logs) is not None
+
+
+def _scalar_logs(logs):
+    out = {}
+    for key, value in (logs or {}).items():
+        v = _float(value)
+        if v is not None:
+            out[key] = v
+    return out
+
+
+def _atomic_write_text(path, text):
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def checkpoint_path(out_dir, epoch):
+    """Path of the checkpoint after ``epoch`` completed epochs (counting from 1)."""
+    return pathlib.Path(out_dir) / f"ckpt-epoch{int(epoch):04d}{CHECKPOINT_SUFFIX}"
+
+
+def list_checkpoints(out_dir):
+    """[(completed epochs, path)] of the checkpoint files in ``out_dir``, oldest first."""
+    out_dir = pathlib.Path(out_dir)
+    if not out_dir.is_dir():
+        return []
+    found = []
+    for p in out_dir.iterdir():
+        m = _CKPT_RE.match(p.name)
+        if m:
+            found.append((int(m.group(1)), p))
+    return sorted(found)
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Save the complete training state every ``every`` epochs, atomically, keeping the last K.
+
+    At the end of an epoch (and always after the last one) calls
+    ``trainer.save_checkpoint`` on a temporary name in ``out_dir`` and renames it to
+    ``ckpt-epochNNNN.ckpt`` (NNNN = completed epochs), so a crash never leaves a half-written
+    checkpoint under a real name. Then rewrites ``latest.json`` (also atomically):
+    ``{"epoch": completed epochs = the initial_epoch to resume with, "path": file name,
+    "config": config, "history": {"epoch": [...], loss: [...]}, "lr": {...}, "backend", "time"}``
+    and deletes all but the newest ``keep`` checkpoint files. An epoch whose logs hold a
+    NaN/inf, or that ``NaNStop`` interrupted, is not saved.
+
+    The history continues across resumes: entries of ``latest.json`` older than the epoch this
+    fit starts at are kept, later ones (from a run resumed at an earlier point) are dropped.
+    """
+
+    def __init__(self, out_dir, every=1, keep=3, config=None):
+        super().__init__()
+        if every < 1 or keep < 1:
+            raise ValueError(f"Checkpoint: every={every} and keep={keep} must be >= 1.")
+        self.out_dir = pathlib.Path(out_dir)
+        self.every = int(every)
+        self.keep = int(keep)
+        self.config = dict(config or {})
+        self.history = {}
+        self.last_saved = None
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        info = find_latest(self.out_dir)
+        self.history = {k: list(v) for k, v in (info or {}).get("history", {}).items()}
+        self._start = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._start is None:
+            self._start = epoch
+            keep = [i for i, e in enumerate(self.history.get("epoch", [])) if e < epoch]
+            self.history = {k: [v[i] for i in keep] for k, v in self.history.items()}
+
+    def _record(self, epoch, logs):
+        scalars = _scalar_logs(logs)
+        n = len(self.history.get("epoch", []))
+        for key in set(self.history) | set(scalars) | {"epoch"}:
+            series = self.history.setdefault(key, [math.nan] * n)
+            series.append(float(epoch) if key == "epoch" else scalars.get(key, math.nan))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if _stopped_nonfinite(self.model, logs):
+            print(
+                f"Checkpoint: epoch {epoch + 1} ended with a non-finite loss; not saved "
+                f"(newest checkpoint: {self.last_saved or find_latest(self.out_dir)})",
+                flush=True,
+            )
+            return
+        self._record(epoch, logs)
+        total = self.params.get("epochs") if self.params else None
+        if (epoch + 1) % self.every and epoch + 1 != total:
+            return
+        self.save(epoch + 1)
+
+    def save(self, completed_epochs):
+        """Write ``ckpt-epoch<completed_epochs>`` and point ``latest.json`` at it."""
+        _sync_jax(self.model)
+        final = checkpoint_path(self.out_dir, completed_epochs)
+        tmp = final.with_name(f".tmp-{os.getpid()}-{final.name}")
+        self.model.save_checkpoint(str(tmp))
+        if not tmp.exists():
+            raise FileNotFoundError(
+                f"Checkpoint: trainer.save_checkpoint({tmp}) did not create that file; it must "
+                "write exactly the path it is given."
+            )
+        os.replace(tmp, final)
+        lrs = {
+            name: float(keras.ops.convert_to_numpy(opt.learning_rate))
+            for name, opt in _optimizers(self.model)
+        }
+        info = {
+            "epoch": int(completed_epochs),
+            "path": final.name,
+            "config": self.config,
+            "history": self.history,
+            "lr": lrs,
+            "backend": keras.backend.backend(),
+            "time": datetime.datetime.now().isoformat(timespec="seconds"),
+        }
+        _atomic_write_text(self.out_dir / LATEST, json.dumps(info, indent=1))
+        self.last_saved = final
+        for _, path in list_checkpoints(self.out_dir)[: -self.keep]:
+            if path != final:
+                path.unlink()
+        return final
+
+
+def find_latest(out_dir):
+    """The newest checkpoint of ``out_dir`` as a dict (``latest.json`` plus ``"file"``), or None.
+
+    Falls back to the checkpoint file with the highest epoch when ``latest.json`` is missing or
+    points at a deleted file (its history and config are then empty).
+    """
+    out_dir = pathlib.Path(out_dir)
+    pointer = out_dir / LATEST
+    if pointer.is_file():
+        try:
+            info = json.loads(pointer.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{pointer} is not valid JSON ({err}); delete it to resume from "
+                             "the newest ckpt-epoch file.") from err
+        file = out_dir / info.get("path", "")
+        if info.get("path") and file.is_file():
+            info["file"] = file
+            return info
+    found = list_checkpoints(out_dir)
+    if not found:
+        return None
+    epoch, file = found[-1]
+    return {"epoch": epoch, "path": file.name, "file": file, "config": {}, "history": {}}
+
+
+def resume(trainer, out_dir, expect_config=None):
+    """Load the newest checkpoint of ``out_dir`` into ``trainer``; return the epoch to go on from.
+
+    Pass the result as ``fit(initial_epoch=...)``: epoch numbering, the LinearDecay rate and the
+    checkpoint names then continue as if training had not stopped. Returns 0 (and loads
+    nothing) when there is no checkpoint. Call after ``compile``: the optimizers' current rates
+    are recorded as LinearDecay's base rates before the checkpoint overwrites them.
+
+    Args:
+        expect_config: keys that must equal the checkpoint's saved ``config`` (e.g. model name,
+            image size, widths); a difference raises ValueError naming them.
+    """
+    info = find_latest(out_dir)
+    if info is None:
+        return 0
+    saved = info.get("config") or {}
+    if expect_config:
+        diff = {
+            k: (saved[k], v) for k, v in expect_config.items() if k in saved and saved[k] != v
+        }
+        if diff:
+            detail = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items())
+            raise ValueError(
+                f"The checkpoint in {out_dir} was trained with a different configuration "
+                f"({detail}). Use the same options, or a new --out folder."
+            )
+    for _, opt in _optimizers(trainer):
+        if opt not in _BASE_LR:
+            _BASE_LR[opt] = float(keras.ops.convert_to_numpy(opt.learning_rate))
+    try:
+        trainer.load_checkpoint(str(info["file"]))
+    except Exception as err:
+        raise ValueError(
+            f"Could not load checkpoint {info['file']} into this {type(trainer).__name__}: "
+            f"{err}. Was it written by a trainer with the same networks and sizes?"
+        ) from err
+    return int(info["epoch"])
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Every ``every`` epochs (and after the last), draw ``trainer.sample_columns(x, y)``.
+
+    Writes ``out_dir/epoch_NNNN.png`` (NNNN = completed epochs) when ``out_dir`` is given and
+    shows the grid inline when running in Jupyter and ``show`` is true. ``data`` is one batch
+    (x, y) of arrays or a dataset / iterable of such pairs (its first batch is used, the same
+    every time, so the grids show progress on fixed examples). The newest grid (uint8 array) is
+    ``self.last_grid``.
+    """
+
+    def __init__(self, data, out_dir=None, every=1, show=True, max_rows=4):
+        super().__init__()
+        if every < 1:
+            raise ValueError(f"SampleGrid: every={every} must be >= 1.")
+        if isinstance(data, (tuple, list)) and len(data) == 2:
+            x, y = data
+        else:
+            try:
+                x, y = next(iter(data))
+            except (TypeError, ValueError) as err:
+                raise ValueError(
+                    "SampleGrid data must be a batch (x, y) or a dataset of (x, y) batches."
+                ) from err
+        self.x = keras.ops.convert_to_numpy(x)
+        self.y = keras.ops.convert_to_numpy(y)
+        self.out_dir = None if out_dir is None else pathlib.Path(out_dir)
+        self.every = int(every)
+        self.show = show
+        self.max_rows = max_rows
+        self.last_grid = None
+        self.last_path = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if _stopped_nonfinite(self.model, logs):
+            return
+        total = self.params.get("epochs") if self.params else None
+        if (epoch + 1) % self.every and epoch + 1 != total:
+            return
+        _sync_jax(self.model)
+        columns = self.model.sample_columns(self.x, self.y)
+        self.last_grid = viz.image_grid(columns, max_rows=self.max_rows)
+        if self.out_dir is not None:
+            self.last_path = viz.save_image(
+                self.out_dir / f"epoch_{epoch + 1:04d}.png", self.last_grid
+            )
+        if self.show:
+            viz.show(self.last_grid)

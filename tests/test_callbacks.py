@@ -1,0 +1,292 @@
+"""Tests of i2ilab.callbacks: LR schedule, checkpoint/resume, NaN stop, sample grids, logging."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from i2ilab import callbacks as cb
+
+
+# ---------------------------------------------------------------------------------------------
+# A minimal stand-in implementing the trainer interface (g/d optimizers, networks,
+# save/load_checkpoint, sample_columns) with Keras' own train step.
+class TinyTrainer(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = keras.Sequential(
+            [keras.Input((4, 4, 1)), keras.layers.Conv2D(1, 3, padding="same", activation="tanh")],
+            name="generator",
+        )
+
+    def call(self, x, training=False):
+        return self.generator(x, training=training)
+
+    def compile(self, g_optimizer=None, d_optimizer=None):
+        super().compile(optimizer=g_optimizer or keras.optimizers.Adam(0.05), loss="mae")
+        self.g_optimizer = self.optimizer
+        self.d_optimizer = d_optimizer
+
+    @property
+    def networks(self):
+        return {"generator": self.generator}
+
+    def _state(self):
+        if not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+        return list(self.variables) + list(self.optimizer.variables)
+
+    def save_checkpoint(self, path):
+        with open(path, "wb") as f:
+            np.savez(f, *[keras.ops.convert_to_numpy(v) for v in self._state()])
+
+    def load_checkpoint(self, path):
+        with np.load(path) as f:
+            values = [f[f"arr_{i}"] for i in range(len(f.files))]
+        state = self._state()
+        if len(values) != len(state):
+            raise ValueError(f"{len(values)} arrays in the file, {len(state)} variables here")
+        for v, a in zip(state, values):
+            v.assign(a)
+
+    def sample_columns(self, x, y):
+        return {"input": x, "output": keras.ops.convert_to_numpy(self(x)), "target": y}
+
+
+def _data(n=16, nan_at=None):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (n, 4, 4, 1)).astype("float32")
+    y = np.tanh(2 * x[..., ::-1, :]).astype("float32")
+    if nan_at is not None:
+        x[nan_at] = np.nan
+    return x, y
+
+
+def _trainer(lr=0.05, with_d=True):
+    keras.utils.set_random_seed(7)
+    t = TinyTrainer()
+    t(np.zeros((1, 4, 4, 1), "float32"))
+    t.compile(keras.optimizers.Adam(lr), keras.optimizers.Adam(lr / 2) if with_d else None)
+    return t
+
+
+class LRRecorder(keras.callbacks.Callback):
+    """Records the learning rates in force while each epoch trains (at its first batch)."""
+
+    def __init__(self):
+        super().__init__()
+        self.g, self.d, self.logged = {}, {}, {}
+        self._epoch = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 0:
+            self.g[self._epoch] = float(self.model.g_optimizer.learning_rate)
+            if self.model.d_optimizer is not None:
+                self.d[self._epoch] = float(self.model.d_optimizer.learning_rate)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.logged[epoch] = logs["lr"]
+
+
+# ---------------------------------------------------------------------------------------------
+def _reference_lambda_lr(n_epochs, n_decay, epoch_count):
+    """The reference procedure: LambdaLR(lambda_rule) stepped at the start of each epoch."""
+
+    def lambda_rule(k):
+        return 1.0 - max(0, k + epoch_count - n_epochs) / float(n_decay + 1)
+
+    last_epoch, out = 0, {}  # LambdaLR's constructor evaluates lambda_rule(0)
+    for epoch in range(epoch_count, n_epochs + n_decay + 1):
+        last_epoch += 1  # scheduler.step() at the beginning of the epoch
+        out[epoch] = lambda_rule(last_epoch)
+    return out
+
+
+@pytest.mark.parametrize("n_epochs,n_decay", [(100, 100), (3, 4), (1, 2), (5, 0)])
+def test_linear_decay_factor_matches_reference_procedure(n_epochs, n_decay):
+    for epoch_count in (1, 2, n_epochs + 1):
+        ref = _reference_lambda_lr(n_epochs, n_decay, epoch_count)
+        for epoch_1based, factor in ref.items():
+            got = cb.linear_decay_factor(epoch_1based - 1, n_epochs, n_decay)
+            assert got == pytest.approx(factor, abs=1e-12), (epoch_1based, epoch_count)
+    assert cb.linear_decay_factor(n_epochs + n_decay - 1, n_epochs, n_decay) == 0.0
+    assert cb.linear_decay_factor(n_epochs + n_decay + 5, n_epochs, n_decay) == 0.0
+    with pytest.raises(ValueError, match="n_epochs"):
+        cb.linear_decay_factor(0, 0, 3)
+
+
+def test_linear_decay_sets_both_optimizers_and_logs_lr():
+    t = _trainer(lr=0.04)
+    rec = LRRecorder()
+    x, y = _data()
+    t.fit(x, y, batch_size=8, epochs=5, verbose=0, callbacks=[cb.LinearDecay(2, 3), rec])
+    factors = [cb.linear_decay_factor(e, 2, 3) for e in range(5)]
+    np.testing.assert_allclose(factors, [1, 0.75, 0.5, 0.25, 0.0])
+    np.testing.assert_allclose([rec.g[e] for e in range(5)], np.multiply(factors, 0.04), rtol=1e-6)
+    np.testing.assert_allclose([rec.d[e] for e in range(5)], np.multiply(factors, 0.02), rtol=1e-6)
+    np.testing.assert_allclose([rec.logged[e] for e in range(5)], [rec.g[e] for e in range(5)])
+
+
+def test_linear_decay_refuses_unknown_base_inside_decay():
+    t = _trainer()
+    x, y = _data()
+    with pytest.raises(ValueError, match="base learning rate"):
+        t.fit(x, y, epochs=4, initial_epoch=3, verbose=0, callbacks=[cb.LinearDecay(2, 3)])
+    t2 = _trainer(lr=0.3)
+    rec = LRRecorder()
+    t2.fit(x, y, epochs=4, initial_epoch=3, verbose=0,
+           callbacks=[cb.LinearDecay(2, 3, base_lr=0.04), rec])
+    assert rec.g[3] == pytest.approx(0.04 * 0.25) and rec.d[3] == pytest.approx(0.04 * 0.25)
+
+
+# ---------------------------------------------------------------------------------------------
+def test_checkpoint_keeps_last_k_atomically_and_writes_latest(tmp_path):
+    t = _trainer()
+    x, y = _data()
+    ck = cb.Checkpoint(tmp_path, every=1, keep=2, config={"model": "tiny"})
+    t.fit(x, y, batch_size=8, epochs=4, verbose=0, callbacks=[cb.LinearDecay(3, 1), ck])
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["ckpt-epoch0003.ckpt", "ckpt-epoch0004.ckpt", "latest.json"]
+    info = json.loads((tmp_path / "latest.json").read_text())
+    assert info["epoch"] == 4 and info["path"] == "ckpt-epoch0004.ckpt"
+    assert info["config"] == {"model": "tiny"}
+    assert info["history"]["epoch"] == [0, 1, 2, 3]
+    assert len(info["history"]["loss"]) == 4 and info["history"]["lr"][-1] == 0.0
+    assert info["lr"]["g_optimizer"] == 0.0
+    found = cb.find_latest(tmp_path)
+    assert found["file"] == tmp_path / "ckpt-epoch0004.ckpt"
+    # without the pointer the newest file is found by name
+    (tmp_path / "latest.json").unlink()
+    assert cb.find_latest(tmp_path)["epoch"] == 4
+    assert cb.find_latest(tmp_path / "nothing") is None
+
+
+def test_checkpoint_every_n_and_last_epoch(tmp_path):
+    t = _trainer()
+    x, y = _data()
+    t.fit(x, y, epochs=5, verbose=0, callbacks=[cb.Checkpoint(tmp_path, every=2, keep=10)])
+    assert [e for e, _ in cb.list_checkpoints(tmp_path)] == [2, 4, 5]
+
+
+def test_resume_errors_are_clear(tmp_path):
+    t = _trainer()
+    x, y = _data()
+    t.fit(x, y, epochs=1, verbose=0,
+          callbacks=[cb.Checkpoint(tmp_path, config={"model": "tiny", "image_size": 4})])
+    assert cb.resume(_trainer(), tmp_path / "empty") == 0
+    with pytest.raises(ValueError, match="image_size: checkpoint 4 vs now 8"):
+        cb.resume(_trainer(), tmp_path, expect_config={"model": "tiny", "image_size": 8})
+
+    class Other(TinyTrainer):
+        def _state(self):
+            return super()._state()[:-1]
+
+    other = Other()
+    other(np.zeros((1, 4, 4, 1), "float32"))
+    other.compile()
+    with pytest.raises(ValueError, match="Could not load checkpoint .*ckpt-epoch0001.ckpt"):
+        cb.resume(other, tmp_path)
+
+
+def _weights(model):
+    return [keras.ops.convert_to_numpy(v) for v in model.variables]
+
+
+def test_exact_resume_with_stand_in(tmp_path):
+    """2 epochs straight == 1 epoch, new trainer, resume(), 1 more epoch (stand-in trainer)."""
+    x, y = _data(24)
+    kw = dict(batch_size=8, shuffle=False, verbose=0)
+    straight = _trainer()
+    rec_a = LRRecorder()
+    straight.fit(x, y, epochs=3, callbacks=[cb.LinearDecay(1, 2), rec_a], **kw)
+
+    first = _trainer()
+    first.fit(x, y, epochs=1, callbacks=[cb.LinearDecay(1, 2), cb.Checkpoint(tmp_path)], **kw)
+    second = _trainer()  # a fresh process would build and compile the same way
+    start = cb.resume(second, tmp_path)
+    assert start == 1
+    rec_b = LRRecorder()
+    hist = second.fit(x, y, epochs=3, initial_epoch=start,
+                      callbacks=[cb.LinearDecay(1, 2), cb.Checkpoint(tmp_path), rec_b], **kw)
+    assert hist.epoch == [1, 2]
+    assert rec_b.g == {1: rec_a.g[1], 2: rec_a.g[2]} and rec_b.d == {1: rec_a.d[1], 2: rec_a.d[2]}
+    for a, b in zip(_weights(straight), _weights(second)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    it = [int(keras.ops.convert_to_numpy(m.optimizer.iterations)) for m in (straight, second)]
+    assert it == [9, 9]
+    info = cb.find_latest(tmp_path)
+    assert info["epoch"] == 3 and info["history"]["epoch"] == [0, 1, 2]
+
+
+# ---------------------------------------------------------------------------------------------
+def test_nan_stop_names_loss_epoch_batch_and_keeps_last_good_checkpoint(tmp_path, capsys):
+    x, y = _data(16)
+    t = _trainer()
+    t.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0,
+          callbacks=[cb.Checkpoint(tmp_path)])
+    good = cb.find_latest(tmp_path)
+    good_bytes = good["file"].read_bytes()
+    x_bad, _ = _data(16, nan_at=9)  # third batch of 4
+    nan = cb.NaNStop()
+    sg = cb.SampleGrid((x[:2], y[:2]), out_dir=tmp_path / "samples", show=False)
+    t2 = _trainer()
+    start = cb.resume(t2, tmp_path)
+    hist = t2.fit(x_bad, y, batch_size=4, epochs=3, initial_epoch=start, shuffle=False,
+                  verbose=0, callbacks=[cb.Checkpoint(tmp_path), nan, sg])
+    out = capsys.readouterr().out
+    assert nan.stopped[:1] == ("loss",) and nan.stopped[2:] == (1, 2)
+    assert "loss 'loss' became nan at epoch 2/3, batch 3" in out
+    assert "not saved" in out
+    assert hist.epoch == [1]  # stopped in the first resumed epoch
+    info = cb.find_latest(tmp_path)
+    assert info["epoch"] == 1 and info["file"].read_bytes() == good_bytes
+    assert not list(tmp_path.glob(".tmp-*")) and not (tmp_path / "samples").exists()
+    t3 = _trainer()
+    assert cb.resume(t3, tmp_path) == 1
+    assert all(np.isfinite(w).all() for w in _weights(t3))
+
+
+def test_nan_stop_passes_finite_training():
+    t = _trainer()
+    nan = cb.NaNStop()
+    hist = t.fit(*_data(), epochs=2, verbose=0, callbacks=[nan])
+    assert nan.stopped is None and hist.epoch == [0, 1]
+
+
+# ---------------------------------------------------------------------------------------------
+def test_sample_grid_writes_pngs(tmp_path):
+    import tensorflow as tf
+
+    x, y = _data(8)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(3)
+    t = _trainer()
+    sg = cb.SampleGrid(ds, out_dir=tmp_path, every=2, show=False, max_rows=2)
+    np.testing.assert_array_equal(sg.x, x[:3])
+    t.fit(x, y, epochs=3, verbose=0, callbacks=[sg])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_0002.png", "epoch_0003.png"]
+    img = np.asarray(Image.open(tmp_path / "epoch_0003.png"))
+    np.testing.assert_array_equal(img, sg.last_grid)
+    expected = cb.viz.image_grid(t.sample_columns(x[:3], y[:3]), max_rows=2)
+    np.testing.assert_array_equal(img, expected)
+    with pytest.raises(ValueError, match="batch"):
+        cb.SampleGrid(5)
+
+
+def test_csv_log_and_tensorboard_events(tmp_path):
+    t = _trainer()
+    csv_path = tmp_path / "log.csv"
+    t.fit(*_data(), epochs=3, verbose=0, callbacks=[
+        cb.LinearDecay(2, 1),
+        keras.callbacks.CSVLogger(str(csv_path)),
+        keras.callbacks.TensorBoard(str(tmp_path / "tb"), write_graph=False),
+    ])
+    epochs, series = cb.viz.history_dict(csv_path)
+    np.testing.assert_array_equal(epochs, [1, 2, 3])
+    np.testing.assert_allclose(series["lr"], [0.05, 0.025, 0.0], rtol=1e-6)
+    events = list((tmp_path / "tb").rglob("events.out.tfevents.*"))
+    assert events and all(e.stat().st_size > 0 for e in events)
