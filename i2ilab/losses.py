@@ -1,0 +1,197 @@
+"""Losses of pix2pix, CycleGAN and MUNIT: adversarial terms by mode and reconstruction terms.
+
+Pure functions of tensors written with ``keras.ops`` only (TensorFlow, JAX and PyTorch). Inputs
+are cast to float32 first (mixed precision). Every function returns a float32 scalar, the mean
+over all elements (batch included) unless stated otherwise.
+
+Conventions of the references, kept here:
+- ``GANLoss.d_loss`` returns the two discriminator terms ``(d_real, d_fake)`` unweighted. The
+  pix2pix/CycleGAN trainers minimise ``0.5 * (d_real + d_fake)`` ("D loss halved", to slow D
+  relative to G, Isola et al. Sec. 3.3); MUNIT minimises ``d_real + d_fake`` summed over its
+  discriminator scales, without the 0.5.
+- Logits are raw discriminator outputs (no sigmoid). A list or tuple of logit maps (a
+  multi-scale discriminator) gives the sum over scales of each scale's mean.
+"""
+
+import keras
+from keras import ops
+
+GAN_MODES = ("vanilla", "lsgan", "hinge", "wgangp")
+
+__all__ = [
+    "GAN_MODES",
+    "GANLoss",
+    "gan_loss",
+    "gradient_penalty",
+    "l1_loss",
+    "l2_loss",
+    "cycle_loss",
+    "identity_loss",
+    "image_reconstruction_loss",
+    "style_reconstruction_loss",
+    "content_reconstruction_loss",
+]
+
+
+def _f32(x):
+    return ops.cast(x, "float32")
+
+
+def _over_scales(fn, logits):
+    """``fn(one_map)`` for one map, or the sum over a list of maps (multi-scale discriminator)."""
+    if isinstance(logits, (list, tuple)):
+        if not logits:
+            raise ValueError("i2ilab.losses: got an empty list of logit maps.")
+        total = fn(_f32(logits[0]))
+        for scale in logits[1:]:
+            total = total + fn(_f32(scale))
+        return total
+    return fn(_f32(logits))
+
+
+def _check_pair(real_logits, fake_logits):
+    multi = isinstance(real_logits, (list, tuple))
+    if multi != isinstance(fake_logits, (list, tuple)) or (
+        multi and len(real_logits) != len(fake_logits)
+    ):
+        raise ValueError(
+            "i2ilab.losses: real_logits and fake_logits must both be one map or lists of the "
+            "same number of maps."
+        )
+
+
+class GANLoss:
+    """Adversarial loss terms for one mode (see :func:`gan_loss`).
+
+    Modes (logits ``r`` on real, ``f`` on fake images, means over all elements):
+
+    ======== =========================================== =================
+    mode     d_real, d_fake                              g_loss
+    ======== =========================================== =================
+    vanilla  softplus(-r), softplus(f)  (BCE on logits)  softplus(-f)
+    lsgan    (r - 1)^2, f^2                              (f - 1)^2
+    hinge    relu(1 - r), relu(1 + f)                    -f
+    wgangp   -r, f  (+ :func:`gradient_penalty` in D)    -f
+    ======== =========================================== =================
+
+    ``vanilla`` is the non-saturating GAN of Goodfellow et al. used by pix2pix (BCE with label 1
+    for G); ``lsgan`` is Mao et al., used by CycleGAN and MUNIT; ``hinge`` is the SAGAN/
+    spectral-norm form; ``wgangp`` is Gulrajani et al. and needs the penalty (``uses_penalty``).
+    """
+
+    def __init__(self, mode):
+        if mode not in GAN_MODES:
+            raise ValueError(f"gan_loss: mode must be one of {GAN_MODES}, got {mode!r}.")
+        self.mode = mode
+
+    @property
+    def uses_penalty(self):
+        """True for ``wgangp``: the discriminator objective adds :func:`gradient_penalty`."""
+        return self.mode == "wgangp"
+
+    def d_loss(self, real_logits, fake_logits):
+        """Discriminator terms ``(d_real, d_fake)``, each a float32 scalar.
+
+        Args:
+            real_logits: (B, h, w, 1) logits on real images, or a list of such maps.
+            fake_logits: same structure, on generated images.
+        """
+        mode = self.mode
+        if mode == "vanilla":
+            real_fn, fake_fn = (lambda r: ops.mean(ops.softplus(-r))), (
+                lambda f: ops.mean(ops.softplus(f))
+            )
+        elif mode == "lsgan":
+            real_fn, fake_fn = (lambda r: ops.mean(ops.square(r - 1.0))), (
+                lambda f: ops.mean(ops.square(f))
+            )
+        elif mode == "hinge":
+            real_fn, fake_fn = (lambda r: ops.mean(ops.relu(1.0 - r))), (
+                lambda f: ops.mean(ops.relu(1.0 + f))
+            )
+        else:
+            real_fn, fake_fn = (lambda r: -ops.mean(r)), (lambda f: ops.mean(f))
+        _check_pair(real_logits, fake_logits)
+        return _over_scales(real_fn, real_logits), _over_scales(fake_fn, fake_logits)
+
+    def g_loss(self, fake_logits):
+        """Generator term, a float32 scalar, from the discriminator's logits on fakes."""
+        if self.mode == "vanilla":
+            return _over_scales(lambda f: ops.mean(ops.softplus(-f)), fake_logits)
+        if self.mode == "lsgan":
+            return _over_scales(lambda f: ops.mean(ops.square(f - 1.0)), fake_logits)
+        return _over_scales(lambda f: -ops.mean(f), fake_logits)
+
+    def __repr__(self):
+        return f"GANLoss({self.mode!r})"
+
+
+def gan_loss(mode="vanilla"):
+    """Return the :class:`GANLoss` of ``mode`` in ``vanilla | lsgan | hinge | wgangp``."""
+    return GANLoss(mode)
+
+
+def gradient_penalty(critic, real, fake, alpha=None, seed=None, weight=10.0, target_norm=1.0):
+    """WGAN-GP gradient penalty (Gulrajani et al. 2017, eq. 3), as the pix2pix/CycleGAN reference.
+
+    ``x = alpha * real + (1 - alpha) * fake`` with one ``alpha ~ U[0, 1)`` per sample;
+    ``g = d sum(critic(x)) / dx`` flattened per sample; the result is
+    ``weight * mean_b((||g_b + 1e-16||_2 - target_norm)^2)``. It stays differentiable w.r.t. the
+    critic's weights (double backpropagation through :mod:`i2ilab.training.backend`).
+
+    Args:
+        critic: callable, (B, H, W, C) images -> logits (a tensor or a list of maps).
+        real, fake: (B, H, W, C) batches (``fake`` is treated as a constant).
+        alpha: optional (B, 1, 1, 1) mixing weights; drawn with ``keras.random.uniform`` and
+            ``seed`` (an int or a ``keras.random.SeedGenerator``) when None.
+        weight: lambda of the penalty (10 in the paper).
+        target_norm: the norm the gradient is pulled to (1).
+    """
+    from i2ilab.training.backend import input_gradient
+
+    real = _f32(real)
+    fake = ops.stop_gradient(_f32(fake))
+    batch = ops.shape(real)[0]
+    if alpha is None:
+        alpha = keras.random.uniform((batch, 1, 1, 1), seed=seed)
+    alpha = _f32(alpha)
+    interpolated = alpha * real + (1.0 - alpha) * fake
+    grads = input_gradient(critic, interpolated)
+    grads = ops.reshape(grads, (batch, -1)) + 1e-16
+    norms = ops.sqrt(ops.sum(ops.square(grads), axis=1))
+    return weight * ops.mean(ops.square(norms - target_norm))
+
+
+def l1_loss(x, y):
+    """Mean absolute error ``mean(|x - y|)`` over all elements; x, y of equal shape."""
+    return ops.mean(ops.abs(_f32(x) - _f32(y)))
+
+
+def l2_loss(x, y):
+    """Mean squared error ``mean((x - y)^2)`` over all elements; x, y of equal shape."""
+    return ops.mean(ops.square(_f32(x) - _f32(y)))
+
+
+def cycle_loss(real, reconstructed):
+    """Cycle-consistency loss ``mean(|F(G(x)) - x|)`` (Zhu et al. eq. 2); (B, H, W, C) each."""
+    return l1_loss(reconstructed, real)
+
+
+def identity_loss(real, same):
+    """Identity mapping loss ``mean(|G(y) - y|)`` (Zhu et al. Sec. 5.2); ``same = G(real)``."""
+    return l1_loss(same, real)
+
+
+def image_reconstruction_loss(x, x_recon):
+    """MUNIT image reconstruction ``mean(|G(E_c(x), E_s(x)) - x|)`` (Huang et al. eq. 1)."""
+    return l1_loss(x_recon, x)
+
+
+def style_reconstruction_loss(style, style_recon):
+    """MUNIT latent style reconstruction ``mean(|E_s(G(c, s)) - s|)``; (B, style_dim) each (eq. 3)."""
+    return l1_loss(style_recon, style)
+
+
+def content_reconstruction_loss(content, content_recon):
+    """MUNIT latent content reconstruction ``mean(|E_c(G(c, s)) - c|)``; (B, h, w, C) each (eq. 2)."""
+    return l1_loss(content_recon, content)

@@ -1,0 +1,12 @@
+"""GAN training engine of i2ilab: trainers that are keras.Models and train with ``fit``.
+
+``Colorizer``, ``Pix2Pix``, ``CycleGAN`` and ``MUNIT`` each write their train step once in
+stateful Keras style; :mod:`i2ilab.training.backend` runs it on TensorFlow, JAX and PyTorch.
+See :mod:`i2ilab.training.base` for the interface the callbacks and the CLI rely on.
+"""
+
+from i2ilab.training.base import GANTrainer, OptimizerGroup, default_adam
+from i2ilab.training.pix2pix import Pix2Pix
+from i2ilab.training.pool import ImagePool
+
+__all__ = ["GANTrainer", "OptimizerGroup", "default_adam", "Pix2Pix", "ImagePool"]

@@ -1,0 +1,366 @@
+"""Base class of the i2ilab trainers: optimizers, the compiled step, named losses, checkpoints.
+
+A trainer is a ``keras.Model`` that owns its networks (generators, discriminators) and trains them
+with ``fit`` on a dataset of ``(x, y)`` batches. Subclasses write ``_train_step(data) -> logs``
+once, in stateful style, using :mod:`i2ilab.training.backend` for gradients; this class wires it
+into ``fit`` on TensorFlow (tf.function), JAX (jax.jit) and PyTorch.
+
+Interface relied on by callbacks and the CLI:
+
+- ``g_optimizer``, ``d_optimizer``: the Keras optimizers (``d_optimizer`` is None without a
+  discriminator). Set their ``learning_rate`` to change the LR; ``iterations`` counts their steps.
+  ``model.optimizer`` is an :class:`OptimizerGroup` holding both (its ``iterations`` counts
+  train steps; its ``optimizers`` property lists the members, which Keras' LR callbacks use).
+- ``networks``: dict name -> keras.Model of everything that is trained.
+- ``save_checkpoint(path, metadata=None)`` / ``load_checkpoint(path) -> metadata``: the complete
+  training state in one ``.npz`` file (see :meth:`GANTrainer.save_checkpoint`).
+- ``sample_columns(x, y)`` and ``translate(x)``: numpy images in [-1, 1] for grids and the CLI.
+"""
+
+import json
+import os
+import pathlib
+import tempfile
+
+import keras
+import numpy as np
+from keras import ops
+
+from i2ilab.training import backend as shim
+
+CHECKPOINT_FORMAT = "i2ilab-trainer-checkpoint-v1"
+
+
+def default_adam(learning_rate=2e-4):
+    """Adam with the references' settings: beta_1 0.5, beta_2 0.999, epsilon 1e-8 (PyTorch's)."""
+    return keras.optimizers.Adam(
+        learning_rate=learning_rate, beta_1=0.5, beta_2=0.999, epsilon=1e-8
+    )
+
+
+@keras.saving.register_keras_serializable(package="i2ilab")
+class OptimizerGroup(keras.optimizers.Optimizer):
+    """Several built optimizers presented to ``fit`` as one, so their state travels with it.
+
+    Under JAX, ``fit`` threads only ``model.optimizer.variables`` through the compiled step; a
+    second optimizer kept elsewhere has its updates silently dropped (shared/KERAS3.md). This
+    group's ``variables`` are its own (``iterations``, counting train steps, and an unused
+    learning-rate slot) followed by every member's, in order. Members are applied individually by
+    the train step (``apply`` on the group is an error). Like ``keras.optimizers.MultiOptimizer``
+    it has no single learning rate: Keras' ``LearningRateScheduler`` and ``ReduceLROnPlateau``
+    find the members through :attr:`optimizers`.
+
+    Args:
+        optimizers: dict name -> (optimizer, variables); each optimizer is built on its variables.
+    """
+
+    def __init__(self, optimizers, name="optimizer_group"):
+        super().__init__(learning_rate=0.0, name=name)
+        # Bypass attribute tracking: the members' variable lists must not become group variables.
+        object.__setattr__(self, "_members", tuple(optimizers.items()))
+        for member_name, (optimizer, variables) in self._members:
+            if not isinstance(optimizer, keras.optimizers.Optimizer):
+                raise TypeError(
+                    f"OptimizerGroup: {member_name} must be a keras.optimizers.Optimizer, got "
+                    f"{type(optimizer).__name__}."
+                )
+            if not optimizer.built:
+                optimizer.build(list(variables))
+        self.built = True
+
+    def build(self, var_list):
+        self.built = True
+
+    @property
+    def optimizers(self):
+        return [optimizer for _, (optimizer, _) in self._members]
+
+    @property
+    def variables(self):
+        variables = self._variables[:]
+        for optimizer in self.optimizers:
+            variables.extend(optimizer.variables)
+        return variables
+
+    @property
+    def learning_rate(self):
+        raise AttributeError(
+            "OptimizerGroup has no single learning rate: set trainer.g_optimizer.learning_rate "
+            "and trainer.d_optimizer.learning_rate."
+        )
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if hasattr(self, "_members"):
+            raise AttributeError(
+                "OptimizerGroup has no single learning rate: set it on g_optimizer / d_optimizer."
+            )
+        self._learning_rate = value
+
+    def apply(self, grads, trainable_variables=None):
+        raise NotImplementedError(
+            "OptimizerGroup.apply: a GAN train step applies each member optimizer to its own "
+            "network's variables (trainer.g_optimizer / trainer.d_optimizer)."
+        )
+
+    def finalize_variable_values(self, var_list):
+        for _, (optimizer, variables) in self._members:
+            optimizer.finalize_variable_values(list(variables))
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+def _as_list(x):
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def to_float32(x):
+    """Cast a tensor or a list of tensors (multi-scale logits) to float32 (mixed precision)."""
+    if isinstance(x, (list, tuple)):
+        return [ops.cast(t, "float32") for t in x]
+    return ops.cast(x, "float32")
+
+
+def unpack_pair(data, trainer_name):
+    """Return ``(x, y)`` from a batch; trainers train on datasets of 2-tuples."""
+    if isinstance(data, (list, tuple)) and len(data) == 2:
+        return data[0], data[1]
+    if isinstance(data, (list, tuple)) and len(data) == 3 and data[2] is None:
+        return data[0], data[1]
+    raise ValueError(
+        f"{trainer_name}.fit: each batch must be a 2-tuple (x, y) of image batches, got "
+        f"{type(data).__name__} of length {len(data) if hasattr(data, '__len__') else '?'}. "
+        "Use the i2ilab.data loaders, or pass fit(x=inputs, y=targets)."
+    )
+
+
+def _check_built(network, role, trainer_name):
+    if network is not None and not network.trainable_variables and not network.built:
+        raise ValueError(
+            f"{trainer_name}: the {role} network has no variables yet; build it first (call it "
+            "once on a batch, or create it with an input shape) before compile()."
+        )
+
+
+class GANTrainer(keras.Model):
+    """Common machinery of the i2ilab trainers (not used directly).
+
+    Subclasses pass their logged loss names to ``__init__`` and define ``networks``,
+    ``_optimizer_targets()`` (dict "g"/"d" -> variables), ``_train_step(data) -> None`` (which
+    reports its terms with ``self._track``), and the sampling methods. The train step runs once per batch in the update order documented by the subclass.
+    """
+
+    _default_learning_rate = 2e-4
+
+    def __init__(self, loss_names, **kwargs):
+        super().__init__(**kwargs)
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in loss_names}
+        self.g_optimizer = None
+        self.d_optimizer = None
+
+    # ----------------------------------------------------------------------------- keras plumbing
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    @property
+    def networks(self):
+        raise NotImplementedError
+
+    def _optimizer_targets(self):
+        raise NotImplementedError
+
+    def compile(
+        self,
+        g_optimizer=None,
+        d_optimizer=None,
+        jit_compile=None,
+        run_eagerly=False,
+        steps_per_execution=1,
+    ):
+        """Set the optimizers and how the train step is compiled.
+
+        Args:
+            g_optimizer: optimizer of the generator(s); default Adam(lr, beta_1=0.5,
+                beta_2=0.999, epsilon=1e-8) with lr 2e-4 (MUNIT 1e-4), the references' settings.
+            d_optimizer: optimizer of the discriminator(s), same default; ignored (None) when the
+                trainer has no discriminator.
+            jit_compile: None = backend default (TensorFlow: plain tf.function, since XLA did not
+                pay off on CPU; JAX: jax.jit; torch: eager). True/False force it.
+            run_eagerly: run the step uncompiled (debugging).
+            steps_per_execution: as in ``keras.Model.compile``.
+
+        Each optimizer is built on its own networks' variables here, before ``fit``.
+        """
+        targets = self._optimizer_targets()
+        for network in self.networks.values():
+            _check_built(network, network.name, type(self).__name__)
+        if g_optimizer is None:
+            g_optimizer = default_adam(self._default_learning_rate)
+        members = {"g": (g_optimizer, targets["g"])}
+        if targets.get("d") is not None:
+            if d_optimizer is None:
+                d_optimizer = default_adam(self._default_learning_rate)
+            if d_optimizer is g_optimizer:
+                raise ValueError(
+                    f"{type(self).__name__}.compile: g_optimizer and d_optimizer must be two "
+                    "different optimizer objects."
+                )
+            members["d"] = (d_optimizer, targets["d"])
+        else:
+            d_optimizer = None
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        if jit_compile is None:
+            jit_compile = shim.default_jit_compile()
+        super().compile(
+            optimizer=OptimizerGroup(members),
+            jit_compile=bool(jit_compile) and not run_eagerly,
+            run_eagerly=run_eagerly,
+            steps_per_execution=steps_per_execution,
+            auto_scale_loss=False,
+        )
+
+    def build(self, input_shape):
+        self.built = True
+
+    def train_step(self, *args):
+        """Keras hook; runs the subclass's stateful ``_train_step`` through the backend shim."""
+        return shim.run_train_step(self, self._logged_step, *args)
+
+    def _logged_step(self, data):
+        self._train_step(data)
+        self.optimizer.iterations.assign_add(1)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def _track(self, **values):
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+
+    def test_step(self, *args):
+        raise NotImplementedError(
+            f"{type(self).__name__}: evaluate() and fit(validation_data=...) are not supported by "
+            "GAN trainers; measure held-out quality with translate() in a callback instead."
+        )
+
+    def _apply(self, optimizer, grads, variables):
+        shim.apply_gradients(optimizer, grads, variables)
+
+    # ------------------------------------------------------------------------------ checkpoints
+    def _require_compiled(self, what):
+        if self.g_optimizer is None:
+            raise ValueError(
+                f"{type(self).__name__}.{what}: call compile() first (the optimizers' state is "
+                "part of the checkpoint)."
+            )
+
+    def _prepare_load(self, arrays, meta):
+        """Hook: build lazily created state (image pools) from a checkpoint before loading."""
+
+    def _state_sections(self):
+        """Ordered dict section -> list of variables: the complete training state."""
+        sections = {}
+        seen = set()
+        for name, network in self.networks.items():
+            if network is None:
+                continue
+            sections[f"net/{name}"] = list(network.variables)
+            seen.update(id(v) for v in network.variables)
+        sections["trainer"] = [v for v in self.variables if id(v) not in seen]
+        sections["opt/group"] = list(self.optimizer._variables)
+        sections["opt/g"] = list(self.g_optimizer.variables)
+        if self.d_optimizer is not None:
+            sections["opt/d"] = list(self.d_optimizer.variables)
+        return sections
+
+    def save_checkpoint(self, path, metadata=None):
+        """Write the complete training state to one ``.npz`` file at ``path`` (atomically).
+
+        Saved: every variable of every network (weights, BatchNorm moving statistics, dropout
+        SeedGenerator states), the trainer's own state (image pool buffers and counters, its
+        SeedGenerators), and both optimizers' variables (iteration counters, learning rates, Adam
+        moments) plus the group's step counter. ``metadata`` (a JSON-serialisable dict, e.g.
+        ``{"epoch": 3}``) is stored alongside and returned by :meth:`load_checkpoint`.
+        Safe to call from a callback during ``fit`` (the JAX state is synced first).
+        """
+        self._require_compiled("save_checkpoint")
+        shim.sync_state(self)
+        arrays = {}
+        paths = {}
+        for section, variables in self._state_sections().items():
+            paths[section] = [v.path for v in variables]
+            for i, variable in enumerate(variables):
+                arrays[f"{section}/{i}"] = np.asarray(keras.ops.convert_to_numpy(variable.value))
+        meta = {
+            "format": CHECKPOINT_FORMAT,
+            "trainer": type(self).__name__,
+            "backend": shim.BACKEND,
+            "paths": paths,
+            "pool_shapes": self._pool_shapes(),
+            "metadata": metadata or {},
+        }
+        arrays["__meta__"] = np.asarray(json.dumps(meta))
+        path = pathlib.Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return path
+
+    def load_checkpoint(self, path):
+        """Restore the state written by :meth:`save_checkpoint`; returns its ``metadata`` dict.
+
+        The trainer must be constructed with the same networks and compiled with the same kind of
+        optimizers. Variables are matched by position within each section (networks by their key
+        in ``networks``); a count or shape mismatch raises an error naming the entry. Call it
+        before ``fit``, not during.
+        """
+        self._require_compiled("load_checkpoint")
+        path = pathlib.Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"{type(self).__name__}.load_checkpoint: no file {path}.")
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        meta = json.loads(str(arrays.pop("__meta__")))
+        if meta.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"{path} is not an i2ilab trainer checkpoint ({meta.get('format')}).")
+        if meta["trainer"] != type(self).__name__:
+            raise ValueError(
+                f"{path} holds a {meta['trainer']} checkpoint; this trainer is "
+                f"{type(self).__name__}."
+            )
+        self._prepare_load(arrays, meta)
+        for section, variables in self._state_sections().items():
+            stored = meta["paths"].get(section)
+            if stored is None or len(stored) != len(variables):
+                raise ValueError(
+                    f"{path}: section {section!r} holds {0 if stored is None else len(stored)} "
+                    f"variables but this trainer has {len(variables)}; build the trainer with the "
+                    "same networks and options as the one that saved it."
+                )
+            for i, variable in enumerate(variables):
+                value = arrays[f"{section}/{i}"]
+                if tuple(value.shape) != tuple(variable.shape):
+                    raise ValueError(
+                        f"{path}: {section}/{i} ({stored[i]}) has shape {value.shape}, but "
+                        f"{variable.path} has shape {tuple(variable.shape)}."
+                    )
+                variable.assign(value.astype(keras.backend.standardize_dtype(variable.dtype)))
+        return meta["metadata"]
+
+    def _pool_shapes(self):
+        return {}
+
+    # ---------------------------------------------------------------------------------- helpers
+    @staticmethod
+    def _numpy(x):
+        return np.asarray(keras.ops.convert_to_numpy(x))
+
+    def _sync(self):
+        shim.sync_state(self)
