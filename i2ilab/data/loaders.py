@@ -1,0 +1,268 @@
+"""tf.data loaders for the pix2pix, CycleGAN and colorization datasets.
+
+Every loader returns a batched `tf.data.Dataset` of 2-tuples of float32 NHWC images:
+- paired_dataset: (input, target), each (B, S, S, 3) in [-1, 1]   (pix2pix, arXiv:1611.07004)
+- unpaired_dataset / tfds_unpaired: (A, B), each (B, S, S, 3) in [-1, 1]   (CycleGAN, arXiv:1703.10593)
+- colorization_dataset: (L / 50 - 1 (B, S, S, 1), ab / 110 (B, S, S, 2))   (arXiv:1603.08511)
+
+Preprocessing follows the references' "resize_and_crop" with flips (REFERENCE.md, shared
+defaults): bicubic resize to load_size x load_size (antialiased, like PIL's bicubic used by the
+reference), rounding to uint8 as PIL does, random crop image_size x image_size, random horizontal
+flip, scaling to [-1, 1]; pix2pix uses the same crop and flip for A and B. jitter=False resizes
+straight to image_size. load_size=None crops at the file's own resolution (the reference's "crop"
+mode), so every image must be at least image_size on each side.
+
+Speed: headers are checked once with PIL before the pipeline is built (see files.py), files are
+decoded in parallel (AUTOTUNE), the resized uint8 images are cached in memory when they fit in
+AUTO_CACHE_BYTES (cropping and flipping happen after the cache, so each epoch gets new crops),
+and batches are prefetched. With a seed, the order, the crops and the flips are reproducible run
+after run and still change from epoch to epoch.
+"""
+
+import pathlib
+
+import tensorflow as tf
+
+from i2ilab.data import color
+from i2ilab.data.files import DataError, list_images, scan_images
+
+AUTOTUNE = tf.data.AUTOTUNE
+# Cache decoded, resized uint8 images in memory when cache=None and they take at most this.
+AUTO_CACHE_BYTES = 1 << 30
+
+
+def _check_args(image_size, load_size, jitter, batch_size):
+    if not isinstance(image_size, int) or image_size < 1:
+        raise ValueError(f"image_size must be a positive int, got {image_size!r}.")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+    if jitter and load_size is not None and load_size < image_size:
+        raise ValueError(
+            f"load_size={load_size} is smaller than image_size={image_size}: the random crop needs "
+            f"load_size >= image_size (the references use 286 for 256), or load_size=None to crop at the "
+            "files' own resolution, or jitter=False to resize straight to image_size."
+        )
+
+
+def _sub_seed(seed, k):
+    """Independent, reproducible seeds for the shuffles and crop streams of one loader."""
+    return None if seed is None else (int(seed) * 1_000_003 + 7919 * (k + 1)) % (2**31 - 1)
+
+
+def _resize_u8(img, size):
+    """uint8 (h, w, c) -> uint8 (size, size, c): antialiased bicubic, clipped and rounded like PIL."""
+    x = tf.image.resize(tf.cast(img, tf.float32), [size, size], method="bicubic", antialias=True)
+    return tf.cast(tf.round(tf.clip_by_value(x, 0.0, 255.0)), tf.uint8)
+
+
+def _decode(path):
+    img = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    img.set_shape([None, None, 3])
+    return img
+
+
+def _decode_pair(path):
+    """An A|B file -> uint8 (h, w/2, 6): A in channels 0-2, B in 3-5, so one crop and flip serve both."""
+    img = _decode(path)
+    half = tf.shape(img)[1] // 2
+    return tf.concat([img[:, :half], img[:, half : 2 * half]], axis=-1)
+
+
+def _random_crop_flip(img, rnd, size):
+    """Crop size x size at a random offset and flip left-right with probability 1/2 (stateless, from rnd)."""
+    u = tf.random.stateless_uniform([3], seed=tf.stack([rnd, tf.constant(0x5EED, tf.int64)]))
+    shape = tf.shape(img)
+    tf.debugging.assert_greater_equal(
+        tf.reduce_min(shape[:2]), size,
+        message=f"an image is smaller than the {size}x{size} crop: use a load_size >= image_size",
+    )
+    oy = tf.cast(tf.floor(u[0] * tf.cast(shape[0] - size + 1, tf.float32)), tf.int32)
+    ox = tf.cast(tf.floor(u[1] * tf.cast(shape[1] - size + 1, tf.float32)), tf.int32)
+    img = img[oy : oy + size, ox : ox + size]
+    return tf.cond(u[2] < 0.5, lambda: tf.reverse(img, axis=[1]), lambda: img)
+
+
+def _image_stream(
+    items, load_fn, *, n, channels, image_size, load_size, jitter, shuffle, seed, cache, max_side, skip_bad
+):
+    """Unbatched dataset of float32 (S, S, channels) images in [-1, 1] from `items` (paths or images).
+
+    max_side: the largest side a cached image can have (for the cache size estimate).
+    """
+    items = items if isinstance(items, tf.data.Dataset) else tf.data.Dataset.from_tensor_slices(items)
+    if not jitter:
+        side = image_size
+    else:
+        side = load_size if load_size is not None else max_side
+    if cache is None:
+        cache = n * side * side * channels <= AUTO_CACHE_BYTES
+    if shuffle and not cache:
+        items = items.shuffle(min(n, 4096), seed=_sub_seed(seed, 0), reshuffle_each_iteration=True)
+
+    resize_to = image_size if not jitter else load_size
+
+    def prepare(item):
+        img = load_fn(item)
+        return img if resize_to is None else _resize_u8(img, resize_to)
+
+    ds = items.map(prepare, num_parallel_calls=AUTOTUNE)
+    if skip_bad:
+        ds = ds.ignore_errors(log_warning=True)
+    if cache:
+        ds = ds.cache()
+        if shuffle:
+            ds = ds.shuffle(n, seed=_sub_seed(seed, 0), reshuffle_each_iteration=True)
+
+    def to_float(img):
+        img = tf.cast(img, tf.float32) / 127.5 - 1.0
+        img.set_shape([image_size, image_size, channels])
+        return img
+
+    if jitter:
+        rnd = tf.data.Dataset.random(seed=_sub_seed(seed, 1), rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip((ds, rnd)).map(
+            lambda img, r: to_float(_random_crop_flip(img, r, image_size)), num_parallel_calls=AUTOTUNE
+        )
+    else:
+        ds = ds.map(to_float, num_parallel_calls=AUTOTUNE)
+    return ds
+
+
+def _crop_hint(image_size):
+    return f"pass load_size (e.g. load_size={max(286, image_size)}) to resize before cropping, or a smaller image_size"
+
+
+def _folder_stream(folder, *, paired, image_size, load_size, jitter, shuffle, seed, cache, skip_bad, what):
+    files = list_images(folder, what=what)
+    min_size = image_size if (jitter and load_size is None) else None
+    files, sizes = scan_images(
+        files, paired=paired, min_size=min_size, skip_bad=skip_bad, fix_hint=_crop_hint(image_size)
+    )
+    max_side = max(max(w // 2 if paired else w, h) for w, h in sizes)
+    stream = _image_stream(
+        [str(f) for f in files], _decode_pair if paired else _decode,
+        n=len(files), channels=6 if paired else 3, image_size=image_size, load_size=load_size,
+        jitter=jitter, shuffle=shuffle, seed=seed, cache=cache, max_side=max_side, skip_bad=skip_bad,
+    )
+    return stream, len(files)
+
+
+def _batch(ds, batch_size, drop_remainder):
+    return ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def paired_dataset(
+    root, split="train", direction="AtoB", image_size=256, load_size=286, jitter=True, batch_size=1,
+    shuffle=True, seed=None, *, cache=None, skip_bad=False, drop_remainder=False,
+):
+    """pix2pix data: `root/<split>/*.jpg|png`, each image A|B side by side (e.g. 512x256).
+
+    Returns a dataset of (input, target), each (B, S, S, 3) float32 in [-1, 1], S = image_size;
+    direction "AtoB" gives (A, B), "BtoA" gives (B, A). jitter: resize to load_size, random crop,
+    random flip, identical for A and B (pix2pix Sec. 6.1 / REFERENCE.md). Files are read in sorted
+    order when shuffle=False. cache: None = in memory when it fits AUTO_CACHE_BYTES, True/False to
+    force. skip_bad: skip unreadable, odd-width or too-small files with a warning instead of raising.
+    """
+    if direction not in ("AtoB", "BtoA"):
+        raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}.")
+    _check_args(image_size, load_size, jitter, batch_size)
+    stream, _ = _folder_stream(
+        pathlib.Path(root) / split, paired=True, image_size=image_size, load_size=load_size, jitter=jitter,
+        shuffle=shuffle, seed=seed, cache=cache, skip_bad=skip_bad, what=f"split {split!r}: folder",
+    )
+    first, second = (slice(0, 3), slice(3, 6)) if direction == "AtoB" else (slice(3, 6), slice(0, 3))
+    ds = stream.map(lambda x: (x[..., first], x[..., second]), num_parallel_calls=AUTOTUNE)
+    return _batch(ds, batch_size, drop_remainder)
+
+
+def _zip_unpaired(stream_a, n_a, stream_b, n_b):
+    """Pair two independently shuffled streams; an epoch has max(n_a, n_b) pairs (the reference's length).
+
+    The shorter domain repeats (and reshuffles on each pass), so the pairing changes every epoch.
+    """
+    if n_a >= n_b:
+        return tf.data.Dataset.zip((stream_a, stream_b.repeat()))
+    return tf.data.Dataset.zip((stream_a.repeat(), stream_b))
+
+
+def unpaired_dataset(
+    root, split="train", image_size=256, load_size=286, jitter=True, batch_size=1, shuffle=True, seed=None,
+    *, cache=None, skip_bad=False, drop_remainder=False,
+):
+    """CycleGAN data: `root/<split>A/` and `root/<split>B/` image folders (trainA, trainB, testA, testB).
+
+    Returns a dataset of (A, B), each (B, S, S, 3) float32 in [-1, 1]. A and B are shuffled
+    independently (different seeds, reshuffled each epoch), so which A meets which B changes every
+    epoch; an epoch has max(len A, len B) pairs, the shorter domain repeating. Jitter as in
+    `paired_dataset`, drawn independently per image.
+    """
+    _check_args(image_size, load_size, jitter, batch_size)
+    streams = []
+    for k, domain in enumerate("AB"):
+        streams += _folder_stream(
+            pathlib.Path(root) / (split + domain), paired=False, image_size=image_size, load_size=load_size,
+            jitter=jitter, shuffle=shuffle, seed=_sub_seed(seed, 10 + k), cache=cache, skip_bad=skip_bad,
+            what=f"split {split + domain!r}: folder",
+        )
+    return _batch(_zip_unpaired(*streams), batch_size, drop_remainder)
+
+
+def tfds_unpaired(
+    name="cycle_gan/horse2zebra", split="train", data_dir=None, image_size=256, load_size=286, jitter=True,
+    batch_size=1, shuffle=True, seed=None, *, download=False, cache=None, drop_remainder=False,
+):
+    """`unpaired_dataset` over tensorflow-datasets (`cycle_gan/NAME`, splits trainA/trainB/testA/testB).
+
+    Nothing is downloaded unless download=True (tensorflow-datasets then fetches and prepares the
+    archive into data_dir). Returns (A, B) batches like `unpaired_dataset`.
+    """
+    _check_args(image_size, load_size, jitter, batch_size)
+    import tensorflow_datasets as tfds
+
+    streams = []
+    for k, domain in enumerate("AB"):
+        try:
+            src = tfds.load(name, split=split + domain, data_dir=data_dir, download=download, as_supervised=True)
+        except Exception as e:  # tfds raises AssertionError / DatasetNotFoundError / ValueError
+            raise DataError(
+                f"tensorflow-datasets {name!r}, split {split + domain!r}, is not available in data_dir="
+                f"{data_dir!r} ({type(e).__name__}: {e}). Pass download=True to let tensorflow-datasets "
+                "download and prepare it, or fetch the archive with data_scripts/download_cyclegan.py and "
+                "use unpaired_dataset(root)."
+            ) from e
+        n = int(src.cardinality())
+        if n == 0:
+            raise DataError(f"tensorflow-datasets {name!r}, split {split + domain!r}, is empty.")
+        images = src.map(lambda img, label: img, num_parallel_calls=AUTOTUNE)
+        side = load_size or 256
+        streams += [
+            _image_stream(
+                images, lambda img: img, n=n if n > 0 else 4096, channels=3, image_size=image_size,
+                load_size=load_size, jitter=jitter, shuffle=shuffle, seed=_sub_seed(seed, 10 + k),
+                cache=cache if n > 0 else bool(cache), max_side=side, skip_bad=False,
+            ),
+            n,
+        ]
+    return _batch(_zip_unpaired(*streams), batch_size, drop_remainder)
+
+
+def colorization_dataset(
+    root, split="train", image_size=256, load_size=286, jitter=True, batch_size=1, shuffle=True, seed=None,
+    *, cache=None, skip_bad=False, drop_remainder=False,
+):
+    """Colorization data: RGB images in `root/<split>/` -> (L, ab) in Lab (pix2pix colorization model).
+
+    Returns a dataset of (L / 50 - 1 (B, S, S, 1) in [-1, 1], ab / 110 (B, S, S, 2) in about
+    [-1, 1]). Jitter (on RGB, before the conversion) as in `paired_dataset`.
+    """
+    _check_args(image_size, load_size, jitter, batch_size)
+    stream, _ = _folder_stream(
+        pathlib.Path(root) / split, paired=False, image_size=image_size, load_size=load_size, jitter=jitter,
+        shuffle=shuffle, seed=seed, cache=cache, skip_bad=skip_bad, what=f"split {split!r}: folder",
+    )
+
+    def to_l_ab(rgb):
+        lab = color.rgb_to_lab_tf((rgb + 1.0) * 0.5)
+        return lab[..., :1] / color.L_SCALE - 1.0, lab[..., 1:] / color.AB_SCALE
+
+    return _batch(stream.map(to_l_ab, num_parallel_calls=AUTOTUNE), batch_size, drop_remainder)
