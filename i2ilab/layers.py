@@ -77,16 +77,15 @@ def activate(x, activation):
 def make_norm(norm, name=None):
     """Return the normalisation layer for ``norm``, or None for "none".
 
-    "batch": BatchNormalization with the PyTorch defaults (momentum 0.9 in Keras terms, eps 1e-5,
-    gamma ~ N(1, 0.02) as the reference init). Differs from torch in one place: Keras updates the
-    moving variance with the biased batch variance, torch with the unbiased one; outputs in
-    training mode (the pix2pix test protocol) are identical.
+    "batch": TorchBatchNormalization, i.e. BatchNormalization with the PyTorch defaults
+    (momentum 0.9 in Keras terms = torch's 0.1, eps 1e-5, gamma ~ N(1, 0.02) as the reference
+    init) that also updates its moving variance as torch does (unbiased batch variance).
     "instance": InstanceNormalization without affine parameters, eps 1e-5.
     "layer": MUNITLayerNorm.
     """
     _check_choice("norm", norm, NORMS)
     if norm == "batch":
-        return keras.layers.BatchNormalization(
+        return TorchBatchNormalization(
             momentum=0.9,
             epsilon=1e-5,
             gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02),
@@ -97,6 +96,49 @@ def make_norm(norm, name=None):
     if norm == "layer":
         return MUNITLayerNorm(name=name)
     return None
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class TorchBatchNormalization(keras.layers.BatchNormalization):
+    """BatchNormalization whose moving statistics follow ``torch.nn.BatchNorm2d`` exactly.
+
+    In training mode the output is Keras' (batch mean, biased batch variance), but the moving
+    variance is updated with the *unbiased* batch variance ``var * n / (n - 1)``, n = values per
+    channel in the batch, as torch does; Keras' own layer uses the biased one, which differs by
+    a factor n / (n - 1): 8 / 7 for a 2x2 map at batch 2. With n = 1 the biased variance is kept
+    (torch refuses that case). Inference, weights (gamma, beta, moving_mean, moving_variance)
+    and serialisation are those of keras.layers.BatchNormalization; renorm, synchronized and
+    masks are not supported.
+    Shapes: any -> same (normalised over every axis but ``axis``).
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if self.renorm or self.synchronized:
+            raise ValueError("TorchBatchNormalization supports neither renorm nor synchronized.")
+
+    def call(self, inputs, training=None):
+        if not (training and self.trainable):
+            return super().call(inputs, training=False)
+        x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
+        mean, variance = ops.moments(x, axes=self._reduction_axes)
+        n = ops.cast(ops.size(x), x.dtype) / ops.cast(ops.shape(x)[self.axis], x.dtype)
+        unbiased = variance * n / ops.maximum(n - 1.0, 1.0)
+        m = self.momentum
+        self.moving_mean.assign(ops.cast(self.moving_mean, x.dtype) * m + mean * (1.0 - m))
+        self.moving_variance.assign(
+            ops.cast(self.moving_variance, x.dtype) * m + unbiased * (1.0 - m)
+        )
+        y = ops.batch_normalization(
+            x,
+            mean,
+            variance,
+            axis=self.axis,
+            offset=ops.cast(self.beta, x.dtype) if self.center else None,
+            scale=ops.cast(self.gamma, x.dtype) if self.scale else None,
+            epsilon=self.epsilon,
+        )
+        return ops.cast(y, self.compute_dtype)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -317,6 +359,11 @@ class ConvBlock(keras.layers.Layer):
         self.conv.build((n, _add(h, t + b), _add(w, l + r), c))
         if self.norm_layer is not None:
             self.norm_layer.build(self.conv.compute_output_shape((n, _add(h, t + b), _add(w, l + r), c)))
+
+    def compute_output_shape(self, input_shape):
+        (t, b), (l, r) = self.padding
+        n, h, w, c = input_shape
+        return self.conv.compute_output_shape((n, _add(h, t + b), _add(w, l + r), c))
 
     def call(self, x, training=None):
         x = activate(x, self.pre_activation)
