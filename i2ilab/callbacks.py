@@ -31,8 +31,8 @@ from i2ilab import viz
 
 #: Name of the JSON pointer to the newest checkpoint inside a checkpoint folder.
 LATEST = "latest.json"
-#: Checkpoint files are ``ckpt-epoch0003.ckpt`` (state after 3 completed epochs).
-CHECKPOINT_SUFFIX = ".ckpt"
+#: Checkpoint files are ``ckpt-epoch0003.npz`` (state after 3 completed epochs).
+CHECKPOINT_SUFFIX = ".npz"
 _CKPT_RE = re.compile(r"^ckpt-epoch(\d+)" + re.escape(CHECKPOINT_SUFFIX) + "$")
 
 # model -> (loss name, value, epoch, batch) of the first non-finite loss of the current fit;
@@ -261,7 +261,7 @@ class Checkpoint(keras.callbacks.Callback):
 
     At the end of an epoch (and always after the last one) calls
     ``trainer.save_checkpoint`` on a temporary name in ``out_dir`` and renames it to
-    ``ckpt-epochNNNN.ckpt`` (NNNN = completed epochs), so a crash never leaves a half-written
+    ``ckpt-epochNNNN.npz`` (NNNN = completed epochs), so a crash never leaves a half-written
     checkpoint under a real name. Then rewrites ``latest.json`` (also atomically):
     ``{"epoch": completed epochs = the initial_epoch to resume with, "path": file name,
     "config": config, "history": {"epoch": [...], loss: [...]}, "lr": {...}, "backend", "time"}``

@@ -151,15 +151,15 @@ def test_checkpoint_keeps_last_k_atomically_and_writes_latest(tmp_path):
     ck = cb.Checkpoint(tmp_path, every=1, keep=2, config={"model": "tiny"})
     t.fit(x, y, batch_size=8, epochs=4, verbose=0, callbacks=[cb.LinearDecay(3, 1), ck])
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["ckpt-epoch0003.ckpt", "ckpt-epoch0004.ckpt", "latest.json"]
+    assert names == ["ckpt-epoch0003.npz", "ckpt-epoch0004.npz", "latest.json"]
     info = json.loads((tmp_path / "latest.json").read_text())
-    assert info["epoch"] == 4 and info["path"] == "ckpt-epoch0004.ckpt"
+    assert info["epoch"] == 4 and info["path"] == "ckpt-epoch0004.npz"
     assert info["config"] == {"model": "tiny"}
     assert info["history"]["epoch"] == [0, 1, 2, 3]
     assert len(info["history"]["loss"]) == 4 and info["history"]["lr"][-1] == 0.0
     assert info["lr"]["g_optimizer"] == 0.0
     found = cb.find_latest(tmp_path)
-    assert found["file"] == tmp_path / "ckpt-epoch0004.ckpt"
+    assert found["file"] == tmp_path / "ckpt-epoch0004.npz"
     # without the pointer the newest file is found by name
     (tmp_path / "latest.json").unlink()
     assert cb.find_latest(tmp_path)["epoch"] == 4
@@ -189,7 +189,7 @@ def test_resume_errors_are_clear(tmp_path):
     other = Other()
     other(np.zeros((1, 4, 4, 1), "float32"))
     other.compile()
-    with pytest.raises(ValueError, match="Could not load checkpoint .*ckpt-epoch0001.ckpt"):
+    with pytest.raises(ValueError, match="Could not load checkpoint .*ckpt-epoch0001.npz"):
         cb.resume(other, tmp_path)
 
 
@@ -290,3 +290,85 @@ def test_csv_log_and_tensorboard_events(tmp_path):
     np.testing.assert_allclose(series["lr"], [0.05, 0.025, 0.0], rtol=1e-6)
     events = list((tmp_path / "tb").rglob("events.out.tfevents.*"))
     assert events and all(e.stat().st_size > 0 for e in events)
+
+
+# ---------------------------------------------------------------------------------------------
+# The same guarantees with the real Pix2Pix trainer (U-Net with dropout, PatchGAN, two Adams).
+def _pix2pix(size=64):
+    from i2ilab.models import patch_discriminator, unet_generator
+    from i2ilab.training import Pix2Pix
+
+    keras.utils.set_random_seed(11)
+    # at 64: 6 levels, one dropout block, so its SeedGenerator state matters for exact resume
+    g = unet_generator(size, ngf=4)
+    d = patch_discriminator(size, in_channels=6, ndf=4, n_layers=2)
+    t = Pix2Pix(g, d, seed=5)
+    t.compile()
+    return t
+
+
+def _paired(n=8, nan_batch=None, size=64):
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1, 1, (n, size, size, 3)).astype("float32")
+    y = np.tanh(x[:, ::-1] * 1.5).astype("float32")
+    if nan_batch is not None:
+        x[4 * nan_batch] = np.nan
+    return x, y
+
+
+def _state(trainer):
+    vals = [keras.ops.convert_to_numpy(v) for n in trainer.networks.values() for v in n.variables]
+    for opt in (trainer.g_optimizer, trainer.d_optimizer):
+        vals += [keras.ops.convert_to_numpy(v) for v in opt.variables]
+    return vals
+
+
+@pytest.mark.slow
+def test_pix2pix_exact_resume(tmp_path):
+    """2 epochs straight == 1 epoch + stop + resume in a new trainer + 1 epoch (Pix2Pix)."""
+    x, y = _paired()
+    kw = dict(batch_size=4, shuffle=False, verbose=0)
+    straight = _pix2pix()
+    rec_a = LRRecorder()
+    h_a = straight.fit(x, y, epochs=2, callbacks=[cb.LinearDecay(1, 2), rec_a], **kw)
+
+    first = _pix2pix()
+    first.fit(x, y, epochs=1, callbacks=[cb.LinearDecay(1, 2), cb.Checkpoint(tmp_path)], **kw)
+    del first
+    second = _pix2pix()
+    start = cb.resume(second, tmp_path)
+    rec_b = LRRecorder()
+    h_b = second.fit(x, y, epochs=2, initial_epoch=start,
+                     callbacks=[cb.LinearDecay(1, 2), cb.Checkpoint(tmp_path), rec_b], **kw)
+    assert start == 1 and h_b.epoch == [1]
+    assert rec_a.g[1] == pytest.approx(2e-4 / 3) and rec_b.g[1] == rec_a.g[1]
+    assert rec_b.d[1] == rec_a.d[1]
+    for k in ("G_GAN", "G_L1", "D_real", "D_fake"):
+        assert h_b.history[k][0] == pytest.approx(h_a.history[k][1], rel=1e-5)
+    a, b = _state(straight), _state(second)
+    assert len(a) == len(b)
+    for va, vb in zip(a, b):
+        np.testing.assert_allclose(va, vb, rtol=1e-5, atol=1e-6)
+    assert int(straight.g_optimizer.iterations) == int(second.g_optimizer.iterations) == 4
+    assert cb.find_latest(tmp_path)["history"]["epoch"] == [0, 1]
+
+
+def test_pix2pix_nan_batch_stops_and_keeps_last_checkpoint(tmp_path, capsys):
+    x, y = _paired(size=32)
+    x_bad, _ = _paired(nan_batch=1, size=32)  # the second batch of the second epoch
+    t = _pix2pix(32)
+    t.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0,
+          callbacks=[cb.Checkpoint(tmp_path)])
+    good = cb.find_latest(tmp_path)["file"].read_bytes()
+    nan = cb.NaNStop()
+    t.fit(x_bad, y, batch_size=4, epochs=3, initial_epoch=1, shuffle=False, verbose=0,
+          callbacks=[nan, cb.Checkpoint(tmp_path)])
+    out = capsys.readouterr().out
+    assert nan.stopped[2:] == (1, 1) and nan.stopped[0] in ("G_GAN", "G_L1", "D_real", "D_fake")
+    assert f"loss '{nan.stopped[0]}' became nan at epoch 2/3, batch 2" in out
+    info = cb.find_latest(tmp_path)
+    assert info["epoch"] == 1 and info["file"].read_bytes() == good
+    assert [e for e, _ in cb.list_checkpoints(tmp_path)] == [1]
+    fresh = _pix2pix(32)
+    assert cb.resume(fresh, tmp_path) == 1
+    assert all(np.isfinite(v).all() for v in _state(fresh))
