@@ -6,7 +6,19 @@ See :mod:`i2ilab.training.base` for the interface the callbacks and the CLI rely
 """
 
 from i2ilab.training.base import GANTrainer, OptimizerGroup, default_adam
+from i2ilab.training.colorizer import Colorizer
+from i2ilab.training.cyclegan import CycleGAN
+from i2ilab.training.munit import MUNIT
 from i2ilab.training.pix2pix import Pix2Pix
 from i2ilab.training.pool import ImagePool
 
-__all__ = ["GANTrainer", "OptimizerGroup", "default_adam", "Pix2Pix", "ImagePool"]
+__all__ = [
+    "GANTrainer",
+    "OptimizerGroup",
+    "default_adam",
+    "Colorizer",
+    "Pix2Pix",
+    "CycleGAN",
+    "MUNIT",
+    "ImagePool",
+]

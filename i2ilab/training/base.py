@@ -135,6 +135,25 @@ def unpack_pair(data, trainer_name):
     )
 
 
+def _first_batch_shape(data, trainer_name):
+    """Shape (B, H, W, C) of the first input batch of a tf.data dataset or an array."""
+    spec = getattr(data, "element_spec", None)
+    if spec is not None:
+        first = spec[0] if isinstance(spec, (tuple, list)) else spec
+        shape = tuple(first.shape)
+        if None in shape[1:]:
+            batch = next(iter(data))
+            shape = tuple((batch[0] if isinstance(batch, (tuple, list)) else batch).shape)
+        return shape
+    if hasattr(data, "shape"):
+        return tuple(data.shape)
+    raise ValueError(
+        f"{trainer_name}.fit: cannot read the image shape from {type(data).__name__} to build "
+        "the image pools; pass image_shape=(H, W, C) to the trainer, or fit on a tf.data "
+        "dataset or arrays."
+    )
+
+
 def _check_built(network, role, trainer_name):
     if network is not None and not network.trainable_variables and not network.built:
         raise ValueError(
@@ -224,6 +243,18 @@ class GANTrainer(keras.Model):
 
     def build(self, input_shape):
         self.built = True
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.fit`` on batches ``(x, y)``; builds lazily sized state (pools) first."""
+        if not self.built:
+            self.build(_first_batch_shape(x, type(self).__name__))
+        return super().fit(x, y, *args, **kwargs)
+
+    def train_on_batch(self, x, y=None, *args, **kwargs):
+        """``keras.Model.train_on_batch`` on one batch; builds lazily sized state first."""
+        if not self.built:
+            self.build(tuple(x.shape))
+        return super().train_on_batch(x, y, *args, **kwargs)
 
     def train_step(self, *args):
         """Keras hook; runs the subclass's stateful ``_train_step`` through the backend shim."""

@@ -37,6 +37,8 @@ class ImagePool(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed) if self.pool_size else None
         if self.image_shape is not None:
             self.build((None,) + self.image_shape)
+        elif not self.pool_size:
+            self.built = True
 
     def build(self, input_shape):
         shape = tuple(input_shape)[1:]
