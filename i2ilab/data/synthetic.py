@@ -284,15 +284,18 @@ def _scene(rng, size, ambiguous=False):
     return {"labels": labels, "horizon": horizon, "brightness": rng.uniform(0.9, 1.1)}
 
 
-def _render_scene(scene, palette, rng, size, sky_glow):
+def _noise(rng, size):
+    return rng.normal(0.0, 0.012, size=(size, size, 3))
+
+
+def _render_scene(scene, palette, noise, sky_glow):
     """Flat palette colours, a vertical glow on the sky (+ towards the horizon), brightness, noise."""
-    y, _ = _grid(size)
     labels = scene["labels"]
+    y, _ = _grid(labels.shape[0])
     img = palette[labels]
     glow = sky_glow * np.clip(1.0 - (scene["horizon"] - y) / max(scene["horizon"], 1e-3), 0.0, 1.0)
     img = img + np.where((labels == 0)[..., None], glow[..., None], 0.0)
-    img = img * scene["brightness"] + rng.normal(0.0, 0.012, size=img.shape)
-    return _to_u8(img)
+    return _to_u8(img * scene["brightness"] + noise)
 
 
 def _style_palette(k):
@@ -305,25 +308,28 @@ def _render_day2night(rng, size, ambiguous=False):
     scene = _scene(rng, size, ambiguous)
     day, night = (_AMB_DAY, _AMB_NIGHT) if ambiguous else (_DAY, _NIGHT)
     return {
-        "A": _render_scene(scene, day, rng, size, sky_glow=0.12),
-        "B": _render_scene(scene, night, rng, size, sky_glow=0.1),
+        "A": _render_scene(scene, day, _noise(rng, size), sky_glow=0.12),
+        "B": _render_scene(scene, night, _noise(rng, size), sky_glow=0.1),
         "labels": scene["labels"],
     }
 
 
 def _render_styles(rng, size, all_styles=True):
-    """all_styles=False skips the renderings in every style (only testA needs them); A, B are unchanged."""
+    """B is the scene in a random style; all_styles (skipped when False) the scene in every style with
+    B's noise, so all_styles[style] == B."""
     scene = _scene(rng, size)
     style = int(rng.integers(len(STYLE_NAMES)))
+    a = _render_scene(scene, _DAY, _noise(rng, size), sky_glow=0.12)
+    noise_b = _noise(rng, size)
     out = {
-        "A": _render_scene(scene, _DAY, rng, size, sky_glow=0.12),
-        "B": _render_scene(scene, _style_palette(style), rng, size, sky_glow=0.08),
+        "A": a,
+        "B": _render_scene(scene, _style_palette(style), noise_b, sky_glow=0.08),
         "style": style,
         "labels": scene["labels"],
     }
     if all_styles:
         out["all_styles"] = np.stack(
-            [_render_scene(scene, _style_palette(k), rng, size, sky_glow=0.08) for k in range(len(STYLE_NAMES))]
+            [_render_scene(scene, _style_palette(k), noise_b, sky_glow=0.08) for k in range(len(STYLE_NAMES))]
         )
     return out
 
