@@ -34,9 +34,9 @@ def test_corrupt_file_is_named_and_skip_bad_counts(tmp_path):
     (tmp_path / "train" / "bad.jpg").write_bytes(b"this is not a jpeg")
     (tmp_path / "train" / "notes.txt").write_text("ignored: not an image extension")
     with pytest.raises(DataError, match=r"bad\.jpg: not a readable image.*skip_bad=True"):
-        paired_dataset(tmp_path, image_size=32)
+        paired_dataset(tmp_path, image_size=32, load_size=36)
     with pytest.warns(UserWarning, match=r"skipped 1 of 4 files.*1 unreadable \(bad\.jpg\)"):
-        ds = paired_dataset(tmp_path, image_size=32, batch_size=8, skip_bad=True)
+        ds = paired_dataset(tmp_path, image_size=32, load_size=36, batch_size=8, skip_bad=True)
     (a, b), = list(ds)
     assert a.shape[0] == 3
 
@@ -46,7 +46,7 @@ def test_truncated_png_is_detected(tmp_path):
     whole = (tmp_path / "train" / "001.png").read_bytes()
     (tmp_path / "train" / "001.png").write_bytes(whole[: len(whole) // 2])
     with pytest.raises(DataError, match=r"001\.png: truncated PNG"):
-        paired_dataset(tmp_path, image_size=32)
+        paired_dataset(tmp_path, image_size=32, load_size=36)
 
 
 def test_truncated_jpeg_is_detected(tmp_path):
@@ -57,7 +57,7 @@ def test_truncated_jpeg_is_detected(tmp_path):
     (folder / "b.jpg").write_bytes(whole[: len(whole) - 100])
     _save(tmp_path / "trainB" / "x.png", np.zeros((32, 32, 3)))
     with pytest.raises(DataError, match=r"b\.jpg: truncated JPEG"):
-        unpaired_dataset(tmp_path, image_size=32)
+        unpaired_dataset(tmp_path, image_size=32, load_size=36)
 
 
 def test_missing_and_empty_split_folders(tmp_path):
@@ -77,7 +77,7 @@ def test_odd_width_pair(tmp_path):
     _good_pairs(tmp_path / "train", 1)
     _save(tmp_path / "train" / "odd.png", np.zeros((32, 65, 3)))
     with pytest.raises(DataError, match=r"odd\.png: width 65 is odd.*A\|B"):
-        paired_dataset(tmp_path, image_size=32)
+        paired_dataset(tmp_path, image_size=32, load_size=36)
 
 
 def test_bad_arguments(tmp_path):
@@ -88,3 +88,9 @@ def test_bad_arguments(tmp_path):
         paired_dataset(tmp_path, direction="AB")
     with pytest.raises(ValueError, match="batch_size"):
         paired_dataset(tmp_path, batch_size=0)
+
+
+def test_load_size_far_above_image_size_warns(tmp_path):
+    _good_pairs(tmp_path / "train", 1)
+    with pytest.warns(UserWarning, match=r"load_size=286 is much larger than image_size=32.*load_size=36"):
+        paired_dataset(tmp_path, image_size=32)

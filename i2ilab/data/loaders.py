@@ -20,6 +20,7 @@ after run and still change from epoch to epoch.
 """
 
 import pathlib
+import warnings
 
 import tensorflow as tf
 
@@ -41,6 +42,13 @@ def _check_args(image_size, load_size, jitter, batch_size):
             f"load_size={load_size} is smaller than image_size={image_size}: the random crop needs "
             f"load_size >= image_size (the references use 286 for 256), or load_size=None to crop at the "
             "files' own resolution, or jitter=False to resize straight to image_size."
+        )
+    if jitter and load_size is not None and load_size > 1.5 * image_size:
+        warnings.warn(
+            f"load_size={load_size} is much larger than image_size={image_size}: each random crop shows only "
+            f"{image_size / load_size:.0%} of the image's width. The references use load_size = image_size * "
+            f"286 / 256 (here load_size={round(image_size * 286 / 256)}).",
+            stacklevel=3,
         )
 
 
