@@ -137,7 +137,8 @@ def _image_stream(
 
 
 def _crop_hint(image_size):
-    return f"pass load_size (e.g. load_size={max(286, image_size)}) to resize before cropping, or a smaller image_size"
+    load = round(image_size * 286 / 256)
+    return f"pass load_size (e.g. load_size={load}) to resize before cropping, or a smaller image_size"
 
 
 def _folder_stream(folder, *, paired, image_size, load_size, jitter, shuffle, seed, cache, skip_bad, what):

@@ -446,7 +446,7 @@ def write_synthetic(name, root, n_train=DEFAULT_N_TRAIN, n_test=DEFAULT_N_TEST, 
         domain = split[-1] if name in UNPAIRED else None
         out = root / split
         out.mkdir(parents=True, exist_ok=True)
-        folders = {"labels": root / "labels" / split}
+        folders = {} if name == "edges2objects" else {"labels": root / "labels" / split}
         if domain is not None and split.startswith("test"):
             folders["true"] = root / f"{split}_true"
         for f in folders.values():
@@ -475,12 +475,10 @@ def write_synthetic(name, root, n_train=DEFAULT_N_TRAIN, n_test=DEFAULT_N_TEST, 
                         _save_png(folders["true"] / fname, s[other])
                 if name == "styles" and domain == "B":
                     styles_used.setdefault(split, []).append(s["style"])
-            if name != "edges2objects":
+            if "labels" in folders:
                 _save_png(folders["labels"] / fname, s["labels"])
             bar.update(1)
     bar.close()
-    if name == "edges2objects":
-        shutil.rmtree(root / "labels", ignore_errors=True)
     if name == "styles":
         (root / "styles.json").write_text(
             json.dumps({"names": list(STYLE_NAMES), **styles_used}, indent=1)
