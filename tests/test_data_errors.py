@@ -64,6 +64,8 @@ def test_missing_and_empty_split_folders(tmp_path):
     _good_pairs(tmp_path / "train", 1)
     with pytest.raises(FileNotFoundError, match=r"split 'val': folder .*val not found.*Folders present.*\['train'\]"):
         paired_dataset(tmp_path, split="val")
+    with pytest.raises(DataError, match="not found"):  # also a DataError, like every bad-input case
+        unpaired_dataset(tmp_path)
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "readme.md").write_text("x")
     with pytest.raises(DataError, match=r"empty holds no images.*readme\.md"):

@@ -16,7 +16,7 @@ from i2ilab.data.color import (
     rgb_to_lab_np,
     rgb_to_lab_tf,
 )
-from i2ilab.data.files import DataError
+from i2ilab.data.files import DataError, SplitNotFoundError
 from i2ilab.data.synthetic import generate, synthetic_root, write_synthetic
 
 _LOADERS = ("colorization_dataset", "paired_dataset", "tfds_unpaired", "unpaired_dataset")
@@ -43,6 +43,7 @@ __all__ = [
     "rgb_to_lab",
     "rgb_to_lab_np",
     "rgb_to_lab_tf",
+    "SplitNotFoundError",
     "synthetic_root",
     "tfds_unpaired",
     "unpaired_dataset",

@@ -21,17 +21,22 @@ class DataError(ValueError):
     """Bad dataset input: the message names the file or folder, what was wrong and what to do."""
 
 
+class SplitNotFoundError(DataError, FileNotFoundError):
+    """A dataset split folder does not exist (catch it as DataError or as FileNotFoundError)."""
+
+
 def list_images(folder, what="split folder"):
     """Sorted image files (IMAGE_EXTENSIONS, any case) directly in `folder`.
 
-    Raises FileNotFoundError for a missing folder and DataError for a folder without images.
+    Raises SplitNotFoundError (a DataError and a FileNotFoundError) for a missing folder and
+    DataError for a folder without images.
     """
     folder = pathlib.Path(folder)
     if not folder.is_dir():
         parent = folder.parent
         present = sorted(p.name for p in parent.iterdir() if p.is_dir()) if parent.is_dir() else []
         hint = f" Folders present in {parent}: {present}." if parent.is_dir() else f" {parent} does not exist either."
-        raise FileNotFoundError(
+        raise SplitNotFoundError(
             f"{what} {folder} not found.{hint} Download a dataset with data_scripts/ "
             "(i2ilab.data.download) or write a synthetic one with i2ilab.data.synthetic.write_synthetic."
         )
