@@ -112,7 +112,8 @@ def test_vgg16_features_come_from_the_given_weights_file_with_vgg_preprocessing(
     model = vgg16_feature_model(path)
     images = np.random.default_rng(4).uniform(-1, 1, size=(2, 32, 32, 3)).astype(np.float32)
     features = model(images)
-    assert [tuple(f.shape) for f in features] == [(2, 32, 32, 64), (2, 16, 16, 128), (2, 8, 8, 256), (2, 4, 4, 512), (2, 2, 2, 512)]
+    shapes = [(2, 32, 32, 64), (2, 16, 16, 128), (2, 8, 8, 256), (2, 4, 4, 512), (2, 2, 2, 512)]
+    assert [tuple(f.shape) for f in features] == shapes
     # Keras VGG16 input: BGR in 0..255 minus the ImageNet mean.
     caffe = (images[..., ::-1] + 1.0) * 127.5 - np.array([103.939, 116.779, 123.68], np.float32)
     taps = keras.Model(reference.input, reference.get_layer("block3_conv3").output)

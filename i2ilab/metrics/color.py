@@ -48,7 +48,10 @@ def saturation_histogram(images, bins=10):
 
 
 def srgb_to_lab(images):
-    """sRGB -> CIELab (D65): (..., 3) -> (..., 3) float64, L in [0, 100], a, b about [-110, 110]; greys have a = b = 0."""
+    """sRGB -> CIELab (D65): (..., 3) -> (..., 3) float64, L in [0, 100], a, b about [-110, 110].
+
+    Greys get a = b = 0 exactly (see the white-point note below).
+    """
     rgb = to_unit_rgb(images, "srgb_to_lab")
     linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
     to_xyz = np.array(
