@@ -28,6 +28,22 @@ from i2ilab.data import color
 from i2ilab.data.files import DataError, list_images, scan_images
 
 AUTOTUNE = tf.data.AUTOTUNE
+
+
+def _keep_tensorflow_off_the_gpu():
+    """Under the JAX (or torch) backend TensorFlow serves only tf.data, which runs on the CPU; hide the
+    GPUs from it so that it does not reserve their memory (the usual advice for tf.data with JAX)."""
+    import keras
+
+    if keras.config.backend() == "tensorflow":
+        return
+    try:
+        tf.config.set_visible_devices([], "GPU")
+    except RuntimeError:  # TensorFlow initialised its devices already
+        pass
+
+
+_keep_tensorflow_off_the_gpu()
 # Cache decoded, resized uint8 images in memory when cache=None and they take at most this.
 AUTO_CACHE_BYTES = 1 << 30
 
