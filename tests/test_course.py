@@ -1,0 +1,119 @@
+"""The nbgrader course, for every lab in course/sources: sources built, release current, grading works.
+
+(a) solutions/<lab>/<lab>.ipynb is what course/build_notebooks.py makes from the source;
+(b) labs/<lab>/ is byte for byte what `nbgrader generate_assignment` makes from solutions/;
+(c) a real autograde round trip in a temporary course copy (notebook marker: runs under
+    `make test-notebooks`): the solution scores full marks, the blank release 0, a partly wrong
+    submission in between, a student who weakens the tests is graded by the original tests, the
+    CSV export has the scores, and grading one submission takes <= 20 s.
+"""
+
+import subprocess
+import sys
+
+import pytest
+from nbgrader.validator import Validator
+
+import course_harness as ch
+
+LABS = ch.labs()
+#: Seconds one submission may take to autograde (200 students an hour on 2 cores, NBGRADER.md);
+#: I2ILAB_AUTOGRADE_BUDGET_S overrides it on a slow shared machine.
+AUTOGRADE_BUDGET_S = ch.budget("I2ILAB_AUTOGRADE_BUDGET_S", 20.0)
+
+
+def test_labs_discovered():
+    assert LABS, "no lab sources found in course/sources/"
+    for lab in LABS:
+        assert (ch.SOLUTIONS / lab / f"{lab}.ipynb").is_file(), f"solutions/{lab} missing: run course/build_notebooks.py"
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_solutions_built_from_sources(lab):
+    proc = subprocess.run(
+        [sys.executable, str(ch.COURSE / "build_notebooks.py"), "--check", lab],
+        capture_output=True, text=True, env=ch.course_env(),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_release_is_generated_from_solutions(lab, tmp_path):
+    fresh = ch.regenerate_release(lab, tmp_path / "release")
+    committed = ch.tree_files(ch.LABS / lab)
+    regenerated = ch.tree_files(fresh)
+    assert sorted(committed) == sorted(regenerated), "labs/ holds other files than a fresh release"
+    stale = [name for name in committed if committed[name] != regenerated[name]]
+    assert not stale, (
+        f"labs/{lab} differs from a fresh release in {stale}: regenerate it with "
+        f"`nbgrader generate_assignment {lab} --NbGrader.config_file=course/nbgrader_config --force`"
+    )
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_release_has_no_solutions(lab):
+    nb = ch.release_notebook(lab)
+    text = "\n".join(c.source for c in nb.cells)
+    for marker in ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"):
+        assert marker not in text
+    assert sum(ch.is_test_cell(c) for c in nb.cells) >= 3
+    assert "raise NotImplementedError()" in text
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("lab", LABS)
+def test_validator(lab, tmp_path):
+    """nbgrader's Validator (what students run): the solution passes, the blank release fails, unchanged."""
+    import shutil
+
+    for kind, folder in (("solution", ch.SOLUTIONS / lab), ("release", ch.LABS / lab)):
+        shutil.copytree(folder, tmp_path / kind)
+    env = ch.course_env(I2ILAB_SMOKE="1")
+    with pytest.MonkeyPatch.context() as mp:
+        for key in ("PATH", "PYTHONWARNINGS", "MPLBACKEND", "I2ILAB_SMOKE"):
+            mp.setenv(key, env[key])
+        solved = Validator().validate(str(tmp_path / "solution" / f"{lab}.ipynb"))
+        blank = Validator().validate(str(tmp_path / "release" / f"{lab}.ipynb"))
+    assert solved == {}, [c.get("raw_error", c) for c in solved.get("failed", [])]
+    assert set(blank) == {"failed"}, blank.keys()
+    failed_sources = "\n".join(c["source"] for c in blank["failed"])
+    assert "NotImplementedError" in "".join(c["raw_error"] for c in blank["failed"]), failed_sources
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("lab", LABS)
+def test_autograde_round_trip(lab, tmp_path):
+    root = ch.make_course_copy(tmp_path)
+    solution = ch.solution_notebook(lab)
+    release = ch.release_notebook(lab, root)
+    grades = ch.autograde(root, lab, {
+        "solution": solution,
+        "blank": release,
+        "partial": ch.stub_first_solution(solution),
+        "tamper": ch.tamper_tests(release),
+    })
+    for student, g in grades.items():
+        print(f"{lab} {student}: auto {g.auto_score:g}/{g.auto_max:g}, total {g.score:g}/{g.max_score:g}, "
+              f"autograde {g.seconds:.1f} s wall, {g.cpu_seconds:.1f} s CPU")
+    full = grades["solution"]
+    assert full.auto_max > 0
+    assert full.auto_score == full.auto_max, {k: v for k, v in full.cells.items()}
+    assert full.max_score > full.auto_max, "the lab has no manually graded written answers"
+    assert grades["blank"].auto_score == 0
+    assert 0 < grades["partial"].auto_score < full.auto_max
+    # The tampered tests (`pass`) would give full marks; the gradebook's originals give 0.
+    assert grades["tamper"].auto_score == 0
+    assert grades["tamper"].cells.keys() == full.cells.keys()
+
+    rows = {row["student_id"]: row for row in ch.export_grades(root) if row["assignment"] == lab}
+    assert set(rows) == set(grades)
+    for student, g in grades.items():
+        assert float(rows[student]["score"]) == pytest.approx(g.score)
+        assert float(rows[student]["max_score"]) == pytest.approx(full.max_score)
+    assert float(rows["solution"]["score"]) == pytest.approx(full.auto_max)
+
+    worst = max(g.seconds for g in grades.values())
+    assert worst <= AUTOGRADE_BUDGET_S, (
+        f"autograde of one {lab} submission took {worst:.1f} s (budget {AUTOGRADE_BUDGET_S:g} s; "
+        "set I2ILAB_AUTOGRADE_BUDGET_S on a slow shared machine)"
+    )
