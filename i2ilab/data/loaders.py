@@ -112,12 +112,16 @@ def _random_crop_flip(img, rnd, size):
 
 
 def _image_stream(
-    items, load_fn, *, n, stack, image_size, load_size, jitter, shuffle, seed, cache, max_side, skip_bad
+    items, load_fn, *, n, stack, image_size, load_size, jitter, shuffle, seed, cache, max_side, skip_bad,
+    convert=None,
 ):
     """Unbatched dataset of float32 images in [-1, 1] from `items` (paths or images).
 
     stack: None for (S, S, 3) images, k for (k, S, S, 3) stacks (an A|B pair: k = 2).
     max_side: the largest side a cached image can have (for the cache size estimate).
+    convert: optional per-pixel map uint8 (h, w, 3) -> float32 (h, w, 3) applied after the resize and
+    before the cache (instead of the scaling to [-1, 1]), so its cost is paid once, not every epoch;
+    being per pixel, it commutes with the crop and flip.
     """
     items = items if isinstance(items, tf.data.Dataset) else tf.data.Dataset.from_tensor_slices(items)
     if not jitter:
@@ -125,7 +129,8 @@ def _image_stream(
     else:
         side = load_size if load_size is not None else max_side
     if cache is None:
-        cache = n * side * side * 3 * (stack or 1) <= AUTO_CACHE_BYTES
+        bytes_per_value = 1 if convert is None else 4
+        cache = n * side * side * 3 * (stack or 1) * bytes_per_value <= AUTO_CACHE_BYTES
     if shuffle and not cache:
         items = items.shuffle(min(n, 4096), seed=_sub_seed(seed, 0), reshuffle_each_iteration=True)
 
@@ -133,7 +138,8 @@ def _image_stream(
 
     def prepare(item):
         img = load_fn(item)
-        return img if resize_to is None else _resize_u8(img, resize_to)
+        img = img if resize_to is None else _resize_u8(img, resize_to)
+        return img if convert is None else convert(img)
 
     ds = items.map(prepare, num_parallel_calls=AUTOTUNE)
     if skip_bad:
@@ -144,7 +150,7 @@ def _image_stream(
             ds = ds.shuffle(n, seed=_sub_seed(seed, 0), reshuffle_each_iteration=True)
 
     def to_float(img):
-        img = tf.cast(img, tf.float32) / 127.5 - 1.0
+        img = tf.cast(img, tf.float32) / 127.5 - 1.0 if convert is None else img
         img.set_shape(([stack] if stack else []) + [image_size, image_size, 3])
         return img
 
@@ -163,7 +169,7 @@ def _crop_hint(image_size):
     return f"pass load_size (e.g. load_size={load}) to resize before cropping, or a smaller image_size"
 
 
-def _folder_stream(folder, *, paired, image_size, load_size, jitter, shuffle, seed, cache, skip_bad, what):
+def _folder_stream(folder, *, paired, image_size, load_size, jitter, shuffle, seed, cache, skip_bad, what, convert=None):
     files = list_images(folder, what=what)
     min_size = image_size if (jitter and load_size is None) else None
     files, sizes = scan_images(
@@ -174,6 +180,7 @@ def _folder_stream(folder, *, paired, image_size, load_size, jitter, shuffle, se
         [str(f) for f in files], _decode_pair if paired else _decode,
         n=len(files), stack=2 if paired else None, image_size=image_size, load_size=load_size,
         jitter=jitter, shuffle=shuffle, seed=seed, cache=cache, max_side=max_side, skip_bad=skip_bad,
+        convert=convert,
     )
     return stream, len(files)
 
@@ -284,16 +291,19 @@ def colorization_dataset(
     """Colorization data: RGB images in `root/<split>/` -> (L, ab) in Lab (pix2pix colorization model).
 
     Returns a dataset of (L / 50 - 1 (B, S, S, 1) in [-1, 1], ab / 110 (B, S, S, 2) in about
-    [-1, 1]). Jitter (on RGB, before the conversion) as in `paired_dataset`.
+    [-1, 1]). Jitter as in `paired_dataset`; the Lab conversion happens once per image, after the
+    resize and before the cache (it is per pixel, so it commutes with the crop and flip).
     """
     _check_args(image_size, load_size, jitter, batch_size)
+
+    def to_scaled_lab(rgb_u8):
+        lab = color.rgb_to_lab_tf(tf.cast(rgb_u8, tf.float32) / 255.0)
+        return tf.concat([lab[..., :1] / color.L_SCALE - 1.0, lab[..., 1:] / color.AB_SCALE], axis=-1)
+
     stream, _ = _folder_stream(
         pathlib.Path(root) / split, paired=False, image_size=image_size, load_size=load_size, jitter=jitter,
         shuffle=shuffle, seed=seed, cache=cache, skip_bad=skip_bad, what=f"split {split!r}: folder",
+        convert=to_scaled_lab,
     )
-
-    def to_l_ab(rgb):
-        lab = color.rgb_to_lab_tf((rgb + 1.0) * 0.5)
-        return lab[..., :1] / color.L_SCALE - 1.0, lab[..., 1:] / color.AB_SCALE
-
-    return _batch(stream.map(to_l_ab, num_parallel_calls=AUTOTUNE), batch_size, drop_remainder)
+    ds = stream.map(lambda lab: (lab[..., :1], lab[..., 1:]), num_parallel_calls=AUTOTUNE)
+    return _batch(ds, batch_size, drop_remainder)
