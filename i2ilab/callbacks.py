@@ -12,10 +12,10 @@ Typical use (``i2ilab.cli`` wires exactly this)::
     start = resume(trainer, out_dir)          # 0 for a fresh run
     trainer.fit(ds, epochs=n + n_decay, initial_epoch=start, callbacks=[
         LinearDecay(n, n_decay), NaNStop(), Checkpoint(out_dir),
-        SampleGrid(batch, out_dir=out_dir / "samples"),
-        keras.callbacks.CSVLogger(out_dir / "log.csv", append=start > 0)])
+        SampleGrid(batch, out_dir=out_dir / "samples"), CSVLog(out_dir / "log.csv")])
 """
 
+import csv
 import datetime
 import json
 import math
@@ -461,3 +461,51 @@ class SampleGrid(keras.callbacks.Callback):
             )
         if self.show:
             viz.show(self.last_grid)
+
+
+class CSVLog(keras.callbacks.Callback):
+    """Per-epoch CSV of the logs: ``epoch`` (0-based, as keras.callbacks.CSVLogger) then the
+    values in the order the trainer logs them (and ``lr`` from LinearDecay if it runs first).
+
+    Unlike CSVLogger it has no empty ``val_*`` columns and it continues across resumes: at the
+    first epoch of a fit, rows of that epoch and later (left by a run resumed earlier) are
+    dropped and the rest kept, so the file always describes one unbroken run.
+    ``i2ilab.viz.plot_losses(path)`` draws it.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = pathlib.Path(path)
+        self.keys = None
+        self._started = False
+
+    def on_train_begin(self, logs=None):
+        self._started = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._started:
+            return
+        self._started = True
+        self.keys = None
+        rows = []
+        if self.path.is_file() and epoch > 0:
+            with open(self.path, newline="") as f:
+                reader = csv.DictReader(f)
+                self.keys = [k for k in (reader.fieldnames or []) if k != "epoch"] or None
+                rows = [r for r in reader if r.get("epoch") and int(float(r["epoch"])) < epoch]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "w", newline="") as f:
+            if self.keys is not None:
+                writer = csv.DictWriter(f, ["epoch"] + self.keys)
+                writer.writeheader()
+                writer.writerows(rows)
+
+    def on_epoch_end(self, epoch, logs=None):
+        scalars = _scalar_logs(logs)
+        if self.keys is None:
+            self.keys = list(scalars)
+            with open(self.path, "w", newline="") as f:
+                csv.DictWriter(f, ["epoch"] + self.keys).writeheader()
+        row = {"epoch": epoch, **{k: scalars.get(k, "") for k in self.keys}}
+        with open(self.path, "a", newline="") as f:
+            csv.DictWriter(f, ["epoch"] + self.keys, extrasaction="ignore").writerow(row)

@@ -280,16 +280,28 @@ def test_sample_grid_writes_pngs(tmp_path):
 def test_csv_log_and_tensorboard_events(tmp_path):
     t = _trainer()
     csv_path = tmp_path / "log.csv"
-    t.fit(*_data(), epochs=3, verbose=0, callbacks=[
+    x, y = _data()
+    t.fit(x, y, epochs=3, verbose=0, callbacks=[
         cb.LinearDecay(2, 1),
-        keras.callbacks.CSVLogger(str(csv_path)),
+        cb.CSVLog(csv_path),
         keras.callbacks.TensorBoard(str(tmp_path / "tb"), write_graph=False),
     ])
+    header = csv_path.read_text().splitlines()[0]
+    assert header == "epoch,loss,lr"
     epochs, series = cb.viz.history_dict(csv_path)
     np.testing.assert_array_equal(epochs, [1, 2, 3])
     np.testing.assert_allclose(series["lr"], [0.05, 0.025, 0.0], rtol=1e-6)
     events = list((tmp_path / "tb").rglob("events.out.tfevents.*"))
     assert events and all(e.stat().st_size > 0 for e in events)
+    # a run resumed at epoch index 1 replaces the rows from epoch 1 on and keeps epoch 0
+    first_row = csv_path.read_text().splitlines()[1]
+    t.fit(x, y, epochs=4, initial_epoch=1, verbose=0,
+          callbacks=[cb.LinearDecay(2, 1), cb.CSVLog(csv_path)])
+    lines = csv_path.read_text().splitlines()
+    assert lines[1] == first_row and [r.split(",")[0] for r in lines[1:]] == ["0", "1", "2", "3"]
+    # a fresh run (epoch 0) starts a new file
+    t.fit(x, y, epochs=1, verbose=0, callbacks=[cb.CSVLog(csv_path)])
+    assert len(csv_path.read_text().splitlines()) == 2
 
 
 # ---------------------------------------------------------------------------------------------
