@@ -120,7 +120,7 @@ def value_and_grad(fn, variables, inputs=()):
         a variable or input that ``loss`` does not depend on gets zeros.
     """
     variables = list(variables)
-    inputs = tuple(inputs)
+    inputs = tuple(ops.convert_to_tensor(x) for x in inputs)
     if BACKEND == "jax":
         pure, written = _jax_pure(fn, variables)
 
