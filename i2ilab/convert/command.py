@@ -61,7 +61,8 @@ def _add_arguments(parser):
                         help="take every architecture argument not given from the checkpoint")
     group = parser.add_argument_group("architecture (defaults: the reference defaults)")
     for flag, dest, typ, text in _ARCH_FLAGS:
-        group.add_argument(flag, dest=dest, type=typ, default=None, help=text)
+        choices = ("batch", "instance") if dest == "norm" else None  # the references' norms
+        group.add_argument(flag, dest=dest, type=typ, default=None, choices=choices, help=text)
     drop = group.add_mutually_exclusive_group()
     drop.add_argument("--dropout", dest="dropout", action="store_const", const=True, default=None,
                       help="generator with dropout (pix2pix U-Net default)")
