@@ -1,6 +1,7 @@
 """MUNIT networks (Huang et al. 2018, section 3 and appendix B): AdaIN generator, multi-scale D."""
 
 import keras
+from keras import ops
 
 from i2ilab.layers import (
     AdaINResBlock,
@@ -128,6 +129,7 @@ class MUNITGenerator(keras.Model):
         self.content_encoder = content_encoder(image_size, in_channels, dim, n_downsample, n_res)
         self.decoder = adain_decoder(content_size, content_dim, in_channels, n_downsample, n_res)
         self.mlp = style_mlp(style_dim, mlp_dim, 4 * content_dim * n_res)
+        self.built = True  # the functional sub-models hold every weight from construction
 
     @property
     def num_adain_params(self):
@@ -139,7 +141,12 @@ class MUNITGenerator(keras.Model):
 
     def decode(self, content, style, training=None):
         """Content code and style code (B, style_dim) -> image (B, S, S, C) in [-1, 1]."""
+        content, style = ops.convert_to_tensor(content), ops.convert_to_tensor(style)
         return self.decoder([content, self.mlp(style, training=training)], training=training)
+
+    def build(self, input_shape=None):
+        """Nothing to build: the sub-models are built at construction, for any image_size."""
+        self.built = True
 
     def call(self, x, training=None):
         content, style = self.encode(x, training=training)
@@ -175,8 +182,6 @@ def munit_generator(
     model = MUNITGenerator(
         image_size, in_channels, dim, style_dim, n_downsample, n_res, mlp_dim, name=name
     )
-    if image_size is not None:
-        model.build((None, image_size, image_size, in_channels))
     return model
 
 
