@@ -20,7 +20,6 @@ from i2ilab.training import MUNIT, CycleGAN, Pix2Pix
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.slow
 def test_pix2pix_halves_held_out_l1_at_64px():
     """edges -> objects at 64x64: 160 steps of batch 4 at least halve the held-out L1."""
     keras.utils.set_random_seed(0)
@@ -45,7 +44,6 @@ def test_pix2pix_halves_held_out_l1_at_64px():
     assert after <= 0.5 * before, (before, after)
 
 
-@pytest.mark.slow
 def test_cyclegan_cycle_loss_falls():
     keras.utils.set_random_seed(0)
     data = generate("day2night", 32, image_size=32, seed=0, split="train")
@@ -61,7 +59,6 @@ def test_cyclegan_cycle_loss_falls():
         assert logs[name][-1] < 0.6 * logs[name][0], (name, logs[name])
 
 
-@pytest.mark.slow
 def test_munit_reconstruction_falls_and_styles_differ():
     keras.utils.set_random_seed(0)
     data = generate("styles", 32, image_size=32, seed=0, split="train")

@@ -48,6 +48,7 @@ __all__ = [
     "run_train_step",
     "sync_state",
     "default_jit_compile",
+    "compile_inference",
 ]
 
 
@@ -271,3 +272,29 @@ def sync_state(model):
     """
     if BACKEND == "jax" and getattr(model, "_jax_state", None):
         model.jax_state_sync()
+
+
+def compile_inference(fn, variables):
+    """Compiled version of an inference function ``fn(*tensors) -> tensors`` (no state writes).
+
+    JAX: ``jax.jit`` of a pure function of the current values of ``variables`` (all the
+    variables ``fn`` reads), so a forward pass compiles once per input shape instead of
+    dispatching op by op. TensorFlow: ``tf.function``. Torch: ``fn`` under ``no_grad``.
+    """
+    variables = list(variables)
+    if BACKEND == "jax":
+
+        def pure(values, *args):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                return fn(*args)
+
+        jitted = jax.jit(pure)
+        return lambda *args: jitted([v.value for v in variables], *args)
+    if BACKEND == "tensorflow":
+        return tf.function(fn, reduce_retracing=True)
+
+    def no_grad(*args):
+        with torch.no_grad():
+            return fn(*args)
+
+    return no_grad

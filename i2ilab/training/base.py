@@ -395,3 +395,12 @@ class GANTrainer(keras.Model):
 
     def _sync(self):
         shim.sync_state(self)
+
+    def _inference(self, name, fn, *inputs):
+        """Run ``fn(*inputs)`` compiled (cached under ``name``), after syncing JAX state."""
+        self._sync()
+        cache = self.__dict__.setdefault("_inference_cache", {})
+        if name not in cache:
+            cache[name] = shim.compile_inference(fn, self.variables)
+        inputs = tuple(ops.convert_to_tensor(x, "float32") for x in inputs)
+        return keras.tree.map_structure(self._numpy, cache[name](*inputs))

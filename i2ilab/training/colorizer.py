@@ -1,6 +1,5 @@
 """Colorization by regression: predict Lab ab from L (the L2 baseline of Zhang et al. 2016, Sec. 1)."""
 
-import keras
 from keras import ops
 
 from i2ilab import losses
@@ -57,22 +56,24 @@ class Colorizer(GANTrainer):
 
     def predict_ab(self, l_channel):
         """Predicted ab/110 (B, H, W, 2) as numpy."""
-        self._sync()
-        return self._numpy(self.generator(l_channel, training=False))
+        return self._inference("ab", lambda t: self.generator(t, training=False), l_channel)
 
     def translate(self, l_channel):
         """Colourised RGB images (B, H, W, 3) in [-1, 1] from L (B, H, W, 1) = L/50 - 1."""
         from i2ilab.data import l_ab_to_rgb
 
-        return self._numpy(l_ab_to_rgb(l_channel, self.predict_ab(l_channel)))
+        return self._inference(
+            "rgb", lambda t: l_ab_to_rgb(t, self.generator(t, training=False)), l_channel
+        )
 
     def sample_columns(self, x, y):
         """Columns ``input`` (grey, 3 channels), ``output`` and ``target`` as RGB in [-1, 1]."""
         from i2ilab.data import l_ab_to_rgb
 
-        grey = self._numpy(l_ab_to_rgb(x, keras.ops.zeros_like(ops.concatenate([x, x], axis=-1))))
-        return {
-            "input": grey,
-            "output": self.translate(x),
-            "target": self._numpy(l_ab_to_rgb(x, y)),
-        }
+        def columns(l_channel, ab):
+            grey = l_ab_to_rgb(l_channel, ops.zeros_like(ab))
+            output = l_ab_to_rgb(l_channel, self.generator(l_channel, training=False))
+            return grey, output, l_ab_to_rgb(l_channel, ab)
+
+        grey, output, target = self._inference("columns", columns, x, y)
+        return {"input": grey, "output": output, "target": target}

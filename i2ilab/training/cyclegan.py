@@ -182,25 +182,28 @@ class CycleGAN(GANTrainer):
 
     def translate(self, x, direction="AtoB"):
         """``g_ab(x)`` (``direction="AtoB"``) or ``g_ba(x)`` (``"BtoA"``), numpy in [-1, 1]."""
-        self._sync()
         if direction not in ("AtoB", "BtoA"):
             raise ValueError(f"CycleGAN.translate: direction must be 'AtoB' or 'BtoA', got {direction!r}.")
         generator = self.g_ab if direction == "AtoB" else self.g_ba
-        return self._numpy(generator(x, training=False))
+        return self._inference(direction, lambda t: generator(t, training=False), x)
 
     def sample_columns(self, x, y):
         """Columns ``real_A, fake_B, rec_A, real_B, fake_A, rec_B`` (numpy, [-1, 1]).
 
         ``x`` is a batch of A images, ``y`` a batch of B images (same batch size).
         """
-        self._sync()
-        fake_b = self.g_ab(x, training=False)
-        fake_a = self.g_ba(y, training=False)
+
+        def cycles(a, b):
+            fake_b = self.g_ab(a, training=False)
+            fake_a = self.g_ba(b, training=False)
+            return fake_b, self.g_ba(fake_b, training=False), fake_a, self.g_ab(fake_a, training=False)
+
+        fake_b, rec_a, fake_a, rec_b = self._inference("cycles", cycles, x, y)
         return {
             "real_A": self._numpy(x),
-            "fake_B": self._numpy(fake_b),
-            "rec_A": self._numpy(self.g_ba(fake_b, training=False)),
+            "fake_B": fake_b,
+            "rec_A": rec_a,
             "real_B": self._numpy(y),
-            "fake_A": self._numpy(fake_a),
-            "rec_B": self._numpy(self.g_ab(fake_a, training=False)),
+            "fake_A": fake_a,
+            "rec_B": rec_b,
         }

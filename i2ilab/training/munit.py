@@ -214,21 +214,30 @@ class MUNIT(GANTrainer):
                 codes with NumPy from ``seed``.
             direction: ``"AtoB"`` (encode with gen_a, decode with gen_b) or ``"BtoA"``.
         """
-        self._sync()
         if direction not in ("AtoB", "BtoA"):
             raise ValueError(f"MUNIT.translate: direction must be 'AtoB' or 'BtoA', got {direction!r}.")
         source, target = (self.gen_a, self.gen_b) if direction == "AtoB" else (self.gen_b, self.gen_a)
-        x = ops.convert_to_tensor(x, "float32")
+        x = np.asarray(x, "float32")
         batch = x.shape[0]
         if style is None:
             style = self.sample_styles(batch, seed)
-        style = ops.convert_to_tensor(style, "float32")
-        if len(style.shape) == 4:
-            _, style = target.encode(style, training=False)
-        elif len(style.shape) == 1:
-            style = ops.broadcast_to(style[None], (batch, self.style_dim))
-        content, _ = source.encode(x, training=False)
-        return self._numpy(target.decode(content, style, training=False))
+        style = np.asarray(style, "float32")
+        if style.ndim == 4:
+
+            def guided(images, examples):
+                content, _ = source.encode(images, training=False)
+                _, codes = target.encode(examples, training=False)
+                return target.decode(content, codes, training=False)
+
+            return self._inference(f"guided_{direction}", guided, x, style)
+        if style.ndim == 1:
+            style = np.broadcast_to(style[None], (batch, self.style_dim))
+
+        def with_codes(images, codes):
+            content, _ = source.encode(images, training=False)
+            return target.decode(content, codes, training=False)
+
+        return self._inference(f"codes_{direction}", with_codes, x, style)
 
     def sample_columns(self, x, y):
         """Columns for a grid, A -> B (numpy, [-1, 1]), the reference's sample layout:
@@ -237,10 +246,10 @@ class MUNIT(GANTrainer):
         (``num_sample_styles`` fixed random styles, the same at every call), ``style_source``
         (b) and ``guided`` (a's content with b's style).
         """
-        self._sync()
-        x = ops.convert_to_tensor(x, "float32")
+        x = np.asarray(x, "float32")
         batch = x.shape[0]
-        columns = {"input": self._numpy(x), "recon": self._numpy(self.gen_a(x, training=False))}
+        recon = self._inference("recon", lambda t: self.gen_a(t, training=False), x)
+        columns = {"input": x, "recon": recon}
         styles = self.sample_styles(self.num_sample_styles)
         for k in range(self.num_sample_styles):
             columns[f"style_{k + 1}"] = self.translate(

@@ -142,11 +142,11 @@ class Pix2Pix(GANTrainer):
         without changing any state: BatchNorm moving averages and dropout seeds are left as they
         were.
         """
-        self._sync()
         if training:
+            self._sync()
             with keras.StatelessScope():
                 return self._numpy(self.generator(x, training=True))
-        return self._numpy(self.generator(x, training=False))
+        return self._inference("translate", lambda t: self.generator(t, training=False), x)
 
     def sample_columns(self, x, y):
         """Columns for a sample grid: ``{"input": x, "output": G(x), "target": y}``, numpy."""
