@@ -13,7 +13,9 @@ loaders are what labs and tests exercise:
   whose phase, plus the lighting and a highlight, is random per sample. The label map fixes the
   layout but not the texture, so L1 alone gives blurry means and a cGAN sharp textures. The
   integer label maps are kept in `labels/<split>/` and the class palette in `meta.json` for an
-  FCN-score.
+  FCN-score. Opt-in `shared_colors=True` (off by default): wall, bush and road share one base
+  colour and zero-mean textures, so only their texture tells them apart (a segmenter then needs
+  texture, and a flat L1 output loses those classes: the FCN-score of experiments/pix2pix_tables).
 - "edges2objects" (pix2pix format, A = black edges on white | B = object): one filled object
   with inner details, of random colour (so the edges do not determine it, as in edges2shoes).
 - "day2night" (CycleGAN format): sky, ground and shapes rendered with a day and a night palette.
@@ -37,6 +39,7 @@ periods and edge widths scale with it.
 """
 
 import colorsys
+import functools
 import json
 import os
 import pathlib
@@ -181,12 +184,32 @@ def _layout_labels2photo(rng, size):
     return labels
 
 
-def _render_labels2photo(rng, size):
+#: shared_colors=True: these classes (wall, bush, road) get one base colour; texture alone tells them apart.
+SHARED_COLOR_CLASSES = (1, 3, 4)
+_PHOTO_SHARED_BASE = np.array((125, 115, 90), np.float32) / 255.0
+
+
+@functools.lru_cache(maxsize=None)
+def _texture_mean(kind):
+    """Mean of a +-1 texture over all phases (0 for stripes and checks; dots are mostly -1)."""
+    if kind != "dots":
+        return 0.0
+    phase = (np.arange(512, dtype=np.float64) + 0.5) / 512 * 2 * np.pi
+    bumps = np.sin(phase)[:, None] * np.sin(phase)[None, :]
+    return float(np.where(bumps > 0.35, 1.0, -1.0).mean())
+
+
+def _render_labels2photo(rng, size, shared_colors=False):
+    """One labels2photo sample; shared_colors: see SHARED_COLOR_CLASSES (same random draws, so the
+    layout, phases, lighting and noise equal the default set's for the same seed and index)."""
     labels = _layout_labels2photo(rng, size)
     y, x = _grid(size)
     yy, xx = y * size, x * size
     scale = size / 32.0
-    img = _PHOTO_BASE[labels]
+    base = _PHOTO_BASE.copy()
+    if shared_colors:
+        base[list(SHARED_COLOR_CLASSES)] = _PHOTO_SHARED_BASE
+    img = base[labels]
     a = rng.uniform(0, 2 * np.pi)
     shade = 1.0 + rng.uniform(0.15, 0.35) * ((x - 0.5) * np.cos(a) + (y - 0.5) * np.sin(a))
     img = img * shade[..., None]
@@ -194,6 +217,8 @@ def _render_labels2photo(rng, size):
         mask = labels == cls
         if mask.any():
             tex = _texture(kind, max(2.5, period * scale), angle, rng, yy, xx)
+            if shared_colors and cls in SHARED_COLOR_CLASSES:
+                tex = tex - _texture_mean(kind)  # the class's mean colour is the shared base
             img += np.where(mask, amp * tex, 0.0)[..., None]
     hy, hx = rng.uniform(0.1, 0.9, size=2)
     img += 0.15 * np.exp(-((y - hy) ** 2 + (x - hx) ** 2) / (2 * 0.15**2))[..., None]
@@ -344,18 +369,26 @@ _RENDER = {
 }
 
 
-def _check(name, image_size):
+def _check(name, image_size, shared_colors=False):
     if name not in NAMES:
         raise ValueError(f"unknown synthetic dataset {name!r}; choose one of {NAMES}.")
     if not isinstance(image_size, int) or image_size < 16:
         raise ValueError(f"image_size must be an int >= 16 (the labs use multiples of 16), got {image_size!r}.")
+    if shared_colors and name != "labels2photo":
+        raise ValueError(f"shared_colors=True is an option of 'labels2photo' only, not of {name!r}.")
+
+
+def _renderer(name, shared_colors):
+    if shared_colors:
+        return lambda rng, size: _render_labels2photo(rng, size, shared_colors=True)
+    return _RENDER[name]
 
 
 def _scaled(u8):
     return u8.astype(np.float32) / 127.5 - 1.0
 
 
-def generate(name, n, image_size=32, seed=0, split="train"):
+def generate(name, n, image_size=32, seed=0, split="train", shared_colors=False):
     """n samples of a synthetic set as arrays, float32 images in [-1, 1] (NHWC), int labels.
 
     Keys: "colors" -> rgb, labels (n, S, S) class ids; "labels2photo" -> A (colour label map),
@@ -363,12 +396,14 @@ def generate(name, n, image_size=32, seed=0, split="train"):
     2 detail); "day2night", "day2night_ambiguous" -> A (day), B (the same scene by night: the true
     counterpart), labels; "styles" -> A (day), B (a random style), style (n,) ids, all_styles
     (n, 4, S, S, 3) the scene in every style, labels. split picks the random stream ("train",
-    "test", "trainA", ...), as in the written sets.
+    "test", "trainA", ...), as in the written sets. shared_colors (labels2photo only, default off):
+    wall, bush and road share one base colour (SHARED_COLOR_CLASSES).
     """
-    _check(name, image_size)
+    _check(name, image_size, shared_colors)
     if split not in _STREAMS:
         raise ValueError(f"split must be one of {tuple(_STREAMS)}, got {split!r}.")
-    samples = [_RENDER[name](_rng(seed, split, i), image_size) for i in range(n)]
+    render = _renderer(name, shared_colors)
+    samples = [render(_rng(seed, split, i), image_size) for i in range(n)]
     out = {}
     for key in samples[0]:
         stacked = np.stack([np.asarray(s[key]) for s in samples])
@@ -420,7 +455,10 @@ _DESCRIPTIONS = {
 }
 
 
-def write_synthetic(name, root, n_train=DEFAULT_N_TRAIN, n_test=DEFAULT_N_TEST, image_size=32, seed=0, progress=None):
+def write_synthetic(
+    name, root, n_train=DEFAULT_N_TRAIN, n_test=DEFAULT_N_TEST, image_size=32, seed=0, progress=None,
+    shared_colors=False,
+):
     """Write a synthetic dataset under `root` in the real datasets' on-disk format; return root.
 
     Layouts (files named 00000.png, ...; PNG, lossless):
@@ -429,12 +467,13 @@ def write_synthetic(name, root, n_train=DEFAULT_N_TRAIN, n_test=DEFAULT_N_TEST, 
     styles: trainA/, trainB/, testA/, testB/, labels/<split>/, testA_true/ and testB_true/
     (styles: testA_true/style<k>/ and styles.json). meta.json (written last) describes the set,
     its classes and palettes. progress: tqdm bar (None: only for more than 2000 images).
+    shared_colors: labels2photo only, see `generate`; recorded in meta.json.
     """
-    _check(name, image_size)
+    _check(name, image_size, shared_colors)
     from tqdm.auto import tqdm
 
     root = pathlib.Path(root)
-    render = _RENDER[name]
+    render = _renderer(name, shared_colors)
     if name in UNPAIRED:
         jobs = [("trainA", n_train), ("trainB", n_train), ("testA", n_test), ("testB", n_test)]
     else:
@@ -488,6 +527,8 @@ def write_synthetic(name, root, n_train=DEFAULT_N_TRAIN, n_test=DEFAULT_N_TEST, 
         "seed": seed, "format": "pix2pix" if name in PAIRED else "cyclegan" if name in UNPAIRED else "folder",
         "description": _DESCRIPTIONS[name], "classes": _classes(name),
     }
+    if shared_colors:
+        meta["shared_colors"] = [PHOTO_CLASSES[c] for c in SHARED_COLOR_CLASSES]
     (root / "meta.json").write_text(json.dumps(meta, indent=1))
     return root
 
@@ -497,23 +538,29 @@ def default_cache_dir():
     return pathlib.Path(os.environ.get("I2ILAB_CACHE") or pathlib.Path.home() / ".cache" / "i2ilab")
 
 
-def synthetic_root(name, image_size=32, n_train=DEFAULT_N_TRAIN, n_test=DEFAULT_N_TEST, seed=0, cache_dir=None):
+def synthetic_root(
+    name, image_size=32, n_train=DEFAULT_N_TRAIN, n_test=DEFAULT_N_TEST, seed=0, cache_dir=None, shared_colors=False
+):
     """Root of a ready synthetic dataset in the cache folder, written on the first call.
 
     cache_dir: None = `default_cache_dir()`. The set is written into a temporary folder next to
     its final place and renamed when complete, so concurrent callers (several notebooks, test
     workers) never see a half-written set; the first to finish wins and the others reuse it.
+    shared_colors: labels2photo only (see `generate`), cached under its own name.
     """
-    _check(name, image_size)
+    _check(name, image_size, shared_colors)
     base = pathlib.Path(cache_dir) if cache_dir is not None else default_cache_dir()
     base = base / "synthetic"
-    final = base / f"{name}-s{image_size}-n{n_train}-{n_test}-seed{seed}-v{VERSION}"
+    variant = "-shared" if shared_colors else ""
+    final = base / f"{name}{variant}-s{image_size}-n{n_train}-{n_test}-seed{seed}-v{VERSION}"
     if (final / "meta.json").is_file():
         return final
     base.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=base))
     try:
-        write_synthetic(name, tmp, n_train=n_train, n_test=n_test, image_size=image_size, seed=seed)
+        write_synthetic(
+            name, tmp, n_train=n_train, n_test=n_test, image_size=image_size, seed=seed, shared_colors=shared_colors
+        )
         try:
             os.rename(tmp, final)
         except OSError:
