@@ -464,8 +464,9 @@ class SampleGrid(keras.callbacks.Callback):
 
 
 class CSVLog(keras.callbacks.Callback):
-    """Per-epoch CSV of the logs: ``epoch`` (0-based, as keras.callbacks.CSVLogger) then the
-    values in the order the trainer logs them (and ``lr`` from LinearDecay if it runs first).
+    """Per-epoch CSV of the logs: ``epoch`` (0-based, as keras.callbacks.CSVLogger) then every
+    scalar of the epoch logs in the order Keras passes them (``lr`` too if LinearDecay runs
+    before this callback).
 
     Unlike CSVLogger it has no empty ``val_*`` columns and it continues across resumes: at the
     first epoch of a fit, rows of that epoch and later (left by a run resumed earlier) are

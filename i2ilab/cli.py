@@ -7,12 +7,21 @@
     i2ilab translate --checkpoint runs/p2p --input my_images/ --out translated/
     i2ilab sample --checkpoint runs/munit --input photo.png --out styles/ --n-styles 6
     i2ilab summary cyclegan --image-size 256
+    i2ilab convert --from-pytorch latest_net_G.pth --model unet_256 --out facades.keras
 
 ``train`` writes into ``--out``: ``checkpoints/`` (complete training state every
 ``--save-every`` epochs, ``latest.json``), ``samples/epoch_NNNN.png`` (input | output | target
 grids on fixed test examples) and ``samples.png`` (the last one), ``log.csv`` (per-epoch losses
 and learning rate), ``losses.png``, and after the last epoch the networks as ``<name>.keras``
-with ``config.json``. The backend is Keras' (``KERAS_BACKEND=jax i2ilab ...``).
+with ``config.json``. The backend is Keras' (``KERAS_BACKEND=jax i2ilab ...``). ``--resume``
+continues exactly: weights, optimizer states, RNG states, image pools, the epoch count, the LR
+schedule and the data order all equal those of an unbroken run.
+
+``translate`` and ``sample`` run the generators in inference mode (BatchNorm moving averages,
+dropout off), so their outputs are deterministic and equal ``trainer.translate(x)`` of the
+trained model. (pix2pix's paper protocol keeps dropout and batch statistics at test time:
+``Pix2Pix.translate(x, training=True)`` in Python.) Fixed-size networks get inputs resized to
+their training size; ``--full-size`` runs them fully convolutionally near each image's own size.
 
 Exit status: 0 done, 1 training stopped on a NaN/inf loss, 2 a usage or data error (with a
 message saying what to change), 130 interrupted (the last checkpoint is kept; use --resume).
@@ -573,6 +582,12 @@ def _cmd_summary(args):
     return 0
 
 
+def _cmd_convert(args):
+    from i2ilab.convert.command import main as convert_main
+
+    return convert_main(args.convert_args)
+
+
 # -------------------------------------------------------------------------------------- parser
 def _add_arch_args(p, size_help):
     p.add_argument("--image-size", type=int, default=None, help=size_help)
@@ -643,6 +658,14 @@ def build_parser():
     sa.add_argument("--seed", type=int, default=0, help="seed of the random styles")
     sa.set_defaults(func=_cmd_sample)
 
+    # Delegated to i2ilab.convert (imported only when used, so --help stays fast).
+    co = sub.add_parser(
+        "convert", add_help=False,
+        help="convert an official PyTorch checkpoint (pix2pix, CycleGAN, MUNIT) to .keras; "
+        "see `i2ilab convert --help`",
+    )
+    co.set_defaults(func=_cmd_convert)
+
     su = sub.add_parser("summary", help="print the networks of a model and their sizes")
     su.add_argument("model", choices=MODELS)
     _add_arch_args(su, f"image size (default {DEFAULT_SIZE})")
@@ -653,7 +676,11 @@ def build_parser():
 def main(argv=None):
     """Entry point of the ``i2ilab`` console script and ``python -m i2ilab``; returns the status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "convert":
+        args.convert_args = extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "summary" and args.image_size is None:
         args.image_size = DEFAULT_SIZE
     try:

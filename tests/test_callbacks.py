@@ -337,16 +337,20 @@ def _state(trainer):
 
 @pytest.mark.slow
 def test_pix2pix_exact_resume(tmp_path):
-    """2 epochs straight == 1 epoch + stop + resume in a new trainer + 1 epoch (Pix2Pix)."""
+    """2 epochs straight == stop after epoch 1 + resume in a new trainer + 1 epoch (Pix2Pix).
+
+    The straight run's own epoch-1 checkpoint is the "stopped" state: the newer files are
+    deleted, so resume() also has to find it without latest.json.
+    """
     x, y = _paired()
     kw = dict(batch_size=4, shuffle=False, verbose=0)
     straight = _pix2pix()
     rec_a = LRRecorder()
-    h_a = straight.fit(x, y, epochs=2, callbacks=[cb.LinearDecay(1, 2), rec_a], **kw)
+    h_a = straight.fit(x, y, epochs=2, callbacks=[cb.LinearDecay(1, 2), rec_a,
+                                                   cb.Checkpoint(tmp_path)], **kw)
+    (tmp_path / "latest.json").unlink()
+    cb.checkpoint_path(tmp_path, 2).unlink()
 
-    first = _pix2pix()
-    first.fit(x, y, epochs=1, callbacks=[cb.LinearDecay(1, 2), cb.Checkpoint(tmp_path)], **kw)
-    del first
     second = _pix2pix()
     start = cb.resume(second, tmp_path)
     rec_b = LRRecorder()
@@ -362,7 +366,7 @@ def test_pix2pix_exact_resume(tmp_path):
     for va, vb in zip(a, b):
         np.testing.assert_allclose(va, vb, rtol=1e-5, atol=1e-6)
     assert int(straight.g_optimizer.iterations) == int(second.g_optimizer.iterations) == 4
-    assert cb.find_latest(tmp_path)["history"]["epoch"] == [0, 1]
+    assert cb.find_latest(tmp_path)["epoch"] == 2
 
 
 def test_pix2pix_nan_batch_stops_and_keeps_last_checkpoint(tmp_path, capsys):
@@ -384,3 +388,24 @@ def test_pix2pix_nan_batch_stops_and_keeps_last_checkpoint(tmp_path, capsys):
     fresh = _pix2pix(32)
     assert cb.resume(fresh, tmp_path) == 1
     assert all(np.isfinite(v).all() for v in _state(fresh))
+
+
+def test_linear_decay_reaches_the_compiled_step():
+    """A rate set by LinearDecay is the one the compiled step uses (JAX: fit's state).
+
+    LinearDecay(1, 0) trains its only epoch at rate 0: no trainable weight of G or D moves,
+    while the iteration counters do advance.
+    """
+    x, y = _paired(size=32)
+    t = _pix2pix(32)
+    before = [keras.ops.convert_to_numpy(v) for n in t.networks.values()
+              for v in n.trainable_variables]
+    t.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[cb.LinearDecay(1, 0)])
+    after = [keras.ops.convert_to_numpy(v) for n in t.networks.values()
+             for v in n.trainable_variables]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+    assert int(t.g_optimizer.iterations) == int(t.d_optimizer.iterations) == 2
+    t.g_optimizer.learning_rate = 2e-4
+    t.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    moved = [keras.ops.convert_to_numpy(v) for v in t.generator.trainable_variables]
+    assert any(not np.array_equal(a, b) for a, b in zip(before, moved))
