@@ -375,6 +375,28 @@ def find_latest(out_dir):
     return {"epoch": epoch, "path": file.name, "file": file, "config": {}, "history": {}}
 
 
+def _check_config(info, expect_config, out_dir):
+    saved = info.get("config") or {}
+    diff = {
+        k: (saved[k], v) for k, v in (expect_config or {}).items() if k in saved and saved[k] != v
+    }
+    if diff:
+        detail = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items())
+        raise ValueError(
+            f"The checkpoint in {out_dir} was trained with a different configuration "
+            f"({detail}). Use the same options, or a new --out folder."
+        )
+
+
+def check_config(out_dir, expect_config):
+    """Raise ValueError naming the keys of ``expect_config`` that differ from the ``config``
+    saved with the newest checkpoint of ``out_dir`` (nothing to compare: no error). Lets a
+    program refuse a mismatched resume before it builds anything."""
+    info = find_latest(out_dir)
+    if info is not None:
+        _check_config(info, expect_config, out_dir)
+
+
 def resume(trainer, out_dir, expect_config=None):
     """Load the newest checkpoint of ``out_dir`` into ``trainer``; return the epoch to go on from.
 
@@ -390,17 +412,7 @@ def resume(trainer, out_dir, expect_config=None):
     info = find_latest(out_dir)
     if info is None:
         return 0
-    saved = info.get("config") or {}
-    if expect_config:
-        diff = {
-            k: (saved[k], v) for k, v in expect_config.items() if k in saved and saved[k] != v
-        }
-        if diff:
-            detail = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items())
-            raise ValueError(
-                f"The checkpoint in {out_dir} was trained with a different configuration "
-                f"({detail}). Use the same options, or a new --out folder."
-            )
+    _check_config(info, expect_config, out_dir)
     for _, opt in _optimizers(trainer):
         if opt not in _BASE_LR:
             _BASE_LR[opt] = float(keras.ops.convert_to_numpy(opt.learning_rate))

@@ -267,6 +267,11 @@ def run_train(args):
             f"{ckpt_dir} already holds checkpoints: pass --resume to continue that run, or "
             "choose a new --out folder."
         )
+    if args.resume:
+        try:
+            cb.check_config(ckpt_dir, cfg)
+        except ValueError as err:
+            raise CLIError(str(err)) from err
     out.mkdir(parents=True, exist_ok=True)
     # Python, NumPy, TensorFlow (tf.data shuffles and crops combine it with their own seeds) and
     # Keras seeds, before anything random is built.
