@@ -281,3 +281,29 @@ def test_convert_subcommand_then_translate(tmp_path, parity_dir, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["train", "pix2pix", "--data", "synthetic", "--out", str(tmp_path), "--bogus"])
     assert exc.value.code == 2 and "--bogus" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="backend-independent CLI path (NaNStop itself is tested on both)")
+def test_nan_loss_exits_1_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
+    import tensorflow as tf
+
+    original = cli.make_data
+
+    count = tf.Variable(0, dtype=tf.int64)
+
+    def poison(x, y):  # the 4th batch drawn (epoch 2, batch 2 of 2) becomes NaN
+        return tf.where(count.assign_add(1) == 4, x * np.nan, x), y
+
+    def poisoned(args, image_size):
+        train, sample, desc = original(args, image_size)
+        return train.map(poison), sample, desc
+
+    monkeypatch.setattr(cli, "make_data", poisoned)
+    out = tmp_path / "run"
+    assert cli.main(["train", "pix2pix", "--data", "synthetic", "--epochs", "3", "--out",
+                     str(out), *TINY]) == 1
+    captured = capsys.readouterr()
+    assert "became nan at epoch 2/3, batch 2" in captured.err
+    assert cb.find_latest(out / "checkpoints")["epoch"] == 1
+    assert (out / "losses.png").is_file() and not (out / "generator.keras").exists()
