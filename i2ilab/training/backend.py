@@ -23,6 +23,7 @@ any other optimizer are silently dropped.
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 BACKEND = keras.backend.backend()
@@ -49,6 +50,8 @@ __all__ = [
     "sync_state",
     "default_jit_compile",
     "compile_inference",
+    "global_rng_state",
+    "set_global_rng_state",
 ]
 
 
@@ -198,7 +201,7 @@ def vjp(fn, variables):
 
     def pullback(cotangents):
         flat_out = keras.tree.flatten(outputs)
-        flat_cot = keras.tree.flatten(cotangents)
+        flat_cot = [ops.convert_to_tensor(c) for c in keras.tree.flatten(cotangents)]
         grads = torch.autograd.grad(flat_out, params, grad_outputs=flat_cot, allow_unused=True)
         return [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params)]
 
@@ -298,3 +301,21 @@ def compile_inference(fn, variables):
             return fn(*args)
 
     return no_grad
+
+
+def global_rng_state():
+    """Backend-global random state that Keras itself draws from, as numpy arrays (by name).
+
+    Only torch has one that matters: Keras' torch backend draws Dropout masks of layers
+    created without a seed from torch's global generator, not from the layer's SeedGenerator,
+    so an exact resume must restore it. Empty on TensorFlow and JAX.
+    """
+    if BACKEND == "torch":
+        return {"torch_cpu_rng": torch.get_rng_state().numpy().copy()}
+    return {}
+
+
+def set_global_rng_state(arrays):
+    """Restore what :func:`global_rng_state` returned (entries of other backends are ignored)."""
+    if BACKEND == "torch" and "torch_cpu_rng" in arrays:
+        torch.set_rng_state(torch.from_numpy(np.asarray(arrays["torch_cpu_rng"], "uint8")))

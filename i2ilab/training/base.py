@@ -310,8 +310,9 @@ class GANTrainer(keras.Model):
 
         Saved: every variable of every network (weights, BatchNorm moving statistics, dropout
         SeedGenerator states), the trainer's own state (image pool buffers and counters, its
-        SeedGenerators), and both optimizers' variables (iteration counters, learning rates, Adam
-        moments) plus the group's step counter. ``metadata`` (a JSON-serialisable dict, e.g.
+        SeedGenerators), both optimizers' variables (iteration counters, learning rates, Adam
+        moments) plus the group's step counter, and on torch the global torch RNG state (Keras'
+        torch backend draws unseeded Dropout masks from it). ``metadata`` (a JSON-serialisable dict, e.g.
         ``{"epoch": 3}``) is stored alongside and returned by :meth:`load_checkpoint`.
         Safe to call from a callback during ``fit`` (the JAX state is synced first).
         """
@@ -331,6 +332,8 @@ class GANTrainer(keras.Model):
             "pool_shapes": self._pool_shapes(),
             "metadata": metadata or {},
         }
+        for name, value in shim.global_rng_state().items():
+            arrays[f"rng/{name}"] = value
         arrays["__meta__"] = np.asarray(json.dumps(meta))
         path = pathlib.Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -383,6 +386,7 @@ class GANTrainer(keras.Model):
                         f"{variable.path} has shape {tuple(variable.shape)}."
                     )
                 variable.assign(value.astype(keras.backend.standardize_dtype(variable.dtype)))
+        shim.set_global_rng_state({k[4:]: v for k, v in arrays.items() if k.startswith("rng/")})
         return meta["metadata"]
 
     def _pool_shapes(self):
