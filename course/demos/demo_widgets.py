@@ -86,11 +86,14 @@ def _numpy(x):
     return np.asarray(ops.convert_to_numpy(x), np.float32)
 
 
-def _input_size(net):
+def _input_size(net, default=256):
+    """Square input size of a network; ``default`` (the references' 256) if it has none."""
+    if hasattr(net, "style_dim"):  # MUNITGenerator, a subclassed model
+        return net.image_size or default
     shape = net.input_shape
     if isinstance(shape, list):
         shape = shape[0]
-    return shape[1]
+    return shape[1] or default
 
 
 def resize(image, size):
@@ -123,6 +126,8 @@ def read_examples(folder, size, n=16, half=None):
     ``half``: ``"left"`` or ``"right"`` keeps that half of side-by-side A|B pix2pix images (e.g.
     facades labels are the right half).
     """
+    if half not in (None, "left", "right"):
+        raise ValueError(f"read_examples: half must be None, 'left' or 'right', got {half!r}.")
     files = image_files(folder)[:n]
     images = []
     for path in files:
@@ -721,23 +726,25 @@ class BeforeAfterDemo:
 
 
 # ------------------------------------------------------------------------ examples for demos
-def cyclegan_examples(size, n=8, folder_a=None, folder_b=None):
+def cyclegan_examples(size, n=8, folder_a=None, folder_b=None, half_a=None, half_b=None):
     """(images_a, images_b, true_b, true_a) for BeforeAfterDemo: the synthetic day2night test
-    scenes (with their true counterparts), or images read from folders (no truth)."""
+    scenes (with their true counterparts), or images read from folders (no truth; ``half_*``
+    as in :func:`read_examples`)."""
     if folder_a is not None:
-        b = None if folder_b is None else read_examples(folder_b, size, n)
-        return read_examples(folder_a, size, n), b, None, None
+        b = None if folder_b is None else read_examples(folder_b, size, n, half_b)
+        return read_examples(folder_a, size, n, half_a), b, None, None
     day = synthetic.generate("day2night", n, size, split="testA")
     night = synthetic.generate("day2night", n, size, split="testB")
     return day["A"], night["B"], day["B"], night["A"]
 
 
-def munit_examples(size, n=8, folder_a=None, folder_b=None):
+def munit_examples(size, n=8, folder_a=None, folder_b=None, half_a=None, half_b=None):
     """(images_a, style examples b) for StyleDemo: synthetic ``styles`` test scenes (domain A:
-    day; B: sunset, night, snow, desert), or images read from folders."""
+    day; B: sunset, night, snow, desert), or images read from folders (``half_*`` as in
+    :func:`read_examples`, e.g. edges2shoes A|B pairs: edges "left", shoes "right")."""
     if folder_a is not None:
-        b = None if folder_b is None else read_examples(folder_b, size, n)
-        return read_examples(folder_a, size, n), b
+        b = None if folder_b is None else read_examples(folder_b, size, n, half_b)
+        return read_examples(folder_a, size, n, half_a), b
     a = synthetic.generate("styles", n, size, split="testA")["A"]
     b = synthetic.generate("styles", n, size, split="testB")["B"]
     return a, b

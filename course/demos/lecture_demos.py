@@ -34,10 +34,11 @@ CYCLEGAN = None  # e.g. "runs/demo_cyclegan", or "models/horse2zebra.keras" (one
 MUNIT = None  # e.g. "runs/demo_munit", or ("models/edges2shoes_a.keras", "models/edges2shoes_b.keras")
 
 # Example inputs for models trained on other data: folders of images (None: synthetic scenes).
-PIX2PIX_EXAMPLES = None  # e.g. "data/facades/test"
-PIX2PIX_HALF = None  # A|B side-by-side images: "left" or "right" (facades labels: "right")
-CYCLEGAN_EXAMPLES_A, CYCLEGAN_EXAMPLES_B = None, None  # e.g. "data/horse2zebra/testA", None
-MUNIT_EXAMPLES_A, MUNIT_EXAMPLES_B = None, None  # e.g. "data/edges2shoes/testA", ".../testB"
+# *_HALF: for side-by-side A|B pix2pix images, the half to use ("left" or "right").
+PIX2PIX_EXAMPLES, PIX2PIX_HALF = None, None  # facades labels: "data/pix2pix/facades/test", "right"
+CYCLEGAN_EXAMPLES_A, CYCLEGAN_EXAMPLES_B = None, None  # e.g. "data/cyclegan/horse2zebra/testA"
+MUNIT_EXAMPLES_A, MUNIT_EXAMPLES_B = None, None  # edges2shoes: "data/pix2pix/edges2shoes/val" twice
+MUNIT_HALF_A, MUNIT_HALF_B = None, None  # edges2shoes: "left" (edges), "right" (shoes)
 
 # %%
 from IPython.display import Image, display
@@ -98,7 +99,8 @@ preview(painter.render())
 munit_a, munit_b, munit_info = dw.load_or_train("munit", dw.resolve(MUNIT), smoke=SMOKE)
 print("MUNIT model:", dw.describe(munit_info))
 images_a, images_b = dw.munit_examples(
-    munit_info["image_size"], folder_a=dw.resolve(MUNIT_EXAMPLES_A), folder_b=dw.resolve(MUNIT_EXAMPLES_B))
+    munit_info["image_size"], folder_a=dw.resolve(MUNIT_EXAMPLES_A),
+    folder_b=dw.resolve(MUNIT_EXAMPLES_B), half_a=MUNIT_HALF_A, half_b=MUNIT_HALF_B)
 styles = dw.StyleDemo(munit_a, munit_b, images_a, images_b)
 display(styles.widget())
 

@@ -333,7 +333,7 @@ def parse_ablation(specs):
     return runs
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(
         description="Slide figures (PNG) from i2ilab training runs: loss curves, samples over "
         "training, ablation grids.")
@@ -346,6 +346,11 @@ def main(argv=None):
                         "and use them (a minute or two on a CPU)")
     parser.add_argument("--epochs-shown", type=int, default=4, help="sample grids per progress figure")
     parser.add_argument("--examples", type=int, default=4, help="rows of the ablation grid")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     runs = list(args.runs)
     try:
