@@ -1,0 +1,121 @@
+"""Lab 3 (CycleGAN), run top to bottom in smoke mode: within budget, and the lesson shows.
+
+The lesson (Zhu et al. 2017): on the synthetic day -> night scenes, whose test images keep
+their true counterparts, CycleGAN's translation is far closer to the truth than doing nothing
+(the identity baseline) or ignoring the input (the mean night image); with the adversarial loss
+alone (no cycle loss) the translation gets much worse and stops depending on its input; without
+the identity loss the day -> night generator re-tints images that are already night images.
+Thresholds: measured smoke runs (2 cores, TF) with a margin, see the report in the issue.
+The full-mode code path (horse2zebra through tensorflow-datasets, the paper's networks at
+256x256) is built on a stand-in tfds dataset.
+"""
+
+import pytest
+
+import course_harness as ch
+
+LAB = "lab3_cyclegan"
+#: Seconds the smoke run may take (CI: 2 cores); I2ILAB_NOTEBOOK_BUDGET_S overrides it on a slow shared machine.
+BUDGET_S = ch.budget("I2ILAB_NOTEBOOK_BUDGET_S", 300.0)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return ch.execute_smoke(LAB, tmp_path_factory.mktemp("lab3"))
+
+
+def _runs(run):
+    m = run.metrics["metrics"]
+    return m["CycleGAN"], m["GAN alone (no cycle)"], m["no identity loss"]
+
+
+@pytest.mark.notebook
+def test_smoke_run_within_budget(run):
+    print(f"{LAB}: smoke run {run.seconds:.0f} s wall, {run.cpu_seconds:.0f} s CPU (kernel)")
+    assert run.metrics, "the notebook wrote no lesson_metrics.json"
+    assert run.metrics["mode"] == "smoke" and run.metrics["image_size"] == 32
+    assert set(run.metrics["metrics"]) == {"CycleGAN", "GAN alone (no cycle)", "no identity loss"}
+    assert run.seconds <= BUDGET_S, f"smoke run took {run.seconds:.0f} s > {BUDGET_S:g} s (I2ILAB_NOTEBOOK_BUDGET_S)"
+
+
+@pytest.mark.notebook
+def test_cyclegan_translation_beats_both_baselines(run):
+    full, _, _ = _runs(run)
+    base = run.metrics["baselines"]
+    identity = base["identity baseline (output = input)"]
+    mean_night = base["mean night image (ignores the input)"]
+    print({k: round(v, 3) for k, v in full.items()}, {k: round(v, 3) for k, v in base.items()})
+    assert full["translation error A->B"] < 0.3 * identity, "day -> night should be far closer to the truth than the input"
+    assert full["translation error A->B"] < 0.8 * mean_night, "the translation must use its input, not paint a mean night"
+    assert full["counterpart retrieval"] > 0.25, "most outputs should be nearest to their own true counterpart (chance 1/64)"
+    assert full["cycle error"] < 0.3
+
+
+@pytest.mark.notebook
+def test_without_cycle_loss_translation_is_worse_and_ignores_the_input(run):
+    full, gan_alone, _ = _runs(run)
+    print("GAN alone:", {k: round(v, 3) for k, v in gan_alone.items()})
+    assert gan_alone["translation error A->B"] > 1.5 * full["translation error A->B"]
+    assert gan_alone["counterpart retrieval"] < 0.5 * full["counterpart retrieval"]
+    assert gan_alone["cycle error"] > 1.5 * full["cycle error"]
+
+
+@pytest.mark.notebook
+def test_without_identity_loss_target_domain_images_get_retinted(run):
+    full, _, no_identity = _runs(run)
+    print("no identity loss:", {k: round(v, 3) for k, v in no_identity.items()})
+    assert no_identity["identity error"] > 1.4 * full["identity error"]
+    # The translation itself still works (the identity loss is not what makes CycleGAN translate).
+    assert no_identity["translation error A->B"] < 0.8 * run.metrics["baselines"]["mean night image (ignores the input)"]
+
+
+FAKE_TFDS = '''
+import numpy as _np
+import tensorflow as _tf
+import tensorflow_datasets as _tfds
+
+_calls = []
+
+
+def _fake_load(name, split, data_dir=None, download=False, as_supervised=False, **kwargs):
+    """Stand-in for tfds.load: a few random uint8 images of a size other than 256, (image, label) pairs."""
+    _calls.append((name, split, download, as_supervised))
+    n = {"trainA": 3, "trainB": 2, "testA": 2, "testB": 3}[split]
+    images = _np.random.default_rng(len(_calls)).integers(0, 256, (n, 300, 280, 3), dtype=_np.uint8)
+    return _tf.data.Dataset.from_tensor_slices((images, _np.zeros(n, _np.int64)))
+
+
+_tfds.load = _fake_load
+'''
+
+CHECKS = '''
+assert FULL and IMAGE_SIZE == 256 and N_BLOCKS == 9
+assert sorted(c[1] for c in _calls) == ["testA", "testB", "trainA", "trainB"], _calls
+assert all(c[0] == "cycle_gan/horse2zebra" and c[3] for c in _calls), _calls
+_a, _b = next(iter(train_ds))
+assert tuple(_a.shape) == (1, 256, 256, 3) and tuple(_b.shape) == (1, 256, 256, 3), (_a.shape, _b.shape)
+assert -1.0 <= float(_tf.reduce_min(_a)) and float(_tf.reduce_max(_a)) <= 1.0
+assert test_a.shape == (3, 256, 256, 3) and true_b is None
+_t = build_cyclegan()
+assert _t.g_ab.count_params() == 11_378_179, _t.g_ab.count_params()
+assert _t.d_a.count_params() == 2_764_737, _t.d_a.count_params()
+assert tuple(_t.d_a.output_shape[1:3]) == (30, 30)
+assert _t.pool_size == 50
+print("FULL_PIPELINE_OK")
+'''
+
+
+def _cell_source(nb, tag):
+    cells = [c for c in nb.cells if tag in c.get("metadata", {}).get("tags", [])]
+    assert len(cells) == 1, f"{LAB}: expected one cell tagged {tag!r}"
+    return cells[0].source
+
+
+@pytest.mark.notebook
+def test_full_mode_pipeline_builds_on_stand_in_horse2zebra(tmp_path):
+    """Full mode's own cells (data pipeline, networks) run on a stand-in tensorflow-datasets loader."""
+    nb = ch.solution_notebook(LAB)
+    extra = "\n".join([FAKE_TFDS, _cell_source(nb, "data-pipeline"), _cell_source(nb, "build-models"), CHECKS])
+    executed = ch.execute_until(LAB, tmp_path, "setup", extra, I2ILAB_SMOKE=None)
+    text = "".join(o.get("text", "") for o in executed.cells[-1].get("outputs", []))
+    assert "FULL_PIPELINE_OK" in text
