@@ -255,12 +255,11 @@ def patch_discriminator(image_size=256, in_channels=6, ndf=64, n_layers=3, norm=
     def bn(h):
         return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(h) if use_norm else h
 
-    lrelu = keras.layers.LeakyReLU(negative_slope=0.2)
     if n_layers == 0:
         h = keras.layers.LeakyReLU(negative_slope=0.2)(conv(inputs, ndf, 1, 1, 0, True))
         h = keras.layers.LeakyReLU(negative_slope=0.2)(bn(conv(h, 2 * ndf, 1, 1, 0, not use_norm)))
         return keras.Model(inputs, conv(h, 1, 1, 1, 0, not use_norm))
-    h = lrelu(conv(inputs, ndf, 4, 2, 1, True))
+    h = keras.layers.LeakyReLU(negative_slope=0.2)(conv(inputs, ndf, 4, 2, 1, True))
     for i in range(1, n_layers):
         h = keras.layers.LeakyReLU(negative_slope=0.2)(bn(conv(h, ndf * min(2**i, 8), 4, 2, 1, not use_norm)))
     h = keras.layers.LeakyReLU(negative_slope=0.2)(bn(conv(h, ndf * min(2**n_layers, 8), 4, 1, 1, not use_norm)))
