@@ -17,7 +17,7 @@ c.CourseDirectory.root = HERE
 c.CourseDirectory.course_id = "i2ilab"
 c.CourseDirectory.source_directory = "../solutions"
 c.CourseDirectory.release_directory = "../labs"
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "runs", "*.keras"]
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "runs", "*.keras", "lesson_metrics.json"]
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
