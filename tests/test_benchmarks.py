@@ -1,0 +1,281 @@
+"""The training-step benchmark in its tiny CI configuration, its FLOP count, and mixed precision.
+
+Nothing here is timed: the benchmark runs a few steps so that it cannot rot, and its output is
+checked for form and internal consistency. The FLOP count is checked against hand formulas (and
+against XLA's own count on JAX). Mixed precision (mixed_bfloat16) is checked to give finite
+losses close to float32 for one Pix2Pix and one CycleGAN step from identical weights.
+"""
+
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from benchmarks import flops
+from benchmarks import train_step
+from i2ilab import models, training
+
+BACKEND = keras.backend.backend()
+
+EXPECTED_LOGS = {
+    "pix2pix": {"G_GAN", "G_L1", "D_real", "D_fake"},
+    "cyclegan": {"G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B", "D_A", "D_B"},
+    "munit": {"D", "G_adv", "recon_x", "recon_s", "recon_c"},
+    "colorize": {"loss"},
+}
+
+
+def _json_line(out):
+    lines = [line for line in out.splitlines() if line.startswith(train_step.JSON_TAG)]
+    assert len(lines) == 1, out
+    return json.loads(lines[0])
+
+
+def _check_result(r, model, size, batch, steps, repeat):
+    assert (r["model"], r["size"], r["batch"], r["backend"]) == (model, size, batch, BACKEND)
+    assert r["median_s"] > 0 and math.isfinite(r["median_s"])
+    assert r["p25_s"] <= r["median_s"] <= r["p75_s"]
+    assert r["min_s"] <= r["p25_s"]
+    assert len(r["repeat_medians_s"]) == repeat
+    assert r["steps_per_s"] == pytest.approx(1.0 / r["median_s"], rel=1e-12)
+    assert r["images_per_s"] == pytest.approx(batch / r["median_s"], rel=1e-12)
+    assert r["flops_per_step"] == sum(r["flops_per_part"].values()) > 0
+    assert r["achieved_tflops"] == pytest.approx(r["flops_per_step"] / r["median_s"] / 1e12, rel=1e-9)
+    assert set(r["final_logs"]) == EXPECTED_LOGS[model]
+    assert all(math.isfinite(v) for v in r["final_logs"].values())
+    assert r["command"].startswith(f"python -m benchmarks.train_step --model {model} --size {size}")
+    assert f"--steps {steps}" in r["command"] and f"--backend {BACKEND}" in r["command"]
+
+
+@pytest.mark.slow
+def test_tiny_benchmark_every_model(capsys):
+    argv = ["--model", "pix2pix,cyclegan,munit,colorize", "--size", "32", "--batch", "1", "--tiny",
+            "--steps", "2", "--warmup", "1", "--repeat", "2", "--backend", BACKEND, "--quiet"]
+    results = train_step.main(argv)
+    out = capsys.readouterr().out
+    report = _json_line(out)
+    assert report["benchmark"] == "train_step"
+    assert report["environment"]["versions"]["keras"] == keras.__version__
+    assert report["results"] == json.loads(json.dumps(results))
+    assert [r["model"] for r in results] == ["pix2pix", "cyclegan", "munit", "colorize"]
+    for r in results:
+        _check_result(r, r["model"], 32, 1, 2, 2)
+        assert r["width"] == 8 and r["precision"] == "float32" and r["stepping"] == "direct"
+        assert r["jit_compile"] == (BACKEND == "jax")
+    # one human-readable line per configuration, before the JSON line
+    lines = [line for line in out.splitlines() if "s/step" in line]
+    assert [line.split()[0] for line in lines] == ["pix2pix", "cyclegan", "munit", "colorize"]
+
+
+@pytest.mark.slow
+def test_fit_stepping_mixed_precision_batch2(capsys):
+    argv = ["--model", "colorize", "--size", "16", "--batch", "2", "--tiny", "--steps", "2",
+            "--warmup", "1", "--repeat", "1", "--stepping", "fit", "--mixed-precision",
+            "--backend", BACKEND, "--quiet"]
+    (r,) = train_step.main(argv)
+    _check_result(r, "colorize", 16, 2, 2, 1)
+    assert (r["stepping"], r["precision"]) == ("fit", "mixed_bfloat16")
+    assert "--mixed-precision" in r["command"] and "--stepping fit" in r["command"]
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored afterwards
+    assert _json_line(capsys.readouterr().out)["results"][0]["final_logs"] == r["final_logs"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="starts both backends itself; once is enough")
+def test_backend_list_runs_each_backend_in_a_subprocess(capsys):
+    argv = ["--model", "colorize", "--size", "16", "--tiny", "--steps", "1", "--warmup", "1",
+            "--repeat", "1", "--backend", "tensorflow,jax", "--quiet"]
+    results = train_step.main(argv)
+    assert [r["backend"] for r in results] == ["tensorflow", "jax"]
+    assert [r["jit_compile"] for r in results] == [False, True]
+    assert len(_json_line(capsys.readouterr().out)["results"]) == 2
+
+
+def test_child_argv_replaces_the_backend_list():
+    argv = ["--model", "pix2pix", "--backend", "tensorflow,jax", "--steps", "3"]
+    assert train_step._child_argv(argv, "jax") == ["--model", "pix2pix", "--steps", "3", "--backend", "jax"]
+    assert train_step._child_argv(["--backend=jax", "--tiny"], "tensorflow") == ["--tiny", "--backend", "tensorflow"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--model", "pix2pixhd"],
+        ["--model", "pix2pix", "--size", "100"],
+        ["--model", "pix2pix", "--backend", "torch"],
+        ["--model", "pix2pix", "--warmup", "0"],
+        ["--model", "pix2pix", "--batch", "0"],
+    ],
+)
+def test_bad_arguments_are_rejected(argv, capsys):
+    with pytest.raises(SystemExit) as err:
+        train_step.main(argv)
+    assert err.value.code == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_reference_configurations_shrink_at_small_sizes():
+    assert [train_step.patch_layers(s) for s in (16, 32, 64, 128, 256)] == [2, 3, 3, 3, 3]
+    assert [train_step.munit_scales(s) for s in (16, 32, 64, 128, 256)] == [1, 2, 3, 3, 3]
+
+
+# ------------------------------------------------------------------------------------------ FLOPs
+def test_layer_flops_match_hand_formulas():
+    inputs = keras.Input((10, 10, 3))
+    conv = keras.layers.Conv2D(4, 3, strides=2, padding="valid")
+    tconv = keras.layers.Conv2DTranspose(5, 2, strides=2)
+    dense = keras.layers.Dense(7)
+    h = conv(inputs)  # 4x4x4
+    h = tconv(h)  # 8x8x5
+    out = dense(keras.layers.Flatten()(h))  # 320 -> 7
+    model = keras.Model(inputs, out)
+    assert flops.layer_flops(conv) == 2 * 4 * 4 * 4 * (3 * 3 * 3)
+    assert flops.layer_flops(tconv) == 2 * 4 * 4 * 4 * (2 * 2 * 5)
+    assert flops.layer_flops(dense) == 2 * 320 * 7
+    assert flops.network_flops(model) == 3456 + 2560 + 4480
+
+
+def _unet_flops_by_hand(size, c_in, c_out, ngf):
+    n = int(math.log2(size))
+    widths = [ngf * min(2**i, 8) for i in range(n)]
+    total, prev = 0, c_in
+    for i, w in enumerate(widths):  # 4x4 stride-2 convs, output size / 2**(i + 1)
+        total += 2 * (size // 2 ** (i + 1)) ** 2 * w * 16 * prev
+        prev = w
+    for i in reversed(range(n)):  # 4x4 stride-2 transposed convs on size / 2**(i + 1) inputs
+        cin = widths[i] if i == n - 1 else 2 * widths[i]
+        cout = c_out if i == 0 else widths[i - 1]
+        total += 2 * (size // 2 ** (i + 1)) ** 2 * cin * 16 * cout
+    return total
+
+
+def test_unet_and_patchgan_flops_match_hand_formulas():
+    g = models.unet_generator(64, 3, 3, 8)
+    assert flops.network_flops(g) == _unet_flops_by_hand(64, 3, 3, 8)
+    d = models.patch_discriminator(64, 6, 8, 3)
+    # 64 -> 32 -> 16 -> 8 (stride 2, pad 1), then 7x7 and 6x6 maps (stride 1, pad 1)
+    by_hand = 2 * 16 * (32 * 32 * 8 * 6 + 16 * 16 * 16 * 8 + 8 * 8 * 32 * 16 + 7 * 7 * 64 * 32 + 6 * 6 * 1 * 64)
+    assert flops.network_flops(d) == by_hand
+
+
+def test_step_flops_follow_the_update_order():
+    g = models.unet_generator(32, 3, 3, 8)
+    d = models.patch_discriminator(32, 6, 8, 2)
+    fg, fd = flops.network_flops(g), flops.network_flops(d)
+    step = flops.step_flops("pix2pix", {"generator": g, "discriminator": d}, batch=4)
+    # G: forward + backward (3x); D: real and fake trained (2 x 3x) + once in the G step (2x)
+    assert step["per_part"] == {"generator": 4 * 3 * fg, "discriminator": 4 * 8 * fd}
+    assert step["total"] == 4 * (3 * fg + 8 * fd)
+    gens = [models.resnet_generator(32, ngf=8, n_blocks=1, name=n) for n in ("a", "b")]
+    discs = [models.patch_discriminator(32, 3, 8, 2, norm="instance", name=n) for n in ("c", "e")]
+    nets = dict(zip(("g_ab", "g_ba", "d_a", "d_b"), gens + discs))
+    cg = flops.step_flops("cyclegan", nets)
+    assert cg["total"] == 18 * flops.network_flops(gens[0]) + 16 * flops.network_flops(discs[0])
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="XLA's cost analysis is read through jax")
+@pytest.mark.parametrize("name", ["resnet", "multiscale"])
+def test_flops_agree_with_xla_cost_analysis(name):
+    import jax
+
+    if name == "resnet":
+        net, shape = models.resnet_generator(64, ngf=16, n_blocks=2), (1, 64, 64, 3)
+    else:
+        net, shape = models.multiscale_discriminator(64, dim=16, num_scales=3), (1, 64, 64, 3)
+
+    def forward(values, x):
+        with keras.StatelessScope(state_mapping=list(zip(net.variables, values))):
+            return net(x, training=False)
+
+    compiled = jax.jit(forward).lower([v.value for v in net.variables], np.zeros(shape, "float32")).compile()
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    # XLA also counts the element-wise ops (norms, activations): a few percent more.
+    assert flops.network_flops(net) == pytest.approx(cost["flops"], rel=0.05)
+
+
+# ------------------------------------------------------------------------------ mixed precision
+def _gan(kind, policy, weights=None):
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        keras.utils.set_random_seed(0)
+        if kind == "pix2pix":
+            nets = [models.unet_generator(32, 3, 3, 16, dropout=False), models.patch_discriminator(32, 6, 16, 2)]
+        else:
+            nets = [models.resnet_generator(32, ngf=16, n_blocks=2, name=n) for n in ("g_ab", "g_ba")]
+            nets += [models.patch_discriminator(32, 3, 16, 2, norm="instance", name=n) for n in ("d_a", "d_b")]
+        if weights is not None:
+            for net, w in zip(nets, weights):
+                net.set_weights(w)
+        initial = [n.get_weights() for n in nets]
+        if kind == "pix2pix":
+            trainer = training.Pix2Pix(*nets, seed=0)
+        else:
+            trainer = training.CycleGAN(*nets, image_shape=(32, 32, 3), seed=0)
+        trainer.compile()
+        rng = np.random.default_rng(0)
+        x, y = (rng.uniform(-1, 1, (2, 32, 32, 3)).astype("float32") for _ in range(2))
+        logs = [trainer.train_on_batch(x, y, return_dict=True) for _ in range(2)]
+        return initial, [{k: float(v) for k, v in step.items()} for step in logs]
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["pix2pix", "cyclegan"])
+def test_mixed_bfloat16_step_is_close_to_float32(kind):
+    """bfloat16 keeps 8 significant bits (unit roundoff 2**-9 = 0.2%). The first step starts from
+    identical weights, so its losses differ only by rounding in the forward pass; they are means
+    over many elements, measured within 0.3% (LSGAN's squared logits double the relative error),
+    so 1% is 5 roundoffs of margin. The second step's losses also carry the different first
+    update (Adam's first step is lr * sign(g), and gradients that are ~0, e.g. of conv biases
+    before InstanceNorm, flip sign under rounding): measured within 1.5%, allowed 5%."""
+    init, ref = _gan(kind, "float32")
+    _, mixed = _gan(kind, "mixed_bfloat16", init)
+    for step, rtol in zip(range(2), (1e-2, 5e-2)):
+        assert set(mixed[step]) == set(ref[step])
+        for name, value in mixed[step].items():
+            assert math.isfinite(value), (step, name)
+            assert value == pytest.approx(ref[step][name], rel=rtol), (step, name)
+
+
+# ------------------------------------------------------------------------------ measured variants
+@pytest.fixture(scope="module")
+def variant_nets():
+    keras.utils.set_random_seed(3)
+    return {
+        "unet": (models.unet_generator(32, 3, 3, 8), (2, 32, 32, 3)),
+        "resnet": (models.resnet_generator(32, ngf=8, n_blocks=1), (2, 32, 32, 3)),
+        "patchgan": (models.patch_discriminator(32, 6, 8, 2), (2, 32, 32, 6)),
+        "munit": (models.munit_generator(32, dim=8, n_res=1, mlp_dim=16), (2, 32, 32, 3)),
+    }
+
+
+@pytest.mark.parametrize(
+    "variant, rtol",
+    [("lrelu-max", 0.0), ("same-pad", 1e-5), ("tconv-same", 1e-5), ("tconv-subpixel", 1e-5), ("in-onepass", 1e-4)],
+)
+def test_variants_compute_the_same_networks(variant, rtol, variant_nets):
+    """The speed variants measured in benchmarks/RESULTS.md change no weights and (up to float
+    rounding) no outputs; in-onepass's E[x^2] - E[x]^2 loses a few digits, hence its looser bound."""
+    rng = np.random.default_rng(0)
+    for name, (net, shape) in variant_nets.items():
+        x = rng.uniform(-1, 1, shape).astype("float32")
+        ref = keras.ops.convert_to_numpy(net(x, training=True))
+        with train_step.applied_variants([variant]):
+            out = keras.ops.convert_to_numpy(net(x, training=True))
+        scale = np.abs(ref).max()
+        assert np.abs(out - ref).max() <= rtol * scale + 1e-7 * scale, (variant, name)
+
+
+def test_subpixel_transposed_conv_equals_the_cropped_transposed_conv():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 5, 6, 3)).astype("float32")
+    kernel = rng.standard_normal((4, 4, 7, 3)).astype("float32")  # (kh, kw, out, in)
+    full = keras.ops.conv_transpose(x, kernel, strides=2, padding="valid")  # (2, 12, 14, 7)
+    ref = keras.ops.convert_to_numpy(full)[:, 1:-1, 1:-1, :]  # torch padding=1
+    out = keras.ops.convert_to_numpy(train_step._tconv_subpixel(x, kernel))
+    assert out.shape == (2, 10, 12, 7)
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
