@@ -38,7 +38,7 @@ DISPLAY = 192
 #: is in course/README.md ("Pretraining the demo models").
 FALLBACK_ARGS = {
     "pix2pix": ["--image-size", "32", "--ngf", "32", "--ndf", "32", "--batch-size", "16",
-                "--n-train", "512", "--epochs", "15"],
+                "--n-train", "512", "--epochs", "15", "--sample-every", "5"],
     "cyclegan": ["--image-size", "32", "--ngf", "16", "--ndf", "16", "--batch-size", "4",
                  "--n-train", "512", "--epochs", "3"],
     "munit": ["--image-size", "32", "--ngf", "16", "--ndf", "16", "--batch-size", "4",
