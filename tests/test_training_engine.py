@@ -290,6 +290,21 @@ def test_munit_resume_logs_and_columns(tmp_path):
     np.testing.assert_allclose(one, trainer.translate(x, style=styles[0]), atol=1e-6)
 
 
+@pytest.mark.tf_only
+def test_munit_fits_a_short_last_batch():
+    """5 pairs at batch 2: the tf.function step sees batches of 2 and then 1, traced once with an
+    unknown batch size (random styles drawn for the dynamic size). JAX retraces per shape."""
+    import tensorflow as tf
+
+    trainer = tiny_munit()
+    trainer.compile()
+    x, y = batch(5)
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(2)
+    history = trainer.fit(data, epochs=1, verbose=0).history
+    assert int(keras.ops.convert_to_numpy(trainer.g_optimizer.iterations)) == 3
+    assert all(np.isfinite(v[-1]) for v in history.values())
+
+
 def test_load_checkpoint_errors(tmp_path):
     trainer = tiny_pix2pix()
     trainer.compile()

@@ -124,7 +124,7 @@ class MUNIT(GANTrainer):
         x_a, x_b = unpack_pair(data, "MUNIT")
         x_a = ops.cast(x_a, "float32")
         x_b = ops.cast(x_b, "float32")
-        batch = x_a.shape[0]
+        batch = ops.shape(x_a)[0]  # dynamic under tf.function when the last batch is short
         g_vars = self.gen_a.trainable_variables + self.gen_b.trainable_variables
         d_vars = self.dis_a.trainable_variables + self.dis_b.trainable_variables
 
