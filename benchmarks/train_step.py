@@ -26,7 +26,10 @@ blocking on its result (the logs are converted to Python floats). Reported: the 
 timed steps, the 25th/75th percentiles and the median of each repeat; steps/s = 1 / median;
 images/s = batch / median (a CycleGAN/MUNIT step consumes one A and one B image per batch
 element: that pair counts once). The 1-minute load average before and after each configuration
-is recorded: timings taken while other processes load the machine are not valid.
+is recorded: timings taken while other processes load the machine are not valid. The median CPU
+time of this process per step (all its threads) is reported too: it is much less inflated by
+other processes than wall time, so it serves to compare variants on a shared machine (on an
+idle 2-core machine wall time is about CPU time / 2 when both cores are busy).
 
 FLOPs: ``benchmarks.flops`` counts the conv/dense FLOPs of one step from the layers, so
 ``achieved_tflops`` can be set against a GPU's peak (``--peak-tflops``, e.g. 989 for dense bf16
@@ -221,16 +224,13 @@ def make_direct_stepper(trainer, data):
     return step, finish
 
 
-def _timed_steps(step, n):
-    times, logs = [], {}
-    for _ in range(n):
-        start = time.perf_counter()
-        logs = step()
-        times.append(time.perf_counter() - start)
-    return times, logs
+def _clock():
+    """(wall seconds, CPU seconds of this process summed over its threads)."""
+    return time.perf_counter(), time.process_time()
 
 
 def time_direct(trainer, data, args, progress):
+    """Returns (first-step seconds, [[(wall, cpu) per step] per repeat], last logs)."""
     step, finish = make_direct_stepper(trainer, data)
     start = time.perf_counter()
     step()
@@ -243,8 +243,10 @@ def time_direct(trainer, data, args, progress):
     for _ in range(args.repeat):
         times = []
         for _ in range(args.steps):
-            t, logs = _timed_steps(step, 1)
-            times += t
+            wall, cpu = _clock()
+            logs = step()
+            wall2, cpu2 = _clock()
+            times.append((wall2 - wall, cpu2 - cpu))
             progress.update(1)
         runs.append(times)
     if args.profile:
@@ -259,18 +261,19 @@ def time_fit(trainer, data, args, progress):
 
     class StepTimer(keras.callbacks.Callback):
         def on_train_batch_begin(self, batch, logs=None):
-            self.start = time.perf_counter()
+            self.start = _clock()
 
         def on_train_batch_end(self, batch, logs=None):
             self.logs = {k: float(v) for k, v in (logs or {}).items()}
-            self.times.append(time.perf_counter() - self.start)
+            wall, cpu = _clock()
+            self.times.append((wall - self.start[0], cpu - self.start[1]))
             progress.update(1)
 
     dataset = tf.data.Dataset.from_tensors(data).repeat()
     timer = StepTimer()
     timer.times = []
     trainer.fit(dataset, epochs=1, steps_per_epoch=args.warmup, callbacks=[timer], verbose=0, shuffle=False)
-    compile_s = timer.times[0]
+    compile_s = timer.times[0][0]
     runs = []
     for _ in range(args.repeat):
         timer.times = []
@@ -289,9 +292,70 @@ VARIANTS = {
     "lrelu-max": "LeakyReLU(0.2) as max(x, 0.2 x): same numbers, no LeakyRelu op for TF's remapper",
     "same-pad": "zero padding folded into the conv as 'same' where equal (3x3 s1 p1; 4x4 s2 p1 on even sizes)",
     "tconv-same": "4x4 s2 p1 transposed convs as Keras 'same' instead of the full output then a crop",
-    "tconv-subpixel": "4x4 s2 p1 transposed convs as four 2x2 convs whose outputs are interleaved",
+    "tconv-subpixel": "stride-2 transposed convs (4x4 p1; 3x3 p1 op1) as one small conv per output phase, interleaved",
     "in-onepass": "instance norm / AdaIN statistics from E[x] and E[x^2] in one pass, fused scale-shift",
+    "adam-xla": "TensorFlow: each optimizer update compiled with XLA (one fused loop per variable)",
+    "adam-fused": "TensorFlow: Adam as the fused ResourceApplyAdam kernel (same formula as Keras' Adam)",
 }
+
+
+def _plain_adam(optimizer):
+    """A keras Adam whose update is exactly ResourceApplyAdam's (no extras that Keras adds)."""
+    import keras
+
+    return (
+        type(optimizer) is keras.optimizers.Adam
+        and not optimizer.amsgrad
+        and not optimizer.weight_decay
+        and optimizer.clipnorm is None
+        and optimizer.global_clipnorm is None
+        and optimizer.clipvalue is None
+        and not optimizer.use_ema
+        and not optimizer.gradient_accumulation_steps
+    )
+
+
+def _adam_fused(original):
+    import tensorflow as tf
+
+    def apply_gradients(optimizer, grads, variables):
+        if not _plain_adam(optimizer):
+            return original(optimizer, grads, variables)
+        step = tf.cast(optimizer.iterations + 1, "float32")
+        kwargs = dict(
+            beta1_power=tf.pow(tf.constant(optimizer.beta_1, "float32"), step),
+            beta2_power=tf.pow(tf.constant(optimizer.beta_2, "float32"), step),
+            lr=tf.cast(optimizer.learning_rate, "float32"),
+            beta1=tf.constant(optimizer.beta_1, "float32"),
+            beta2=tf.constant(optimizer.beta_2, "float32"),
+            epsilon=tf.constant(optimizer.epsilon, "float32"),
+        )
+        for grad, variable in zip(grads, variables):
+            index = optimizer._get_variable_index(variable)
+            tf.raw_ops.ResourceApplyAdam(
+                var=variable._value.handle,
+                m=optimizer._momentums[index]._value.handle,
+                v=optimizer._velocities[index]._value.handle,
+                grad=tf.cast(grad, "float32"),
+                **kwargs,
+            )
+        optimizer.iterations.assign_add(1)
+
+    return apply_gradients
+
+
+def _adam_xla(original):
+    import tensorflow as tf
+
+    compiled = {}
+
+    def apply_gradients(optimizer, grads, variables):
+        key = (id(optimizer), tuple(id(v) for v in variables))
+        if key not in compiled:
+            compiled[key] = tf.function(lambda g: optimizer.apply(g, variables), jit_compile=True)
+        compiled[key](list(grads))
+
+    return apply_gradients
 
 
 def _lrelu_max(original):
@@ -336,22 +400,31 @@ def _same_pad_call(original):
     return call
 
 
-def _tconv_subpixel(x, kernel):
-    """torch ConvTranspose2d(k=4, s=2, p=1) with a Keras kernel (4, 4, out, in), as four 2x2
-    convs: output row 2i takes taps (3, 1) over input rows (i-1, i), row 2i+1 taps (2, 0) over
-    (i, i+1); likewise for columns."""
+def _tconv_subpixel(x, kernel, padding=1, output_padding=0):
+    """torch ConvTranspose2d(stride 2, padding, output_padding) with output 2H x 2W, from a Keras
+    kernel (k, k, out, in), as one small conv per output phase whose outputs are interleaved.
+
+    Output row 2i + a sums x[i + d] * w[a + padding - 2 d] over the d with a valid tap index
+    (k 4, p 1: rows 2i use taps (3, 1) on x[i-1], x[i]; rows 2i+1 taps (2, 0) on x[i], x[i+1]).
+    """
     from keras import ops
 
-    taps = ((3, 1), (2, 0))
+    k = kernel.shape[0]
+    if k - 2 * padding + output_padding != 2 or padding > 1:
+        raise ValueError("_tconv_subpixel: only stride-2 layouts that double the size, padding <= 1.")
+    phases = []
+    for a in range(2):
+        ds = [d for d in (-1, 0, 1) if 0 <= a + padding - 2 * d < k]
+        phases.append((ds[0] + 1, [a + padding - 2 * d for d in ds]))
     padded = ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
     h, w = x.shape[1], x.shape[2]
     rows = []
-    for a in range(2):
+    for row_start, row_taps in phases:
         cols = []
-        for c in range(2):
-            k = ops.stack([ops.stack([kernel[i, j] for j in taps[c]]) for i in taps[a]])  # (2, 2, out, in)
-            window = padded[:, a : a + h + 1, c : c + w + 1, :]
-            cols.append(ops.conv(window, ops.transpose(k, (0, 1, 3, 2)), padding="valid"))
+        for col_start, col_taps in phases:
+            sub = ops.stack([ops.stack([kernel[i, j] for j in col_taps]) for i in row_taps])
+            window = padded[:, row_start : row_start + h + len(row_taps) - 1, col_start : col_start + w + len(col_taps) - 1, :]
+            cols.append(ops.conv(window, ops.transpose(sub, (0, 1, 3, 2)), padding="valid"))
         rows.append(ops.stack(cols, axis=3))  # (B, H, W, 2, C)
     y = ops.stack(rows, axis=2)  # (B, H, 2, W, 2, C)
     return ops.reshape(y, (-1, 2 * h, 2 * w, y.shape[-1]))
@@ -363,13 +436,18 @@ def _tconv_call(original, mode):
     from i2ilab import layers
 
     def call(self, x, training=None):
-        if not (self.kernel_size == 4 and self.strides == 2 and self.padding == 1 and self.output_padding == 0):
+        k, p, op = self.kernel_size, self.padding, self.output_padding
+        if mode == "same":
+            eligible = (k, self.strides, p, op) == (4, 2, 1, 0)
+        else:
+            eligible = self.strides == 2 and k - 2 * p + op == 2 and p <= 1
+        if not eligible:
             return original(self, x, training=training)
         x = layers.activate(x, self.pre_activation)
         if mode == "same":
             y = ops.conv_transpose(x, self.conv.kernel, strides=2, padding="same")
         else:
-            y = _tconv_subpixel(x, self.conv.kernel)
+            y = _tconv_subpixel(x, self.conv.kernel, p, op)
         return _finish_block(self, _add_bias(self.conv, y), training)
 
     return call
@@ -423,7 +501,7 @@ class applied_variants:
 
         backend = keras.backend.backend()
         for name in self.names:
-            if name in ("inter-op-1", "no-remapper") and backend != "tensorflow":
+            if name in ("inter-op-1", "no-remapper", "adam-xla", "adam-fused") and backend != "tensorflow":
                 raise ValueError(f"--variant {name} applies to the tensorflow backend only.")
             if name == "inter-op-1":
                 import tensorflow as tf
@@ -443,6 +521,11 @@ class applied_variants:
             elif name in ("tconv-same", "tconv-subpixel"):
                 mode = name.split("-")[1]
                 self._patch(layers.ConvTransposeBlock, "call", _tconv_call(layers.ConvTransposeBlock.call, mode))
+            elif name in ("adam-xla", "adam-fused"):
+                from i2ilab.training import backend as shim
+
+                make = _adam_xla if name == "adam-xla" else _adam_fused
+                self._patch(shim, "apply_gradients", make(shim.apply_gradients))
             elif name == "in-onepass":
                 self._patch(layers.InstanceNormalization, "call", _instance_norm_call)
                 self._patch(layers.AdaIN, "call", _adain_call)
@@ -622,7 +705,8 @@ def run_config(model, size, batch, args):
                 compile_s, runs, logs = timer(trainer, data, args, bar)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
-    times = [t for run in runs for t in run]
+    times = [wall for run in runs for wall, _ in run]
+    cpu_times = [cpu for run in runs for _, cpu in run]
     median = statistics.median(times)
     result = {
         "model": model,
@@ -642,7 +726,8 @@ def run_config(model, size, batch, args):
         "p25_s": _percentile(times, 0.25),
         "p75_s": _percentile(times, 0.75),
         "min_s": min(times),
-        "repeat_medians_s": [statistics.median(run) for run in runs],
+        "repeat_medians_s": [statistics.median(wall for wall, _ in run) for run in runs],
+        "cpu_median_s": statistics.median(cpu_times),
         "steps_per_s": 1.0 / median,
         "images_per_s": batch / median,
         "first_step_s": compile_s,
@@ -669,7 +754,8 @@ def format_result(r):
         f"jit={'on' if r['jit_compile'] else 'off'} {r['precision']:<14} {variants}"
         f"median {r['median_s']:.4f} s/step (p25 {r['p25_s']:.4f}, p75 {r['p75_s']:.4f}; repeats {repeats}) "
         f"{r['steps_per_s']:.2f} steps/s {r['images_per_s']:.2f} images/s | first step {r['first_step_s']:.1f} s | "
-        f"{r['flops_per_step'] / 1e9:.1f} GFLOP/step {r['achieved_tflops'] * 1e3:.1f} GFLOP/s"
+        f"{r['flops_per_step'] / 1e9:.1f} GFLOP/step {r['achieved_tflops'] * 1e3:.1f} GFLOP/s | "
+        f"CPU {r['cpu_median_s']:.3f} s/step"
     )
     if r["peak_fraction"] is not None:
         line += f" ({100 * r['peak_fraction']:.1f}% of peak)"

@@ -38,6 +38,7 @@ def _check_result(r, model, size, batch, steps, repeat):
     assert r["median_s"] > 0 and math.isfinite(r["median_s"])
     assert r["p25_s"] <= r["median_s"] <= r["p75_s"]
     assert r["min_s"] <= r["p25_s"]
+    assert r["cpu_median_s"] > 0
     assert len(r["repeat_medians_s"]) == repeat
     assert r["steps_per_s"] == pytest.approx(1.0 / r["median_s"], rel=1e-12)
     assert r["images_per_s"] == pytest.approx(batch / r["median_s"], rel=1e-12)
@@ -69,7 +70,17 @@ def test_tiny_benchmark_every_model(capsys):
     assert [line.split()[0] for line in lines] == ["pix2pix", "cyclegan", "munit", "colorize"]
 
 
-@pytest.mark.slow
+def test_direct_stepping_colorize(capsys):
+    """The quick smoke of the compiled direct stepping (jax.jit with donated state on JAX); the
+    test-jax pass skips slow tests, so this is the benchmark's CI run there."""
+    argv = ["--model", "colorize", "--size", "16", "--tiny", "--steps", "2", "--warmup", "1",
+            "--repeat", "2", "--backend", BACKEND, "--quiet"]
+    (r,) = train_step.main(argv)
+    _check_result(r, "colorize", 16, 1, 2, 2)
+    assert r["jit_compile"] == (BACKEND == "jax")
+    assert _json_line(capsys.readouterr().out)["results"][0]["median_s"] == r["median_s"]
+
+
 def test_fit_stepping_mixed_precision_batch2(capsys):
     argv = ["--model", "colorize", "--size", "16", "--batch", "2", "--tiny", "--steps", "2",
             "--warmup", "1", "--repeat", "1", "--stepping", "fit", "--mixed-precision",
@@ -270,12 +281,46 @@ def test_variants_compute_the_same_networks(variant, rtol, variant_nets):
         assert np.abs(out - ref).max() <= rtol * scale + 1e-7 * scale, (variant, name)
 
 
-def test_subpixel_transposed_conv_equals_the_cropped_transposed_conv():
+@pytest.mark.parametrize("k, padding, output_padding", [(4, 1, 0), (3, 1, 1)])
+def test_subpixel_transposed_conv_equals_the_cropped_transposed_conv(k, padding, output_padding):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((2, 5, 6, 3)).astype("float32")
-    kernel = rng.standard_normal((4, 4, 7, 3)).astype("float32")  # (kh, kw, out, in)
-    full = keras.ops.conv_transpose(x, kernel, strides=2, padding="valid")  # (2, 12, 14, 7)
-    ref = keras.ops.convert_to_numpy(full)[:, 1:-1, 1:-1, :]  # torch padding=1
-    out = keras.ops.convert_to_numpy(train_step._tconv_subpixel(x, kernel))
-    assert out.shape == (2, 10, 12, 7)
+    kernel = rng.standard_normal((k, k, 7, 3)).astype("float32")  # (kh, kw, out, in)
+    full = keras.ops.convert_to_numpy(keras.ops.conv_transpose(x, kernel, strides=2, padding="valid"))
+    end = padding - output_padding  # torch: crop `padding` at the start, `padding - op` at the end
+    ref = full[:, padding : full.shape[1] - end, padding : full.shape[2] - end, :]
+    out = keras.ops.convert_to_numpy(train_step._tconv_subpixel(x, kernel, padding, output_padding))
+    assert out.shape == ref.shape == (2, 10, 12, 7)
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.tf_only
+@pytest.mark.parametrize("variant", ["adam-fused", "adam-xla"])
+def test_adam_variants_update_like_keras_adam(variant):
+    import tensorflow as tf
+
+    from i2ilab.training import backend as shim
+    from i2ilab.training import default_adam
+
+    rng = np.random.default_rng(2)
+    start = [rng.standard_normal(s).astype("float32") for s in ((3, 3, 4, 5), (5,), (7, 2))]
+    grads = [[tf.constant(rng.standard_normal(x.shape).astype("float32")) for x in start] for _ in range(3)]
+
+    def run(patched):
+        variables = [keras.Variable(x) for x in start]
+        optimizer = default_adam(1e-2)
+        optimizer.build(variables)
+        with train_step.applied_variants([variant] if patched else []):
+            step = tf.function(lambda g: shim.apply_gradients(optimizer, g, variables))
+            for g in grads:
+                step(g)
+        moments = [keras.ops.convert_to_numpy(m) for m in optimizer.variables[1:]]
+        return [keras.ops.convert_to_numpy(v) for v in variables], moments, int(optimizer.iterations)
+
+    assert train_step._plain_adam(default_adam())  # the variant applies to the trainers' default
+    ref, ref_moments, ref_steps = run(False)
+    out, out_moments, out_steps = run(True)
+    assert out_steps == ref_steps == 3
+    for a, b in zip(out + out_moments, ref + ref_moments):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert np.abs(ref[0] - start[0]).max() > 1e-3  # the updates did move the weights
