@@ -4,6 +4,7 @@
 
     i2ilab train pix2pix --data synthetic --image-size 32 --epochs 10 --out runs/p2p
     i2ilab train pix2pix --data synthetic ... --out runs/p2p --resume      # continue
+    i2ilab train cyclegan --data DATA --devices all --batch-size 8 --out runs/cg  # data-parallel
     i2ilab translate --checkpoint runs/p2p --input my_images/ --out translated/
     i2ilab sample --checkpoint runs/munit --input photo.png --out styles/ --n-styles 6
     i2ilab summary cyclegan --image-size 256
@@ -22,6 +23,14 @@ dropout off), so their outputs are deterministic and equal ``trainer.translate(x
 trained model. (pix2pix's paper protocol keeps dropout and batch statistics at test time:
 ``Pix2Pix.translate(x, training=True)`` in Python.) Fixed-size networks get inputs resized to
 their training size; ``--full-size`` runs them fully convolutionally near each image's own size.
+
+``--devices N`` (or ``all``) trains data-parallel with Keras' own engine
+(i2ilab.training.distribute: MirroredStrategy on TensorFlow, keras.distribution.DataParallel
+on JAX): ``--batch-size`` is the global batch, split equally over the devices, BatchNorm uses
+the global batch's statistics, and the image pool is one pool fed by the global batch. A resume
+on the same device count is exact; on another count it continues from the same state (weights,
+optimizers, pools, RNG, epoch, data order), equal to an unbroken run up to float rounding (the
+reductions are summed in another order; on TensorFlow dropout masks are drawn per replica).
 
 Exit status: 0 done, 1 training stopped on a NaN/inf loss, 2 a usage or data error (with a
 message saying what to change), 130 interrupted (the last checkpoint is kept; use --resume).
@@ -247,12 +256,42 @@ def _export(trainer, out, cfg, extra):
     return config
 
 
+def parse_devices(spec):
+    """``--devices`` value: a positive int or ``all``."""
+    if str(spec).lower() == "all":
+        return "all"
+    try:
+        count = int(spec)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{spec!r}: use a number of devices >= 1, or 'all'")
+    return count
+
+
+def _data_parallel(args):
+    """The training.distribute scope of ``--devices``, after checking ``--batch-size``."""
+    from i2ilab import training
+
+    try:
+        dist = training.distribute(args.devices)
+    except ValueError as err:
+        raise CLIError(f"--devices {args.devices}: {err}") from err
+    if args.batch_size % dist.num_replicas:
+        raise CLIError(
+            f"--batch-size {args.batch_size} does not split over --devices {args.devices} "
+            f"({dist.num_replicas} devices): the batch size is the global batch, divided "
+            f"equally among the devices; use a multiple of {dist.num_replicas}, e.g. "
+            f"--batch-size {dist.num_replicas * max(1, args.batch_size // dist.num_replicas)}."
+        )
+    return dist
+
+
 def run_train(args):
     """Train as ``i2ilab train`` does; returns (trainer, exit status)."""
     import keras
 
     from i2ilab import callbacks as cb
-    from i2ilab import viz
 
     image_size = args.image_size or (
         DEFAULT_SYNTHETIC_SIZE if args.data == "synthetic" else DEFAULT_SIZE
@@ -272,11 +311,24 @@ def run_train(args):
             cb.check_config(ckpt_dir, cfg)
         except ValueError as err:
             raise CLIError(str(err)) from err
+    dist = _data_parallel(args)
     out.mkdir(parents=True, exist_ok=True)
     # Python, NumPy, TensorFlow (tf.data shuffles and crops combine it with their own seeds) and
     # Keras seeds, before anything random is built.
     keras.utils.set_random_seed(args.seed)
     train_ds, sample, desc = make_data(args, image_size)
+    with dist:
+        return _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist)
+
+
+def _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist):
+    """The part of ``run_train`` that builds, resumes and fits inside the ``dist`` scope."""
+    import keras
+
+    from i2ilab import callbacks as cb
+    from i2ilab import viz
+
+    image_size = cfg["image_size"]
     trainer = build_trainer(cfg, seed=args.seed, lr=args.lr)
     start = 0
     if args.resume:
@@ -320,8 +372,10 @@ def run_train(args):
         print(f"i2ilab: {ckpt_dir} is already trained for {start} epochs (--epochs + "
               f"--epochs-decay = {total}); exporting it.", flush=True)
     else:
+        on = (f", {dist.num_replicas} devices x {args.batch_size // dist.num_replicas}"
+              if dist.num_replicas > 1 else "")
         print(f"i2ilab: training {args.model} on {desc}: {image_size}x{image_size}, "
-              f"batch {args.batch_size}, {steps or '?'} steps per epoch, epochs {start + 1}.."
+              f"batch {args.batch_size}{on}, {steps or '?'} steps per epoch, epochs {start + 1}.."
               f"{total} (backend {keras.backend.backend()})", flush=True)
         trainer.fit(train_ds, epochs=total, initial_epoch=start, steps_per_epoch=steps,
                     callbacks=callbacks, shuffle=False, verbose=0 if args.quiet else "auto")
@@ -619,7 +673,10 @@ def build_parser():
     t.add_argument("--epochs", type=int, default=10, help="epochs at the initial learning rate")
     t.add_argument("--epochs-decay", type=int, default=0,
                    help="further epochs with the reference's linear decay to 0")
-    t.add_argument("--batch-size", type=int, default=1, help="batch size (reference 1)")
+    t.add_argument("--batch-size", type=int, default=1,
+                   help="global batch size, split over --devices (reference 1)")
+    t.add_argument("--devices", type=parse_devices, default=1,
+                   help="devices to train on data-parallel: a number or 'all' (default 1)")
     t.add_argument("--lr", type=float, default=None,
                    help="learning rate of both optimizers (default 2e-4, MUNIT 1e-4)")
     t.add_argument("--out", required=True, help="output folder")

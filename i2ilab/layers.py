@@ -98,6 +98,19 @@ def make_norm(norm, name=None):
     return None
 
 
+def _tf_replica_context():
+    """The replica context of a multi-replica ``tf.distribute`` step; None otherwise (and on
+    every other backend, where no replica runs a partial batch)."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync < 2:
+        return None
+    return context
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class TorchBatchNormalization(keras.layers.BatchNormalization):
     """BatchNormalization whose moving statistics follow ``torch.nn.BatchNorm2d`` exactly.
@@ -107,8 +120,17 @@ class TorchBatchNormalization(keras.layers.BatchNormalization):
     channel in the batch, as torch does; Keras' own layer uses the biased one, which differs by
     a factor n / (n - 1): 8 / 7 for a 2x2 map at batch 2. With n = 1 the biased variance is kept
     (torch refuses that case). Inference, weights (gamma, beta, moving_mean, moving_variance)
-    and serialisation are those of keras.layers.BatchNormalization; renorm, synchronized and
-    masks are not supported.
+    and serialisation are those of keras.layers.BatchNormalization; renorm, Keras' own
+    ``synchronized`` argument and masks are not supported.
+
+    Data parallelism: under a multi-replica ``tf.distribute`` strategy the layer normalises
+    with the statistics of the *global* batch when ``sync_replicas`` is True (the default; a
+    runtime attribute, not part of the config; ``GANTrainer.compile(sync_batchnorm=...)`` sets
+    it): per-channel sums and counts, then squared deviations from the global mean, are
+    all-reduced across replicas (two passes, like the one-device moments), so training on N
+    replicas equals training on one device with the whole batch. Under JAX's
+    ``keras.distribution.DataParallel`` the jitted step is one global program and the batch
+    statistics are global without any code here.
     Shapes: any -> same (normalised over every axis but ``axis``).
     """
 
@@ -116,13 +138,34 @@ class TorchBatchNormalization(keras.layers.BatchNormalization):
         super().__init__(**kwargs)
         if self.renorm or self.synchronized:
             raise ValueError("TorchBatchNormalization supports neither renorm nor synchronized.")
+        self.sync_replicas = True
+
+    def _moments_and_count(self, x):
+        """Batch mean, biased variance and values per channel: global across TF replicas."""
+        n = ops.cast(ops.size(x), x.dtype) / ops.cast(ops.shape(x)[self.axis], x.dtype)
+        context = _tf_replica_context() if self.sync_replicas else None
+        if context is None:
+            mean, variance = ops.moments(x, axes=self._reduction_axes)
+            return mean, variance, n
+        import tensorflow as tf
+
+        # One tensor per all-reduce (sums and count together): a list would be packed
+        # differently on different replicas and the collectives would not match.
+        sums = ops.concatenate([ops.sum(x, axis=self._reduction_axes), ops.reshape(n, (1,))], 0)
+        sums = context.all_reduce(tf.distribute.ReduceOp.SUM, sums)
+        count = sums[-1]
+        mean = sums[:-1] / count
+        shape = [1] * len(x.shape)
+        shape[self.axis] = -1
+        squares = ops.sum(ops.square(x - ops.reshape(mean, shape)), axis=self._reduction_axes)
+        variance = context.all_reduce(tf.distribute.ReduceOp.SUM, squares) / count
+        return mean, variance, count
 
     def call(self, inputs, training=None):
         if not (training and self.trainable):
             return super().call(inputs, training=False)
         x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
-        mean, variance = ops.moments(x, axes=self._reduction_axes)
-        n = ops.cast(ops.size(x), x.dtype) / ops.cast(ops.shape(x)[self.axis], x.dtype)
+        mean, variance, n = self._moments_and_count(x)
         unbiased = variance * n / ops.maximum(n - 1.0, 1.0)
         m = self.momentum
         self.moving_mean.assign(ops.cast(self.moving_mean, x.dtype) * m + mean * (1.0 - m))

@@ -2,9 +2,11 @@
 
 ``Colorizer``, ``Pix2Pix``, ``CycleGAN`` and ``MUNIT`` each write their train step once in
 stateful Keras style; :mod:`i2ilab.training.backend` runs it on TensorFlow, JAX and PyTorch.
-See :mod:`i2ilab.training.base` for the interface the callbacks and the CLI rely on.
+See :mod:`i2ilab.training.base` for the interface the callbacks and the CLI rely on, and
+:func:`distribute` for data-parallel training on several devices.
 """
 
+from i2ilab.training.backend import DataParallelScope, distribute
 from i2ilab.training.base import GANTrainer, OptimizerGroup, default_adam
 from i2ilab.training.colorizer import Colorizer
 from i2ilab.training.cyclegan import CycleGAN
@@ -21,4 +23,6 @@ __all__ = [
     "CycleGAN",
     "MUNIT",
     "ImagePool",
+    "distribute",
+    "DataParallelScope",
 ]

@@ -17,6 +17,20 @@ gradients with :func:`value_and_grad` / :func:`vjp`, ``optimizer.apply``, ``vari
 - PyTorch: ``torch.autograd.grad`` on the live parameters; a nested call (the gradient penalty)
   keeps the graph (``create_graph``) so the penalty can be differentiated again.
 
+Data parallelism (:func:`distribute`) uses Keras' own engines:
+
+- TensorFlow: ``tf.distribute.MirroredStrategy``. Keras' ``fit`` splits each global batch over
+  the replicas (``experimental_distribute_dataset``) and runs ``train_step`` once per replica
+  (``strategy.run``); ``optimizer.apply`` all-reduces the gradients with a SUM, so
+  :func:`apply_gradients` scales each replica's gradients by ``1 / replicas`` and the update is
+  that of the global-batch mean loss. Logged means are averaged over replicas by Keras (equal
+  shards: the global-batch value). Code that must see the whole batch (the image pool, random
+  style codes) uses :func:`all_gather` / :func:`local_slice`.
+- JAX: ``keras.distribution.DataParallel`` on a 1-D device mesh. Variables are replicated, each
+  batch is sharded on its first axis, and the jitted step is one global program (GSPMD): losses,
+  gradients and BatchNorm statistics are those of the global batch with no extra code, and the
+  replica helpers below are identities.
+
 A trainer must keep all its optimizers' variables in ``model.optimizer`` (see
 ``i2ilab.training.base.OptimizerGroup``): under JAX ``fit`` carries only those, and updates of
 any other optimizer are silently dropped.
@@ -52,6 +66,14 @@ __all__ = [
     "compile_inference",
     "global_rng_state",
     "set_global_rng_state",
+    "distribute",
+    "DataParallelScope",
+    "replica_count",
+    "all_gather",
+    "local_slice",
+    "check_distributed",
+    "distributed_devices",
+    "split_batch",
 ]
 
 
@@ -224,7 +246,15 @@ def input_gradient(fn, x):
 
 
 def apply_gradients(optimizer, grads, variables):
-    """``optimizer.apply(grads, variables)`` (outside autograd recording on torch)."""
+    """``optimizer.apply(grads, variables)`` (outside autograd recording on torch).
+
+    Under a multi-replica TensorFlow strategy each replica's gradients are scaled by
+    ``1 / replicas`` first: the optimizer sums them across replicas, and every loss here is a
+    mean over the replica's equal share of the batch, so the sum is the global-batch gradient.
+    """
+    replicas = replica_count()
+    if replicas > 1:
+        grads = [g * (1.0 / replicas) for g in grads]
     if BACKEND == "torch":
         with torch.no_grad():
             optimizer.apply(grads, variables)
@@ -319,3 +349,240 @@ def set_global_rng_state(arrays):
     """Restore what :func:`global_rng_state` returned (entries of other backends are ignored)."""
     if BACKEND == "torch" and "torch_cpu_rng" in arrays:
         torch.set_rng_state(torch.from_numpy(np.asarray(arrays["torch_cpu_rng"], "uint8")))
+
+
+# ------------------------------------------------------------------------------ data parallelism
+def _replica_context():
+    """The ``tf.distribute`` replica context of a multi-replica step, else None."""
+    if BACKEND != "tensorflow":
+        return None
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync < 2:
+        return None
+    return context
+
+
+def replica_count():
+    """Replicas that each run this step on their own share of the batch (TF strategy), else 1.
+
+    1 on JAX even when distributed: there the step is one global program.
+    """
+    context = _replica_context()
+    return 1 if context is None else int(context.num_replicas_in_sync)
+
+
+def all_gather(x):
+    """The global batch: ``x`` (b, ...) of every replica concatenated in replica order (TF
+    strategy); ``x`` itself elsewhere."""
+    context = _replica_context()
+    if context is None:
+        return x
+    gathered = context.all_gather(x, axis=0)
+    if x.shape[0] is None:
+        return gathered
+    # all_gather forgets the static batch size, which the image pool needs.
+    return ops.reshape(gathered, (x.shape[0] * context.num_replicas_in_sync,) + tuple(x.shape[1:]))
+
+
+def local_slice(x):
+    """This replica's rows of a global-batch tensor (the inverse of :func:`all_gather`)."""
+    context = _replica_context()
+    if context is None:
+        return x
+    n = int(context.num_replicas_in_sync)
+    rows = x.shape[0] // n if x.shape[0] is not None else ops.shape(x)[0] // n
+    per_replica = ops.reshape(x, (n, rows) + tuple(x.shape[1:]))
+    return ops.take(per_replica, context.replica_id_in_sync_group, axis=0)
+
+
+def _devices(devices):
+    """Normalise the ``devices`` argument of :func:`distribute` to Keras device names."""
+    available = keras.distribution.list_devices()
+    if devices is None:
+        return available[:1]
+    if devices == "all":
+        return available
+    if isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
+        if not 1 <= devices <= len(available):
+            raise ValueError(
+                f"distribute: devices={devices}, but this machine has {len(available)} "
+                f"device(s) ({', '.join(available)}); use a number from 1 to {len(available)} "
+                "or 'all'."
+            )
+        return available[:devices]
+    names = [str(d).lower().lstrip("/").replace("device:", "") for d in devices]
+    unknown = [d for d in names if d not in available]
+    if unknown or not names:
+        raise ValueError(
+            f"distribute: unknown device(s) {unknown or names}; available: {', '.join(available)}."
+        )
+    return names
+
+
+_MIRRORED = {}
+
+
+class DataParallelScope:
+    """A context manager for data-parallel training; see :func:`distribute`.
+
+    Attributes:
+        devices: the Keras device names used (``"gpu:0"``, ``"cpu:1"``, ...).
+        num_replicas: ``len(devices)``; the global batch is split into this many equal shares.
+        engine: the Keras / TF object that does the work: a ``tf.distribute.MirroredStrategy``
+            (TensorFlow), a ``keras.distribution.DataParallel`` (JAX), or None for one device.
+    """
+
+    def __init__(self, devices):
+        self.devices = list(devices)
+        self.num_replicas = len(self.devices)
+        self.engine = None
+        self._context = None
+        if self.num_replicas == 1:
+            return
+        if BACKEND == "tensorflow":
+            # One strategy per device set and process: every MirroredStrategy numbers its
+            # collectives from the same keys, so a second one on the same devices would meet
+            # the first one's cached collective instances and fail with a shape mismatch.
+            key = tuple(self.devices)
+            if key not in _MIRRORED:
+                _MIRRORED[key] = tf.distribute.MirroredStrategy([f"/{d}" for d in key])
+            self.engine = _MIRRORED[key]
+        elif BACKEND == "jax":
+            self.engine = keras.distribution.DataParallel(devices=self.devices)
+        else:
+            raise ValueError(
+                f"distribute: data parallelism needs the tensorflow or jax backend, not "
+                f"{BACKEND!r}; use devices=1 or set KERAS_BACKEND."
+            )
+
+    def scope(self):
+        """The backend's own scope: ``strategy.scope()`` (TF), ``distribution.scope()`` (JAX)."""
+        if self.engine is None:
+            import contextlib
+
+            return contextlib.nullcontext()
+        return self.engine.scope()
+
+    def __enter__(self):
+        self._context = self.scope()
+        self._context.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        context, self._context = self._context, None
+        return context.__exit__(*exc)
+
+    def check_batch_size(self, batch_size, what="batch_size"):
+        """Raise a ValueError unless ``batch_size`` splits into equal per-device shares."""
+        if batch_size % self.num_replicas:
+            raise ValueError(
+                f"{what} {batch_size} is not a multiple of the {self.num_replicas} devices; "
+                f"the global batch is split equally, so use e.g. {what} "
+                f"{max(1, batch_size // self.num_replicas) * self.num_replicas}."
+            )
+
+    def __repr__(self):
+        return f"DataParallelScope(devices={self.devices}, backend={BACKEND!r})"
+
+
+def distribute(devices=None):
+    """Data-parallel training on several devices with Keras' own engine for this backend.
+
+    Build the trainer's networks, ``compile`` and ``fit`` inside the returned context::
+
+        with i2ilab.training.distribute("all") as dist:
+            trainer = Pix2Pix(unet_generator(), patch_discriminator())
+            trainer.compile()
+            trainer.fit(dataset_with_global_batch, epochs=...)
+
+    TensorFlow runs ``tf.distribute.MirroredStrategy`` (networks and optimizers must be created
+    inside); JAX runs ``keras.distribution.DataParallel`` (variables replicated, batches sharded).
+    The global batch (the dataset's batch size) must be a multiple of ``dist.num_replicas``
+    with equal shares, e.g. ``drop_remainder=True``.
+
+    Args:
+        devices: None or 1: one device (a no-op scope); an int N: the first N devices of
+            ``keras.distribution.list_devices()`` (accelerators if any, else CPUs); ``"all"``;
+            or a list of device names such as ``["gpu:0", "gpu:2"]``.
+
+    Returns:
+        A :class:`DataParallelScope` (``devices``, ``num_replicas``, ``engine``).
+    """
+    return DataParallelScope(_devices(devices))
+
+
+def check_distributed(networks, optimizers, owner):
+    """Raise a clear error if a trainer mixes objects made inside and outside a TF strategy.
+
+    Under ``tf.distribute``, variables created outside the strategy's scope are not mirrored and
+    optimizers bind to the strategy active when they are created; either mistake fails deep in
+    TensorFlow. (Keras' JAX trainer warns about the same mistake itself.)
+    """
+    if BACKEND != "tensorflow" or not tf.distribute.has_strategy():
+        return
+    strategy = tf.distribute.get_strategy()
+    if strategy.num_replicas_in_sync < 2:
+        return
+    for name, network in networks.items():
+        for variable in network.variables:
+            if not isinstance(variable.value, tf.distribute.DistributedValues):
+                raise ValueError(
+                    f"{owner}: network {name!r} was built outside the distribution scope "
+                    f"({variable.path} is not mirrored); create the networks inside "
+                    "`with i2ilab.training.distribute(...)`."
+                )
+    for optimizer in optimizers:
+        if getattr(optimizer, "_distribution_strategy", strategy) is not strategy:
+            raise ValueError(
+                f"{owner}: optimizer {optimizer.name!r} was created outside the distribution "
+                "scope; create it (or let compile() create it) inside "
+                "`with i2ilab.training.distribute(...)`."
+            )
+
+
+def distributed_devices():
+    """Devices the active scope distributes over: a TF strategy's replicas or the size of
+    JAX's ``keras.distribution`` mesh; 1 without distribution."""
+    if BACKEND == "tensorflow":
+        return int(tf.distribute.get_strategy().num_replicas_in_sync)
+    if BACKEND == "jax":
+        distribution = keras.distribution.distribution()
+        if distribution is not None:
+            return int(np.size(distribution.device_mesh.devices))
+    return 1
+
+
+def split_batch(model, x, y):
+    """Per-replica shares of one batch for ``train_on_batch`` under a TF strategy.
+
+    Keras' TF ``train_on_batch`` hands the whole batch to every replica; ``fit`` splits it.
+    This splits ``x`` and ``y`` the way ``fit`` does (replica r gets rows r*b .. (r+1)*b), so
+    both give the same step. Elsewhere ``(x, y)`` is returned unchanged (JAX shards the batch
+    itself).
+    """
+    if BACKEND != "tensorflow":
+        return x, y
+    strategy = model.distribute_strategy
+    n = int(strategy.num_replicas_in_sync)
+    if n < 2:
+        return x, y
+    batch = int(x.shape[0])
+    if batch % n:
+        raise ValueError(
+            f"{type(model).__name__}.train_on_batch: the batch of {batch} does not split into "
+            f"{n} equal per-replica shares; use a multiple of {n}."
+        )
+    rows = batch // n
+
+    def share(context, array):
+        start = context.replica_id_in_sync_group * rows
+        return tf.convert_to_tensor(np.asarray(array)[start : start + rows])
+
+    def split(array):
+        if array is None:
+            return None
+        return strategy.experimental_distribute_values_from_function(
+            lambda context: share(context, array)
+        )
+
+    return split(x), split(y)

@@ -17,6 +17,7 @@ Interface relied on by callbacks and the CLI:
 - ``sample_columns(x, y)`` and ``translate(x)``: numpy images in [-1, 1] for grids and the CLI.
 """
 
+import contextlib
 import json
 import os
 import pathlib
@@ -26,6 +27,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from i2ilab.layers import TorchBatchNormalization
 from i2ilab.training import backend as shim
 
 CHECKPOINT_FORMAT = "i2ilab-trainer-checkpoint-v1"
@@ -197,6 +199,7 @@ class GANTrainer(keras.Model):
         jit_compile=None,
         run_eagerly=False,
         steps_per_execution=1,
+        sync_batchnorm=True,
     ):
         """Set the optimizers and how the train step is compiled.
 
@@ -209,12 +212,30 @@ class GANTrainer(keras.Model):
                 pay off on CPU; JAX: jax.jit; torch: eager). True/False force it.
             run_eagerly: run the step uncompiled (debugging).
             steps_per_execution: as in ``keras.Model.compile``.
+            sync_batchnorm: when training data-parallel (:func:`i2ilab.training.distribute`),
+                BatchNorm layers normalise with the statistics of the global batch (True, the
+                default) or, on TensorFlow only, of each replica's share (False). JAX's
+                DataParallel always gives global statistics, so False is refused there.
+                Without distribution it changes nothing.
 
-        Each optimizer is built on its own networks' variables here, before ``fit``.
+        Each optimizer is built on its own networks' variables here, before ``fit``. When
+        distributing, call it inside the ``distribute(...)`` scope, like the networks'
+        construction.
         """
         targets = self._optimizer_targets()
         for network in self.networks.values():
             _check_built(network, network.name, type(self).__name__)
+        if not sync_batchnorm and shim.BACKEND == "jax" and shim.distributed_devices() > 1:
+            raise ValueError(
+                f"{type(self).__name__}.compile: sync_batchnorm=False is not available on JAX: "
+                "keras.distribution.DataParallel compiles one global program, whose batch "
+                "statistics are those of the global batch. Use sync_batchnorm=True, or the "
+                "TensorFlow backend for per-replica statistics."
+            )
+        self.sync_batchnorm = bool(sync_batchnorm)
+        for layer in self._batchnorm_layers():
+            if isinstance(layer, TorchBatchNormalization):
+                layer.sync_replicas = self.sync_batchnorm
         if g_optimizer is None:
             g_optimizer = default_adam(self._default_learning_rate)
         members = {"g": (g_optimizer, targets["g"])}
@@ -231,6 +252,10 @@ class GANTrainer(keras.Model):
             d_optimizer = None
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
+        shim.check_distributed(
+            self.networks, [g_optimizer] + ([d_optimizer] if d_optimizer else []),
+            type(self).__name__,
+        )
         if jit_compile is None:
             jit_compile = shim.default_jit_compile()
         super().compile(
@@ -245,16 +270,71 @@ class GANTrainer(keras.Model):
         self.built = True
 
     def fit(self, x=None, y=None, *args, **kwargs):
-        """``keras.Model.fit`` on batches ``(x, y)``; builds lazily sized state (pools) first."""
+        """``keras.Model.fit`` on batches ``(x, y)``; builds lazily sized state (pools) first.
+
+        Data-parallel inside :func:`i2ilab.training.distribute`: each batch of ``x`` is the
+        global batch, split equally over the devices by Keras.
+        """
         if not self.built:
             self.build(_first_batch_shape(x, type(self).__name__))
-        return super().fit(x, y, *args, **kwargs)
+        with self._keras_batchnorm_sync():
+            return super().fit(x, y, *args, **kwargs)
 
     def train_on_batch(self, x, y=None, *args, **kwargs):
-        """``keras.Model.train_on_batch`` on one batch; builds lazily sized state first."""
+        """``keras.Model.train_on_batch`` on one batch; builds lazily sized state first.
+
+        Under a TF strategy the batch is split over the replicas (Keras' own
+        ``train_on_batch`` would give every replica the whole batch).
+        """
         if not self.built:
             self.build(tuple(x.shape))
-        return super().train_on_batch(x, y, *args, **kwargs)
+        x, y = shim.split_batch(self, x, y)
+        with self._keras_batchnorm_sync():
+            return super().train_on_batch(x, y, *args, **kwargs)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Skip Keras' TF peek at the data when everything is built (TensorFlow only).
+
+        Under a ``tf.distribute`` strategy Keras' TF ``fit`` draws one batch from an extra pass
+        over the dataset to build compiled losses and metrics, which GAN trainers do not have.
+        That extra pass advances a shuffled dataset's reshuffle seed, so epoch k would no longer
+        see the k-th pass and a resumed run would not see the batches of an unbroken one.
+        Networks, pools and optimizers are all built before ``fit`` here.
+        """
+        if all(layer.built for layer in self._flatten_layers()):
+            return None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+    def _batchnorm_layers(self):
+        layers = []
+        for network in self.networks.values():
+            if network is not None:
+                layers += [
+                    layer
+                    for layer in network._flatten_layers(include_self=False)
+                    if isinstance(layer, keras.layers.BatchNormalization)
+                ]
+        return layers
+
+    @contextlib.contextmanager
+    def _keras_batchnorm_sync(self):
+        """Plain ``keras.layers.BatchNormalization`` layers synchronise through Keras' own
+        ``synchronized`` flag (TF only), set for the duration of training so that a network
+        saved afterwards keeps its original, backend-portable config."""
+        layers = []
+        if shim.BACKEND == "tensorflow" and getattr(self, "sync_batchnorm", False):
+            layers = [
+                layer
+                for layer in self._batchnorm_layers()
+                if not isinstance(layer, TorchBatchNormalization) and not layer.synchronized
+            ]
+        for layer in layers:
+            layer.synchronized = True
+        try:
+            yield
+        finally:
+            for layer in layers:
+                layer.synchronized = False
 
     def train_step(self, *args):
         """Keras hook; runs the subclass's stateful ``_train_step`` through the backend shim."""
@@ -323,7 +403,7 @@ class GANTrainer(keras.Model):
         for section, variables in self._state_sections().items():
             paths[section] = [v.path for v in variables]
             for i, variable in enumerate(variables):
-                arrays[f"{section}/{i}"] = np.asarray(keras.ops.convert_to_numpy(variable.value))
+                arrays[f"{section}/{i}"] = np.array(variable.numpy())  # numpy(): scalar mirrored variables too
         meta = {
             "format": CHECKPOINT_FORMAT,
             "trainer": type(self).__name__,

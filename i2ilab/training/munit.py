@@ -113,7 +113,11 @@ class MUNIT(GANTrainer):
         return self.gen_a(a, training=training)
 
     def _random_styles(self, batch):
-        return keras.random.normal((batch, self.style_dim), seed=self.seed_generator)
+        """N(0, I) codes (batch, style_dim). Under a TF strategy every replica draws the codes of
+        the global batch (same seed) and keeps its rows, so N devices draw what one would."""
+        replicas = shim.replica_count()
+        codes = keras.random.normal((batch * replicas, self.style_dim), seed=self.seed_generator)
+        return shim.local_slice(codes)
 
     def _decayed(self, grads, variables):
         if not self.weight_decay:

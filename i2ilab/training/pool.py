@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from i2ilab.training import backend as shim
+
 
 @keras.saving.register_keras_serializable(package="i2ilab")
 class ImagePool(keras.layers.Layer):
@@ -19,6 +21,16 @@ class ImagePool(keras.layers.Layer):
     layer's ``SeedGenerator``, so :meth:`query` runs inside a compiled train step (tf.function,
     jax.jit) and the state is saved with the trainer's checkpoint. ``pool_size=0`` returns the
     input unchanged and holds no state.
+
+    Data parallelism: there is ONE pool, updated from the GLOBAL batch, exactly as on one device
+    with the whole batch (same draws, same order, same contents). Under JAX's DataParallel the
+    jitted step is a global program, so this holds as written. Under TensorFlow's
+    MirroredStrategy every replica all-gathers the fakes of all replicas (in replica order),
+    applies the rule above to that global batch (the buffer, counter and seed are mirrored and
+    every replica computes the same update, so the copies stay identical) and returns its own
+    rows. The cost is one all-gather of the fakes per step, small next to the gradient
+    all-reduce. (Per-replica pools would each see 1/N of the fakes and hold pool_size/N images
+    of the recent past each, and would change the checkpoint layout with the device count.)
 
     Args:
         pool_size: number of stored images (CycleGAN: 50).
@@ -65,7 +77,8 @@ class ImagePool(keras.layers.Layer):
         """Return a batch for the discriminator and update the pool.
 
         Args:
-            images: (B, H, W, C) new fakes (B static), any float dtype.
+            images: (B, H, W, C) new fakes (B static), any float dtype; under a TF strategy the
+                replica's share of the global batch.
 
         Returns:
             (B, H, W, C) float32: for each image, itself or a stored past fake.
@@ -75,6 +88,9 @@ class ImagePool(keras.layers.Layer):
             return images
         if not self.built:
             raise ValueError("ImagePool: call build((B, H, W, C)) or pass image_shape before query.")
+        return shim.local_slice(self._query_global(shim.all_gather(images)))
+
+    def _query_global(self, images):
         batch = images.shape[0]
         if batch is None:
             raise ValueError("ImagePool.query needs a static batch size.")
