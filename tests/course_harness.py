@@ -12,6 +12,8 @@ Main entry points:
 - ``execute_smoke(lab, workdir) -> SmokeRun(nb, seconds, metrics, cpu_seconds)``: the solution
   notebook executed top to bottom by nbclient with ``I2ILAB_SMOKE=1``; ``metrics`` is the
   notebook's ``lesson_metrics.json``; ``cpu_seconds`` the kernel's user + system CPU time.
+- ``check_smoke_run(run, lab)``: the checks every smoke run passes (metrics written, budget).
+- ``cell_source(nb, tag)``: the source of a tagged cell (full-mode pipeline checks).
 - ``make_course_copy(tmp) -> root``: a course copy whose config root is ``root/course``.
 - ``autograde(root, lab, {student: notebook}) -> {student: Grade}``: submit and autograde each
   submission (one ``nbgrader autograde --student`` process each, timed).
@@ -127,6 +129,30 @@ def execute_smoke(lab, workdir, timeout=SMOKE_CELL_TIMEOUT, **env):
     cpu = _children_cpu() - cpu0
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     return SmokeRun(nb, seconds, metrics, cpu)
+
+
+#: Seconds a lab's smoke run may take (CI: 2 cores); I2ILAB_NOTEBOOK_BUDGET_S overrides it on a slow shared machine.
+NOTEBOOK_BUDGET_S = budget("I2ILAB_NOTEBOOK_BUDGET_S", 300.0)
+
+
+def check_smoke_run(run, lab, metric_keys=None):
+    """The checks every lab's smoke run passes: it wrote ``lesson_metrics.json`` in smoke mode at
+    32x32 (with exactly ``metric_keys`` under "metrics" when given) within the notebook budget."""
+    print(f"{lab}: smoke run {run.seconds:.0f} s wall, {run.cpu_seconds:.0f} s CPU (kernel)")
+    assert run.metrics, f"{lab}: the notebook wrote no lesson_metrics.json"
+    assert run.metrics["mode"] == "smoke" and run.metrics["image_size"] == 32
+    if metric_keys is not None:
+        assert set(run.metrics["metrics"]) == set(metric_keys)
+    assert run.seconds <= NOTEBOOK_BUDGET_S, (
+        f"{lab}: smoke run took {run.seconds:.0f} s > {NOTEBOOK_BUDGET_S:g} s (I2ILAB_NOTEBOOK_BUDGET_S)"
+    )
+
+
+def cell_source(nb, tag):
+    """The source of the one cell tagged ``tag`` in ``nb``."""
+    cells = [c for c in nb.cells if tag in c.get("metadata", {}).get("tags", [])]
+    assert len(cells) == 1, f"expected one cell tagged {tag!r}, found {len(cells)}"
+    return cells[0].source
 
 
 def execute_until(lab, workdir, tag, extra_source="", timeout=SMOKE_CELL_TIMEOUT, **env):

@@ -16,8 +16,6 @@ import pytest
 import course_harness as ch
 
 LAB = "lab4_munit"
-#: Seconds the smoke run may take (CI: 2 cores); I2ILAB_NOTEBOOK_BUDGET_S overrides it on a slow shared machine.
-BUDGET_S = ch.budget("I2ILAB_NOTEBOOK_BUDGET_S", 300.0)
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +25,7 @@ def run(tmp_path_factory):
 
 @pytest.mark.notebook
 def test_smoke_run_within_budget(run):
-    print(f"{LAB}: smoke run {run.seconds:.0f} s wall, {run.cpu_seconds:.0f} s CPU (kernel)")
-    assert run.metrics, "the notebook wrote no lesson_metrics.json"
-    assert run.metrics["mode"] == "smoke" and run.metrics["image_size"] == 32
-    assert run.seconds <= BUDGET_S, f"smoke run took {run.seconds:.0f} s > {BUDGET_S:g} s (I2ILAB_NOTEBOOK_BUDGET_S)"
+    ch.check_smoke_run(run, LAB)
 
 
 @pytest.mark.notebook
@@ -79,19 +74,13 @@ print("FULL_PIPELINE_OK")
 '''
 
 
-def _cell_source(nb, tag):
-    cells = [c for c in nb.cells if tag in c.get("metadata", {}).get("tags", [])]
-    assert len(cells) == 1, f"{LAB}: expected one cell tagged {tag!r}"
-    return cells[0].source
-
-
 @pytest.mark.notebook
 def test_full_mode_pipeline_builds_on_stand_in_archive(tmp_path):
     """Full mode's own cells (download, data pipeline, networks) on a stand-in archive folder."""
     data = tmp_path / "data"
     _stand_in_archive(data)
     nb = ch.solution_notebook(LAB)
-    extra = "\n".join([_cell_source(nb, "data-pipeline"), _cell_source(nb, "build-models"), CHECKS])
+    extra = "\n".join([ch.cell_source(nb, "data-pipeline"), ch.cell_source(nb, "build-models"), CHECKS])
     executed = ch.execute_until(LAB, tmp_path / "run", "setup", extra, I2ILAB_SMOKE=None, I2ILAB_DATA=data)
     text = "".join(o.get("text", "") for o in executed.cells[-1].get("outputs", []))
     assert "FULL_PIPELINE_OK" in text
