@@ -19,32 +19,9 @@ SIZE = 16
 
 
 def _networks(kind):
-    from i2ilab.models import (
-        multiscale_discriminator,
-        munit_generator,
-        patch_discriminator,
-        resnet_generator,
-        unet_generator,
-    )
+    from tiny_networks import tiny_gan_networks
 
-    if kind == "pix2pix":
-        return {
-            "generator": unet_generator(SIZE, ngf=4, dropout=False),
-            "discriminator": patch_discriminator(SIZE, 6, ndf=4, n_layers=1),
-        }
-    if kind == "cyclegan":
-        return {
-            "g_ab": resnet_generator(SIZE, ngf=4, n_blocks=1),
-            "g_ba": resnet_generator(SIZE, ngf=4, n_blocks=1),
-            "d_a": patch_discriminator(SIZE, 3, ndf=4, n_layers=1, norm="instance"),
-            "d_b": patch_discriminator(SIZE, 3, ndf=4, n_layers=1, norm="instance"),
-        }
-    return {
-        "gen_a": munit_generator(SIZE, dim=4, style_dim=3, n_res=1, mlp_dim=8),
-        "gen_b": munit_generator(SIZE, dim=4, style_dim=3, n_res=1, mlp_dim=8),
-        "dis_a": multiscale_discriminator(SIZE, dim=4, n_layer=1, num_scales=2),
-        "dis_b": multiscale_discriminator(SIZE, dim=4, n_layer=1, num_scales=2),
-    }
+    return tiny_gan_networks(kind, SIZE)
 
 
 def _trainer(kind, nets, styles):
