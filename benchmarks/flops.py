@@ -22,14 +22,13 @@ the real and the fake pair in the D step, and D once more in the G step against 
 import keras
 
 #: Per model: network part -> (trained passes, input-gradient-only passes, no-gradient passes).
-#: MUNIT's D step encodes both images but only uses the content code; the compilers (tf.function
-#: graph pruning, XLA) drop the unused style encoder, so it is not counted there.
+#: MUNIT encodes both images once per step (trained passes; the D step reuses the content codes).
 STEP_CALLS = {
     "colorize": {"generator": (1, 0, 0)},
     "pix2pix": {"generator": (1, 0, 0), "discriminator": (2, 1, 0)},
     "cyclegan": {"generators": (6, 0, 0), "discriminators": (4, 2, 0)},
     "munit": {
-        "content_encoder": (4, 0, 2),
+        "content_encoder": (4, 0, 0),
         "style_encoder": (4, 0, 0),
         "decoder": (4, 0, 2),
         "discriminator": (4, 2, 0),
@@ -65,9 +64,34 @@ def layer_flops(layer):
     return 2 * out[1] * out[2] * layer.filters * kh * kw * c_in
 
 
+def upsample_conv_flops(block):
+    """Forward FLOPs of an ``UpsampleConvBlock`` for one example, as it computes them: the
+    K x K phase convolution with 4 x filters outputs on the H x W input, plus the k x k
+    convolutions of its border strips (k // 2 - 1 rows or columns on each side)."""
+    config = block.get_build_config() or {}
+    shape = config.get("input_shape")
+    if shape is None or any(d is None for d in tuple(shape)[1:]):
+        raise ValueError(f"benchmarks.flops: layer {block.path} has no fully known input shape ({shape}).")
+    h, w, c_in = (int(d) for d in tuple(shape)[1:])
+    k = block.kernel_size
+    k_phase = block._taps.shape[1]
+    border = max(k // 2 - 1, 0) if block.pad_mode == "reflect" else 0
+    border_pixels = 2 * border * (2 * h + 2 * w)
+    return 2 * c_in * block.filters * (h * w * 4 * k_phase**2 + border_pixels * k * k)
+
+
 def network_flops(model):
-    """Forward FLOPs of a network for one example: sum over its (nested) conv and dense layers."""
-    return sum(layer_flops(layer) for layer in model._flatten_layers(include_self=False, recursive=True))
+    """Forward FLOPs of a network for one example: sum over its (nested) conv and dense layers
+    (an ``UpsampleConvBlock`` counted as it computes, not as the 4x larger conv it equals)."""
+    from i2ilab.layers import UpsampleConvBlock
+
+    layers = list(model._flatten_layers(include_self=False, recursive=True))
+    inner = {id(layer.conv) for layer in layers if isinstance(layer, UpsampleConvBlock)}
+    return sum(
+        upsample_conv_flops(layer) if isinstance(layer, UpsampleConvBlock) else layer_flops(layer)
+        for layer in layers
+        if id(layer) not in inner
+    )
 
 
 def _parts(model_name, networks):

@@ -15,6 +15,7 @@ import pytest
 
 from benchmarks import flops
 from benchmarks import train_step
+from i2ilab import layers as L
 from i2ilab import models, training
 
 BACKEND = keras.backend.backend()
@@ -146,6 +147,10 @@ def test_layer_flops_match_hand_formulas():
     assert flops.layer_flops(tconv) == 2 * 4 * 4 * 4 * (2 * 2 * 5)
     assert flops.layer_flops(dense) == 2 * 320 * 7
     assert flops.network_flops(model) == 3456 + 2560 + 4480
+    up = keras.Sequential([keras.Input((4, 6, 3)), L.UpsampleConvBlock(4, 5, name="up")])
+    # phases: 3x3 conv, 4 x 4 outputs on the 4x6 input; border: 1 row/col on each side of 8x12
+    phase, border = 2 * 4 * 6 * (3 * 3 * 3) * (4 * 4), 2 * (2 * 1 * (8 + 12)) * (5 * 5 * 3) * 4
+    assert flops.network_flops(up) == phase + border
 
 
 def _unet_flops_by_hand(size, c_in, c_out, ngf):
@@ -187,12 +192,16 @@ def test_step_flops_follow_the_update_order():
 
 
 @pytest.mark.skipif(BACKEND != "jax", reason="XLA's cost analysis is read through jax")
-@pytest.mark.parametrize("name", ["resnet", "multiscale"])
+@pytest.mark.parametrize("name", ["resnet", "multiscale", "upsample"])
 def test_flops_agree_with_xla_cost_analysis(name):
     import jax
 
     if name == "resnet":
         net, shape = models.resnet_generator(64, ngf=16, n_blocks=2), (1, 64, 64, 3)
+    elif name == "upsample":
+        shape = (1, 16, 16, 32)
+        blocks = [L.UpsampleConvBlock(16, 5, norm="layer", activation="relu"), L.UpsampleConvBlock(8, 5)]
+        net = keras.Sequential([keras.Input(shape[1:]), *blocks])
     else:
         net, shape = models.multiscale_discriminator(64, dim=16, num_scales=3), (1, 64, 64, 3)
 

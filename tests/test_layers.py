@@ -114,6 +114,48 @@ def test_conv_block_matches_direct_convolution_with_reflect_padding():
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "kernel,pad_mode,size",
+    [(5, "reflect", (6, 7)), (5, "reflect", (2, 2)), (3, "reflect", (4, 5)), (7, "reflect", (5, 4)),
+     (5, "zero", (4, 5)), (7, "zero", (3, 3))],
+)
+def test_upsample_conv_block_equals_upsampling_then_conv(kernel, pad_mode, size):
+    """Phase convolution + border strips == UpSampling2D(2) -> pad k//2 -> conv k, in value and
+    in the gradients w.r.t. the input and every weight (same weights, same names)."""
+    from i2ilab.training import backend as shim
+
+    x = _x(2, *size, 3)
+    block = L.UpsampleConvBlock(4, kernel, pad_mode=pad_mode, norm="layer", activation="relu", name="up0")
+    plain = L.ConvBlock(4, kernel, padding=kernel // 2, pad_mode=pad_mode, norm="layer", activation="relu")
+    upsample = keras.layers.UpSampling2D(2, interpolation="nearest")
+    block.build(x.shape)
+    plain.build(upsample.compute_output_shape(x.shape))
+    block.conv.bias.assign(RNG.normal(size=4).astype("float32"))
+    block.norm_layer.gamma.assign(RNG.uniform(0.5, 2, size=4).astype("float32"))
+    plain.set_weights(block.get_weights())
+    assert [v.path for v in block.weights] == ["up0/conv/kernel", "up0/conv/bias", "up0/norm/gamma", "up0/norm/beta"]
+    assert block.compute_output_shape((None, 3, 5, 3)) == (None, 6, 10, 4)
+    assert block.conv.kernel.shape == (kernel, kernel, 3, 4)
+
+    weights = RNG.normal(size=(2, 2 * size[0], 2 * size[1], 4)).astype("float32")
+    results = []
+    for layer, prepare in ((block, lambda t: t), (plain, upsample)):
+        def objective(t, layer=layer, prepare=prepare):
+            y = layer(prepare(t))
+            return keras.ops.sum(y * weights), y
+
+        _, y, grads, (x_grad,) = shim.value_and_grad(objective, layer.trainable_variables, (x,))
+        results.append([_np(y), _np(x_grad)] + [_np(g) for g in grads])
+    assert results[0][0].shape == (2, 2 * size[0], 2 * size[1], 4)
+    for ours, reference in zip(*results):
+        np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=2e-5)
+
+
+def test_upsample_conv_block_rejects_even_kernels():
+    with pytest.raises(ValueError, match="kernel_size=4 must be an odd int"):
+        L.UpsampleConvBlock(4, 4)
+
+
 def test_conv_bias_follows_the_norm_rule():
     assert not L.ConvBlock(4, 3, norm="batch").use_bias
     assert L.ConvBlock(4, 3, norm="instance").use_bias
@@ -193,6 +235,8 @@ CUSTOM_LAYERS = [
     (L.DownsampleAvgPool, dict()),
     (L.ConvBlock, dict(filters=5, kernel_size=3, strides=2, padding=1, pad_mode="reflect",
                        norm="instance", activation="lrelu", kernel_initializer="kaiming")),
+    (L.UpsampleConvBlock, dict(filters=5, kernel_size=5, pad_mode="reflect", norm="layer",
+                               activation="relu", kernel_initializer="kaiming")),
     (L.ConvTransposeBlock, dict(filters=5, kernel_size=3, padding=1, output_padding=1,
                                 norm="batch", activation="relu")),
     (L.UNetDown, dict(filters=8, norm="instance", innermost=True)),

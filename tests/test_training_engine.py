@@ -342,6 +342,53 @@ def test_pix2pix_ablations():
     assert any(not np.allclose(u, v) for u, v in zip(g0, values(gan_only.generator.trainable_variables)))
 
 
+def test_munit_step_equals_the_reference_update_order():
+    """The step encodes each image once (its pullback serves the G step) where the reference
+    encodes twice; with SGD(lr=1) the weight changes are minus the gradients, and they equal the
+    reference's: D on fakes from the plain encode, then G's gradient of the whole objective
+    (encode inside) at the old G weights and the updated D weights."""
+    trainer = tiny_munit(weight_decay=0.0, recon_x_cyc_w=10.0)
+    rng = np.random.default_rng(1)
+    styles = [rng.standard_normal((2, 3)).astype("float32") for _ in range(4)]
+    draws = iter(styles * 2)
+    trainer._random_styles = lambda n: keras.ops.convert_to_tensor(next(draws))
+    trainer.compile(g_optimizer=keras.optimizers.SGD(1.0), d_optimizer=keras.optimizers.SGD(1.0))
+    x, y = batch(2)
+    trainer.build(x.shape)
+    gen_a, gen_b, dis_a, dis_b = trainer.gen_a, trainer.gen_b, trainer.dis_a, trainer.dis_b
+    g_vars = gen_a.trainable_variables + gen_b.trainable_variables
+    d_vars = dis_a.trainable_variables + dis_b.trainable_variables
+    g0, d0 = values(g_vars), values(d_vars)
+
+    def d_objective():
+        fake_a = gen_a.decode(gen_b.encode(y, training=True)[0], styles[0], training=True)
+        fake_b = gen_b.decode(gen_a.encode(x, training=True)[0], styles[1], training=True)
+        total = 0.0
+        for disc, real, fake in ((dis_a, x, fake_a), (dis_b, y, fake_b)):
+            d_real, d_fake = trainer.gan.d_loss(disc(real, training=True), disc(fake, training=True))
+            total = total + d_real + d_fake
+        return total, ()
+
+    _, _, d_grads, _ = shim.value_and_grad(d_objective, d_vars)
+    trainer.train_on_batch(x, y)
+    g1, d1 = values(g_vars), values(d_vars)
+    for before, after, grad in zip(d0, d1, d_grads):
+        np.testing.assert_allclose(after, before - keras.ops.convert_to_numpy(grad), rtol=1e-4, atol=1e-5)
+
+    for v, w in zip(g_vars, g0):
+        v.assign(w)
+    codes = lambda: (*gen_a.encode(x, training=True), *gen_b.encode(y, training=True))  # noqa: E731
+    _, _, g_grads, _ = shim.value_and_grad(
+        lambda: trainer._g_objective(x, y, codes(), styles[2], styles[3]), g_vars
+    )
+    moved = 0
+    for before, after, grad in zip(g0, g1, g_grads):
+        grad = keras.ops.convert_to_numpy(grad)
+        np.testing.assert_allclose(after, before - grad, rtol=1e-4, atol=1e-5)
+        moved += np.abs(grad).max() > 1e-3
+    assert moved > len(g0) // 2  # encoders, MLP and decoders all received gradient
+
+
 def test_munit_weight_decay_is_coupled_l2():
     """With zero loss gradients the update is Adam's on weight_decay * w (torch's coupled L2)."""
     trainer = tiny_munit(weight_decay=0.0)

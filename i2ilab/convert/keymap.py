@@ -31,6 +31,7 @@ from i2ilab.layers import (
     ResnetBlock,
     UNetDown,
     UNetUp,
+    UpsampleConvBlock,
 )
 
 LAYOUTS = ("conv", "convT", "dense", "conv1x1_dense", "vector")
@@ -255,7 +256,7 @@ def _munit_generator(model):
             _munit_block(b, f"{prefix}.{k}", conv)
             # AdaIN's running buffers: registered by the reference, never used.
             b.skippable.update({f"{prefix}.{k}.norm.running_mean", f"{prefix}.{k}.norm.running_var"})
-    n_up = sum(1 for layer in dec.layers if layer.name.startswith("upsample"))
+    n_up = sum(1 for layer in dec.layers if isinstance(layer, UpsampleConvBlock))
     for i in range(n_up):
         _munit_block(b, f"dec.model.{2 * i + 2}", dec.get_layer(f"up{i}"))
     _munit_block(b, f"dec.model.{2 * n_up + 1}", dec.get_layer("head"))

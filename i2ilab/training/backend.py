@@ -132,6 +132,12 @@ def _assign_all(variables, values):
 _torch_depth = [0]
 
 
+def _tf_zeros_for_none(grads, sources):
+    """TF's None gradients (unconnected sources) as zeros. Not TF's UnconnectedGradients.ZERO,
+    which fails on Keras variables (their dtype is a string)."""
+    return [tf.zeros(s.shape, s.dtype) if g is None else g for g, s in zip(grads, sources)]
+
+
 def value_and_grad(fn, variables, inputs=()):
     """Value of ``fn`` and its gradient w.r.t. ``variables`` and ``inputs``, on any backend.
 
@@ -163,9 +169,7 @@ def value_and_grad(fn, variables, inputs=()):
         with tf.GradientTape() as tape:
             tape.watch(inputs)
             loss, aux = fn(*inputs)
-        grads = tape.gradient(
-            loss, variables + list(inputs), unconnected_gradients=tf.UnconnectedGradients.ZERO
-        )
+        grads = _tf_zeros_for_none(tape.gradient(loss, variables + list(inputs)), variables + list(inputs))
         return loss, aux, grads[: len(variables)], grads[len(variables) :]
     # torch
     ins = tuple(ops.convert_to_tensor(x).detach().requires_grad_(True) for x in inputs)
@@ -209,11 +213,8 @@ def vjp(fn, variables):
             outputs = fn()
 
         def pullback(cotangents):
-            return tape.gradient(
-                outputs,
-                variables,
-                output_gradients=cotangents,
-                unconnected_gradients=tf.UnconnectedGradients.ZERO,
+            return _tf_zeros_for_none(
+                tape.gradient(outputs, variables, output_gradients=cotangents), variables
             )
 
         return outputs, pullback
