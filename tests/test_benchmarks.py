@@ -53,7 +53,7 @@ def _check_result(r, model, size, batch, steps, repeat):
 
 @pytest.mark.slow
 def test_tiny_benchmark_every_model(capsys):
-    argv = ["--model", "pix2pix,cyclegan,munit,colorize", "--size", "32", "--batch", "1", "--tiny",
+    argv = ["--model", "pix2pix,cyclegan,munit,colorize", "--size", "64", "--batch", "1", "--tiny",
             "--steps", "2", "--warmup", "1", "--repeat", "2", "--backend", BACKEND, "--quiet"]
     results = train_step.main(argv)
     out = capsys.readouterr().out
@@ -63,7 +63,7 @@ def test_tiny_benchmark_every_model(capsys):
     assert report["results"] == json.loads(json.dumps(results))
     assert [r["model"] for r in results] == ["pix2pix", "cyclegan", "munit", "colorize"]
     for r in results:
-        _check_result(r, r["model"], 32, 1, 2, 2)
+        _check_result(r, r["model"], 64, 1, 2, 2)
         assert r["width"] == 8 and r["precision"] == "float32" and r["stepping"] == "direct"
         assert r["jit_compile"] == (BACKEND == "jax")
     # one human-readable line per configuration, before the JSON line
@@ -223,17 +223,22 @@ def _gan(kind, policy, weights=None):
         keras.utils.set_random_seed(0)
         if kind == "pix2pix":
             nets = [models.unet_generator(32, 3, 3, 16, dropout=False), models.patch_discriminator(32, 6, 16, 2)]
-        else:
+        elif kind == "cyclegan":
             nets = [models.resnet_generator(32, ngf=16, n_blocks=2, name=n) for n in ("g_ab", "g_ba")]
             nets += [models.patch_discriminator(32, 3, 16, 2, norm="instance", name=n) for n in ("d_a", "d_b")]
+        else:
+            nets = [models.munit_generator(32, dim=8, n_res=1, mlp_dim=32, name=n) for n in ("gen_a", "gen_b")]
+            nets += [models.multiscale_discriminator(32, dim=8, num_scales=2, name=n) for n in ("dis_a", "dis_b")]
         if weights is not None:
             for net, w in zip(nets, weights):
                 net.set_weights(w)
         initial = [n.get_weights() for n in nets]
         if kind == "pix2pix":
             trainer = training.Pix2Pix(*nets, seed=0)
-        else:
+        elif kind == "cyclegan":
             trainer = training.CycleGAN(*nets, image_shape=(32, 32, 3), seed=0)
+        else:
+            trainer = training.MUNIT(*nets, seed=0)
         trainer.compile()
         rng = np.random.default_rng(0)
         x, y = (rng.uniform(-1, 1, (2, 32, 32, 3)).astype("float32") for _ in range(2))
@@ -244,7 +249,7 @@ def _gan(kind, policy, weights=None):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["pix2pix", "cyclegan"])
+@pytest.mark.parametrize("kind", ["pix2pix", "cyclegan", "munit"])
 def test_mixed_bfloat16_step_is_close_to_float32(kind):
     """bfloat16 keeps 8 significant bits (unit roundoff 2**-9 = 0.2%). The first step starts from
     identical weights, so its losses differ only by rounding in the forward pass; they are means

@@ -254,6 +254,25 @@ def test_cyclegan_colorize_munit_train_translate_and_sample(tmp_path, capsys):
     assert "i2ilab sample" in capsys.readouterr().err
 
 
+def test_train_mixed_precision_munit(tmp_path):
+    """--mixed-precision builds the networks under mixed_bfloat16 (bf16 compute, float32
+    weights), trains to finite losses, records the precision, and restores the global policy."""
+    import keras
+
+    out = tmp_path / "mu"
+    trainer, status = _train("munit", "--data", "synthetic", "--epochs", "1", "--out", str(out),
+                             "--mixed-precision", *TINY)
+    assert status == 0
+    assert keras.mixed_precision.global_policy().name == "float32"
+    up = trainer.gen_a.decoder.get_layer("up0")
+    assert (up.compute_dtype, up.conv.kernel.dtype) == ("bfloat16", "float32")
+    _, series = viz.history_dict(out / "log.csv")
+    assert set(series) == {"D", "G_adv", "recon_x", "recon_s", "recon_c"}
+    assert all(np.isfinite(v).all() for v in series.values())
+    assert json.loads((out / "config.json").read_text())["precision"] == "mixed_bfloat16"
+    assert cb.find_latest(out / "checkpoints")["config"]["precision"] == "mixed_bfloat16"
+
+
 @pytest.mark.tf_only
 def test_console_script_and_python_m(tmp_path):
     """The installed entry points start and dispatch (once; the backend does not matter)."""
