@@ -338,3 +338,22 @@ def test_adam_variants_update_like_keras_adam(variant):
     for a, b in zip(out + out_moments, ref + ref_moments):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert np.abs(ref[0] - start[0]).max() > 1e-3  # the updates did move the weights
+
+
+# ------------------------------------------------------------------- PyTorch calibration step
+def test_torch_step_networks_have_the_reference_sizes(capsys):
+    """benchmarks.torch_step re-creates the reference networks: their parameter counts are the
+    published ones (shared/REFERENCE.md section 1), and a step at 32 px runs and prints a line."""
+    torch = pytest.importorskip("torch")
+    from benchmarks import torch_step
+
+    resnet, patchgan, unet = torch_step._nets(torch)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(resnet(9)) == 11_378_179
+    assert count(patchgan(3, torch.nn.InstanceNorm2d)) == 2_764_737
+    assert count(patchgan(6, torch.nn.BatchNorm2d)) == 2_768_705
+    assert count(unet(8)) == 54_413_955
+    results = torch_step.main(["--model", "pix2pix,cyclegan", "--size", "32", "--steps", "1", "--repeat", "1"])
+    assert [r["model"] for r in results] == ["pix2pix", "cyclegan"]
+    assert all(r["median_s"] > 0 for r in results)
+    assert capsys.readouterr().out.count("s/step") == 2
