@@ -353,7 +353,11 @@ def test_torch_step_networks_have_the_reference_sizes(capsys):
     assert count(patchgan(3, torch.nn.InstanceNorm2d)) == 2_764_737
     assert count(patchgan(6, torch.nn.BatchNorm2d)) == 2_768_705
     assert count(unet(8)) == 54_413_955
-    results = torch_step.main(["--model", "pix2pix,cyclegan", "--size", "32", "--steps", "1", "--repeat", "1"])
-    assert [r["model"] for r in results] == ["pix2pix", "cyclegan"]
+    generator, discriminator = torch_step._munit_nets(torch)
+    g = generator()
+    assert (count(g), count(g.style), count(g.content), count(g.mlp)) == (15_026_187, 2_764_936, 5_385_856, 1_120_768)
+    assert count(discriminator()) == 8_271_171
+    results = torch_step.main(["--model", "pix2pix,cyclegan,munit", "--size", "32", "--steps", "1", "--repeat", "1"])
+    assert [r["model"] for r in results] == ["pix2pix", "cyclegan", "munit"]
     assert all(r["median_s"] > 0 for r in results)
-    assert capsys.readouterr().out.count("s/step") == 2
+    assert capsys.readouterr().out.count("s/step") == 3
