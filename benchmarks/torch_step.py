@@ -220,7 +220,7 @@ def make_step(model, size):
             loss_g = bce(logits, torch.ones_like(logits)) + 100.0 * l1(fake, b)
             loss_g.backward()
             opt_g.step()
-            return float(loss_g) + float(loss_d)
+            return loss_g.detach().item() + loss_d.detach().item()
 
         return step
     if model == "munit":
@@ -255,7 +255,7 @@ def make_step(model, size):
             lsgan(d_a(a), 1.0) + lsgan(d_a(fake_a.detach()), 0.0))
         loss_d.backward()
         opt_d.step()
-        return float(loss_g) + float(loss_d)
+        return loss_g.detach().item() + loss_d.detach().item()
 
     return step
 
@@ -298,7 +298,7 @@ def _munit_step(torch, a, b, size):
                   + l1(s_a_recon, s_a) + l1(s_b_recon, s_b) + l1(c_a_recon, c_a) + l1(c_b_recon, c_b))
         loss_g.backward()
         opt_g.step()
-        return float(loss_g) + float(loss_d)
+        return loss_g.detach().item() + loss_d.detach().item()
 
     return step
 
