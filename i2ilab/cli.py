@@ -346,6 +346,12 @@ def _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist):
             raise CLIError(str(err)) from err
         print(f"i2ilab: resuming from epoch {start} ({ckpt_dir})" if start else
               f"i2ilab: no checkpoint in {ckpt_dir}; starting from scratch", flush=True)
+        latest = cb.find_latest(ckpt_dir) or {}
+        saved = latest.get("config", {}).get("precision", "float32")
+        now = keras.mixed_precision.global_policy().name
+        if start and saved != now:
+            print(f"i2ilab: note: the checkpoint was trained in {saved}, this run computes in {now} "
+                  "(the weights are float32 either way; the results differ by rounding).", flush=True)
     total = args.epochs + args.epochs_decay
     # One pass of the loader is one epoch. fit gets the passes as one repeated stream with
     # steps_per_epoch, so epoch k always consumes the k-th pass (its shuffle order and crops);

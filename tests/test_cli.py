@@ -254,7 +254,7 @@ def test_cyclegan_colorize_munit_train_translate_and_sample(tmp_path, capsys):
     assert "i2ilab sample" in capsys.readouterr().err
 
 
-def test_train_mixed_precision_munit(tmp_path):
+def test_train_mixed_precision_munit(tmp_path, capsys):
     """--mixed-precision builds the networks under mixed_bfloat16 (bf16 compute, float32
     weights), trains to finite losses, records the precision, and restores the global policy."""
     import keras
@@ -271,6 +271,13 @@ def test_train_mixed_precision_munit(tmp_path):
     assert all(np.isfinite(v).all() for v in series.values())
     assert json.loads((out / "config.json").read_text())["precision"] == "mixed_bfloat16"
     assert cb.find_latest(out / "checkpoints")["config"]["precision"] == "mixed_bfloat16"
+    # resuming in float32 says so, and goes on from the bfloat16 run's weights
+    capsys.readouterr()
+    _, status = _train("munit", "--data", "synthetic", "--epochs", "2", "--out", str(out), "--resume", *TINY)
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "resuming from epoch 1" in printed
+    assert "trained in mixed_bfloat16, this run computes in float32" in printed
 
 
 @pytest.mark.tf_only
