@@ -37,6 +37,18 @@ STEP_CALLS = {
 PASS_COST = (3, 2, 1)
 
 
+def _example_input_shape(layer):
+    """The built input shape of ``layer`` without the batch axis; ValueError if not fully known."""
+    config = layer.get_build_config() or {}
+    shape = config.get("input_shape")
+    if shape is None or any(d is None for d in tuple(shape)[1:]):
+        raise ValueError(
+            f"benchmarks.flops: layer {layer.path} has no fully known input shape ({shape}); build "
+            "the network with a fixed image_size to count its FLOPs."
+        )
+    return tuple(int(d) for d in tuple(shape)[1:])
+
+
 def layer_flops(layer):
     """Forward FLOPs of one Conv2D / Conv2DTranspose / Dense layer for one example, else 0.
 
@@ -45,14 +57,7 @@ def layer_flops(layer):
     """
     if not isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose, keras.layers.Dense)):
         return 0
-    config = layer.get_build_config() or {}
-    shape = config.get("input_shape")
-    if shape is None or any(d is None for d in tuple(shape)[1:]):
-        raise ValueError(
-            f"benchmarks.flops: layer {layer.path} has no fully known input shape ({shape}); build "
-            "the network with a fixed image_size to count its FLOPs."
-        )
-    shape = tuple(int(d) for d in tuple(shape)[1:])
+    shape = _example_input_shape(layer)
     if isinstance(layer, keras.layers.Dense):
         return 2 * shape[-1] * layer.units
     kh, kw = layer.kernel_size
@@ -68,11 +73,7 @@ def upsample_conv_flops(block):
     """Forward FLOPs of an ``UpsampleConvBlock`` for one example, as it computes them: the
     K x K phase convolution with 4 x filters outputs on the H x W input, plus the k x k
     convolutions of its border strips (k // 2 - 1 rows or columns on each side)."""
-    config = block.get_build_config() or {}
-    shape = config.get("input_shape")
-    if shape is None or any(d is None for d in tuple(shape)[1:]):
-        raise ValueError(f"benchmarks.flops: layer {block.path} has no fully known input shape ({shape}).")
-    h, w, c_in = (int(d) for d in tuple(shape)[1:])
+    h, w, c_in = _example_input_shape(block)
     k = block.kernel_size
     k_phase = block._taps.shape[1]
     border = max(k // 2 - 1, 0) if block.pad_mode == "reflect" else 0

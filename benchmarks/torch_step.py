@@ -25,6 +25,8 @@ import argparse
 import statistics
 import time
 
+from benchmarks.train_step import munit_scales, patch_layers, resnet_blocks
+
 
 def _nets(torch):
     nn = torch.nn
@@ -203,7 +205,7 @@ def make_step(model, size):
     adam = lambda params: torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))  # noqa: E731
     l1 = nn.L1Loss()
     if model == "pix2pix":
-        g, d = unet(size.bit_length() - 1), patchgan(6, nn.BatchNorm2d)
+        g, d = unet(size.bit_length() - 1), patchgan(6, nn.BatchNorm2d, n_layers=patch_layers(size))
         opt_g, opt_d = adam(g.parameters()), adam(d.parameters())
         bce = nn.BCEWithLogitsLoss()
 
@@ -227,9 +229,8 @@ def make_step(model, size):
         return _munit_step(torch, a, b, size)
     if model != "cyclegan":
         raise ValueError(f"benchmarks.torch_step: --model {model!r}: use pix2pix, cyclegan or munit.")
-    blocks = 9 if size >= 256 else 6
-    g_ab, g_ba = resnet_generator(blocks), resnet_generator(blocks)
-    d_a, d_b = patchgan(3, nn.InstanceNorm2d), patchgan(3, nn.InstanceNorm2d)
+    g_ab, g_ba = resnet_generator(resnet_blocks(size)), resnet_generator(resnet_blocks(size))
+    d_a, d_b = (patchgan(3, nn.InstanceNorm2d, n_layers=patch_layers(size)) for _ in range(2))
     opt_g = adam(list(g_ab.parameters()) + list(g_ba.parameters()))
     opt_d = adam(list(d_a.parameters()) + list(d_b.parameters()))
     mse = nn.MSELoss()
@@ -263,9 +264,8 @@ def make_step(model, size):
 def _munit_step(torch, a, b, size):
     """MUNIT trainer order: D step on fakes from fresh styles, then the G step (encode twice)."""
     Generator, Discriminator = _munit_nets(torch)
-    scales = 3 if size >= 64 else (2 if size >= 32 else 1)
     gen_a, gen_b = Generator(), Generator()
-    dis_a, dis_b = Discriminator(num_scales=scales), Discriminator(num_scales=scales)
+    dis_a, dis_b = Discriminator(num_scales=munit_scales(size)), Discriminator(num_scales=munit_scales(size))
     adam = lambda params: torch.optim.Adam(params, lr=1e-4, betas=(0.5, 0.999), weight_decay=1e-4)  # noqa: E731
     opt_g = adam(list(gen_a.parameters()) + list(gen_b.parameters()))
     opt_d = adam(list(dis_a.parameters()) + list(dis_b.parameters()))

@@ -138,6 +138,11 @@ def patch_layers(size):
     return min(3, deepest)
 
 
+def resnet_blocks(size, tiny=False):
+    """ResNet generator depth: 9 blocks from 256 px, 6 below (the reference); 2 with --tiny."""
+    return 2 if tiny else (9 if size >= 256 else 6)
+
+
 def munit_scales(size):
     """MUNIT discriminator scales: 3, fewer below 64 px so the coarsest scale has a logit map."""
     return max(1, min(3, size.bit_length() - 1 - 3))
@@ -154,8 +159,10 @@ def build_trainer(model, size, width, tiny, seed=0):
         d = models.patch_discriminator(size, 6, width, patch_layers(size), norm="batch", name="discriminator")
         return training.Pix2Pix(g, d, seed=seed)
     if model == "cyclegan":
-        blocks = 2 if tiny else (9 if size >= 256 else 6)
-        gs = [models.resnet_generator(size, ngf=width, n_blocks=blocks, name=n) for n in ("g_ab", "g_ba")]
+        gs = [
+            models.resnet_generator(size, ngf=width, n_blocks=resnet_blocks(size, tiny), name=n)
+            for n in ("g_ab", "g_ba")
+        ]
         ds = [
             models.patch_discriminator(size, 3, width, patch_layers(size), norm="instance", name=n)
             for n in ("d_a", "d_b")

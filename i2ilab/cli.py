@@ -277,13 +277,10 @@ def _data_parallel(args):
         dist = training.distribute(args.devices)
     except ValueError as err:
         raise CLIError(f"--devices {args.devices}: {err}") from err
-    if args.batch_size % dist.num_replicas:
-        raise CLIError(
-            f"--batch-size {args.batch_size} does not split over --devices {args.devices} "
-            f"({dist.num_replicas} devices): the batch size is the global batch, divided "
-            f"equally among the devices; use a multiple of {dist.num_replicas}, e.g. "
-            f"--batch-size {dist.num_replicas * max(1, args.batch_size // dist.num_replicas)}."
-        )
+    try:
+        dist.check_batch_size(args.batch_size, "--batch-size")
+    except ValueError as err:
+        raise CLIError(f"--devices {args.devices}: {err}") from err
     return dist
 
 
@@ -337,6 +334,7 @@ def _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist):
     from i2ilab import viz
 
     image_size = cfg["image_size"]
+    precision = keras.mixed_precision.global_policy().name
     trainer = build_trainer(cfg, seed=args.seed, lr=args.lr)
     start = 0
     if args.resume:
@@ -348,9 +346,8 @@ def _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist):
               f"i2ilab: no checkpoint in {ckpt_dir}; starting from scratch", flush=True)
         latest = cb.find_latest(ckpt_dir) or {}
         saved = latest.get("config", {}).get("precision", "float32")
-        now = keras.mixed_precision.global_policy().name
-        if start and saved != now:
-            print(f"i2ilab: note: the checkpoint was trained in {saved}, this run computes in {now} "
+        if start and saved != precision:
+            print(f"i2ilab: note: the checkpoint was trained in {saved}, this run computes in {precision} "
                   "(the weights are float32 either way; the results differ by rounding).", flush=True)
     total = args.epochs + args.epochs_decay
     # One pass of the loader is one epoch. fit gets the passes as one repeated stream with
@@ -365,7 +362,6 @@ def _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist):
             print("i2ilab: the dataset's length is unknown, so the resumed run's data order is "
                   "not the one of an unbroken run (weights, optimizers and schedule are).")
     log_path = out / "log.csv"
-    precision = keras.mixed_precision.global_policy().name
     nan_stop = cb.NaNStop()
     sample_cb = cb.SampleGrid(sample, out_dir=out / "samples", every=args.sample_every,
                               max_rows=args.samples)

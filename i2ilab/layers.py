@@ -98,7 +98,7 @@ def make_norm(norm, name=None):
     return None
 
 
-def _tf_replica_context():
+def tf_replica_context():
     """The replica context of a multi-replica ``tf.distribute`` step; None otherwise (and on
     every other backend, where no replica runs a partial batch)."""
     if keras.backend.backend() != "tensorflow":
@@ -143,7 +143,7 @@ class TorchBatchNormalization(keras.layers.BatchNormalization):
     def _moments_and_count(self, x):
         """Batch mean, biased variance and values per channel: global across TF replicas."""
         n = ops.cast(ops.size(x), x.dtype) / ops.cast(ops.shape(x)[self.axis], x.dtype)
-        context = _tf_replica_context() if self.sync_replicas else None
+        context = tf_replica_context() if self.sync_replicas else None
         if context is None:
             mean, variance = ops.moments(x, axes=self._reduction_axes)
             return mean, variance, n

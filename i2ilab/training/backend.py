@@ -40,6 +40,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from i2ilab.layers import tf_replica_context
+
 BACKEND = keras.backend.backend()
 
 if BACKEND == "tensorflow":
@@ -353,29 +355,19 @@ def set_global_rng_state(arrays):
 
 
 # ------------------------------------------------------------------------------ data parallelism
-def _replica_context():
-    """The ``tf.distribute`` replica context of a multi-replica step, else None."""
-    if BACKEND != "tensorflow":
-        return None
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync < 2:
-        return None
-    return context
-
-
 def replica_count():
     """Replicas that each run this step on their own share of the batch (TF strategy), else 1.
 
     1 on JAX even when distributed: there the step is one global program.
     """
-    context = _replica_context()
+    context = tf_replica_context()
     return 1 if context is None else int(context.num_replicas_in_sync)
 
 
 def all_gather(x):
     """The global batch: ``x`` (b, ...) of every replica concatenated in replica order (TF
     strategy); ``x`` itself elsewhere."""
-    context = _replica_context()
+    context = tf_replica_context()
     if context is None:
         return x
     gathered = context.all_gather(x, axis=0)
@@ -387,7 +379,7 @@ def all_gather(x):
 
 def local_slice(x):
     """This replica's rows of a global-batch tensor (the inverse of :func:`all_gather`)."""
-    context = _replica_context()
+    context = tf_replica_context()
     if context is None:
         return x
     n = int(context.num_replicas_in_sync)
@@ -475,11 +467,12 @@ class DataParallelScope:
 
     def check_batch_size(self, batch_size, what="batch_size"):
         """Raise a ValueError unless ``batch_size`` splits into equal per-device shares."""
-        if batch_size % self.num_replicas:
+        n = self.num_replicas
+        if batch_size % n:
             raise ValueError(
-                f"{what} {batch_size} is not a multiple of the {self.num_replicas} devices; "
-                f"the global batch is split equally, so use e.g. {what} "
-                f"{max(1, batch_size // self.num_replicas) * self.num_replicas}."
+                f"{what} {batch_size} does not split over the {n} devices: the batch size is the "
+                f"global batch, divided equally among the devices; use a multiple of {n}, e.g. "
+                f"{what} {n * max(1, batch_size // n)}."
             )
 
     def __repr__(self):

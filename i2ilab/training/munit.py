@@ -31,8 +31,9 @@ class MUNIT(GANTrainer):
 
     Update order per batch, as the reference: D step, then G step. Both images are encoded
     once per step (the D step's content codes are the G step's, whose gradient is pulled back
-    through that same pass), where the reference encodes them twice: same numbers, less work. ``compile()`` defaults to
-    Adam(1e-4, beta_1=0.5, beta_2=0.999, epsilon=1e-8) for both, the reference's optimizer.
+    through that same pass), where the reference encodes them twice: same numbers, less work.
+    ``compile()`` defaults to Adam(1e-4, beta_1=0.5, beta_2=0.999, epsilon=1e-8) for both, the
+    reference's optimizer.
 
     Logged (unweighted epoch means, summed over both domains): ``D`` (the D objective),
     ``G_adv``, ``recon_x``, ``recon_s``, ``recon_c``, and ``recon_cyc`` when its weight > 0.
