@@ -7,7 +7,8 @@ count completed epochs from 1, as the Keras progress bar shows them; ``fit``'s `
 arguments are 0-based, so ``ckpt-epoch0003`` is the state after epoch index 2 and training
 resumes with ``fit(initial_epoch=3)``.
 
-Typical use (``i2ilab.cli`` wires exactly this)::
+Checkpoint files, ``latest.json`` and the resume checks live in :mod:`i2ilab.runs` (their
+names are re-exported here). Typical use (``i2ilab train`` wires exactly this)::
 
     start = resume(trainer, out_dir)          # 0 for a fresh run
     trainer.fit(ds, epochs=n + n_decay, initial_epoch=start, callbacks=[
@@ -16,24 +17,31 @@ Typical use (``i2ilab.cli`` wires exactly this)::
 """
 
 import csv
-import datetime
-import json
 import math
-import os
 import pathlib
-import re
 import weakref
 
 import keras
 import numpy as np
 
-from i2ilab import viz
+from i2ilab import backend, runs, viz
+from i2ilab.runs import CHECKPOINT_SUFFIX, LATEST, check_config, checkpoint_path, find_latest, list_checkpoints
 
-#: Name of the JSON pointer to the newest checkpoint inside a checkpoint folder.
-LATEST = "latest.json"
-#: Checkpoint files are ``ckpt-epoch0003.npz`` (state after 3 completed epochs).
-CHECKPOINT_SUFFIX = ".npz"
-_CKPT_RE = re.compile(r"^ckpt-epoch(\d+)" + re.escape(CHECKPOINT_SUFFIX) + "$")
+__all__ = [
+    "CHECKPOINT_SUFFIX",
+    "LATEST",
+    "CSVLog",
+    "Checkpoint",
+    "LinearDecay",
+    "NaNStop",
+    "SampleGrid",
+    "check_config",
+    "checkpoint_path",
+    "find_latest",
+    "linear_decay_factor",
+    "list_checkpoints",
+    "resume",
+]
 
 # model -> (loss name, value, epoch, batch) of the first non-finite loss of the current fit;
 # written by NaNStop, read by Checkpoint and SampleGrid so neither stores or shows a NaN state.
@@ -72,12 +80,6 @@ def _first_nonfinite(logs):
         if v is not None and not math.isfinite(v):
             return key, v
     return None
-
-
-def _sync_jax(model):
-    """JAX fit keeps variable values outside the model during an epoch; put them back."""
-    if keras.backend.backend() == "jax" and hasattr(model, "jax_state_sync"):
-        model.jax_state_sync()
 
 
 def linear_decay_factor(epoch, n_epochs, n_epochs_decay):
@@ -154,7 +156,7 @@ class LinearDecay(keras.callbacks.Callback):
         factor = linear_decay_factor(epoch, self.n_epochs, self.n_epochs_decay)
         for name, opt in _optimizers(self.model):
             base = self._base(name, opt, epoch if self._first_epoch else 0)
-            if isinstance(opt._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+            if backend.has_schedule(opt):
                 raise TypeError(
                     f"LinearDecay sets {name}.learning_rate per epoch; compile the trainer with a "
                     "float learning rate, not a LearningRateSchedule."
@@ -232,40 +234,15 @@ def _scalar_logs(logs):
     return out
 
 
-def _atomic_write_text(path, text):
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def checkpoint_path(out_dir, epoch):
-    """Path of the checkpoint after ``epoch`` completed epochs (counting from 1)."""
-    return pathlib.Path(out_dir) / f"ckpt-epoch{int(epoch):04d}{CHECKPOINT_SUFFIX}"
-
-
-def list_checkpoints(out_dir):
-    """[(completed epochs, path)] of the checkpoint files in ``out_dir``, oldest first."""
-    out_dir = pathlib.Path(out_dir)
-    if not out_dir.is_dir():
-        return []
-    found = []
-    for p in out_dir.iterdir():
-        m = _CKPT_RE.match(p.name)
-        if m:
-            found.append((int(m.group(1)), p))
-    return sorted(found)
-
-
 class Checkpoint(keras.callbacks.Callback):
     """Save the complete training state every ``every`` epochs, atomically, keeping the last K.
 
     At the end of an epoch (and always after the last one) calls
-    ``trainer.save_checkpoint`` on a temporary name in ``out_dir`` and renames it to
-    ``ckpt-epochNNNN.npz`` (NNNN = completed epochs), so a crash never leaves a half-written
-    checkpoint under a real name. Then rewrites ``latest.json`` (also atomically):
-    ``{"epoch": completed epochs = the initial_epoch to resume with, "path": file name,
-    "config": config, "history": {"epoch": [...], loss: [...]}, "lr": {...}, "backend", "time"}``
-    and deletes all but the newest ``keep`` checkpoint files. An epoch whose logs hold a
+    ``trainer.save_checkpoint(out_dir/ckpt-epochNNNN.npz)`` (NNNN = completed epochs; the trainer
+    writes atomically, so a crash never leaves a half-written checkpoint under a real name).
+    Then rewrites ``latest.json`` (:func:`i2ilab.runs.write_latest`; ``"epoch"`` = completed
+    epochs = the initial_epoch to resume with) and deletes all but the newest ``keep``
+    checkpoint files. An epoch whose logs hold a
     NaN/inf, or that ``NaNStop`` interrupted, is not saved.
 
     The history continues across resumes: entries of ``latest.json`` older than the epoch this
@@ -319,82 +296,21 @@ class Checkpoint(keras.callbacks.Callback):
 
     def save(self, completed_epochs):
         """Write ``ckpt-epoch<completed_epochs>`` and point ``latest.json`` at it."""
-        _sync_jax(self.model)
         final = checkpoint_path(self.out_dir, completed_epochs)
-        tmp = final.with_name(f".tmp-{os.getpid()}-{final.name}")
-        self.model.save_checkpoint(str(tmp))
-        if not tmp.exists():
+        self.model.save_checkpoint(str(final))
+        if not final.exists():
             raise FileNotFoundError(
-                f"Checkpoint: trainer.save_checkpoint({tmp}) did not create that file; it must "
+                f"Checkpoint: trainer.save_checkpoint({final}) did not create that file; it must "
                 "write exactly the path it is given."
             )
-        os.replace(tmp, final)
         lrs = {
             name: float(keras.ops.convert_to_numpy(opt.learning_rate))
             for name, opt in _optimizers(self.model)
         }
-        info = {
-            "epoch": int(completed_epochs),
-            "path": final.name,
-            "config": self.config,
-            "history": self.history,
-            "lr": lrs,
-            "backend": keras.backend.backend(),
-            "time": datetime.datetime.now().isoformat(timespec="seconds"),
-        }
-        _atomic_write_text(self.out_dir / LATEST, json.dumps(info, indent=1))
+        runs.write_latest(self.out_dir, final, completed_epochs, self.config, self.history, lrs)
         self.last_saved = final
-        for _, path in list_checkpoints(self.out_dir)[: -self.keep]:
-            if path != final:
-                path.unlink()
+        runs.prune(self.out_dir, self.keep, protect=final)
         return final
-
-
-def find_latest(out_dir):
-    """The newest checkpoint of ``out_dir`` as a dict (``latest.json`` plus ``"file"``), or None.
-
-    Falls back to the checkpoint file with the highest epoch when ``latest.json`` is missing or
-    points at a deleted file (its history and config are then empty).
-    """
-    out_dir = pathlib.Path(out_dir)
-    pointer = out_dir / LATEST
-    if pointer.is_file():
-        try:
-            info = json.loads(pointer.read_text())
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{pointer} is not valid JSON ({err}); delete it to resume from "
-                             "the newest ckpt-epoch file.") from err
-        file = out_dir / info.get("path", "")
-        if info.get("path") and file.is_file():
-            info["file"] = file
-            return info
-    found = list_checkpoints(out_dir)
-    if not found:
-        return None
-    epoch, file = found[-1]
-    return {"epoch": epoch, "path": file.name, "file": file, "config": {}, "history": {}}
-
-
-def _check_config(info, expect_config, out_dir):
-    saved = info.get("config") or {}
-    diff = {
-        k: (saved[k], v) for k, v in (expect_config or {}).items() if k in saved and saved[k] != v
-    }
-    if diff:
-        detail = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items())
-        raise ValueError(
-            f"The checkpoint in {out_dir} was trained with a different configuration "
-            f"({detail}). Use the same options, or a new --out folder."
-        )
-
-
-def check_config(out_dir, expect_config):
-    """Raise ValueError naming the keys of ``expect_config`` that differ from the ``config``
-    saved with the newest checkpoint of ``out_dir`` (nothing to compare: no error). Lets a
-    program refuse a mismatched resume before it builds anything."""
-    info = find_latest(out_dir)
-    if info is not None:
-        _check_config(info, expect_config, out_dir)
 
 
 def resume(trainer, out_dir, expect_config=None):
@@ -412,7 +328,7 @@ def resume(trainer, out_dir, expect_config=None):
     info = find_latest(out_dir)
     if info is None:
         return 0
-    _check_config(info, expect_config, out_dir)
+    runs.compare_config(info, expect_config, out_dir)
     for _, opt in _optimizers(trainer):
         if opt not in _BASE_LR:
             _BASE_LR[opt] = float(keras.ops.convert_to_numpy(opt.learning_rate))
@@ -464,7 +380,7 @@ class SampleGrid(keras.callbacks.Callback):
         total = self.params.get("epochs") if self.params else None
         if (epoch + 1) % self.every and epoch + 1 != total:
             return
-        _sync_jax(self.model)
+        backend.sync_state(self.model)
         columns = self.model.sample_columns(self.x, self.y)
         self.last_grid = viz.image_grid(columns, max_rows=self.max_rows)
         if self.out_dir is not None:

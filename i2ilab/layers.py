@@ -13,6 +13,8 @@ Normalisations compute their statistics in float32 and cast back, so they stay a
 import keras
 from keras import ops
 
+from i2ilab.backend import all_reduce_sum, tf_replica_context
+
 PACKAGE = "i2ilab"
 NORMS = ("batch", "instance", "layer", "none")
 ACTIVATIONS = ("relu", "lrelu", "tanh", "none")
@@ -98,19 +100,6 @@ def make_norm(norm, name=None):
     return None
 
 
-def tf_replica_context():
-    """The replica context of a multi-replica ``tf.distribute`` step; None otherwise (and on
-    every other backend, where no replica runs a partial batch)."""
-    if keras.backend.backend() != "tensorflow":
-        return None
-    import tensorflow as tf
-
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync < 2:
-        return None
-    return context
-
-
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class TorchBatchNormalization(keras.layers.BatchNormalization):
     """BatchNormalization whose moving statistics follow ``torch.nn.BatchNorm2d`` exactly.
@@ -143,22 +132,21 @@ class TorchBatchNormalization(keras.layers.BatchNormalization):
     def _moments_and_count(self, x):
         """Batch mean, biased variance and values per channel: global across TF replicas."""
         n = ops.cast(ops.size(x), x.dtype) / ops.cast(ops.shape(x)[self.axis], x.dtype)
+        axes = [i for i in range(len(x.shape)) if i != self.axis % len(x.shape)]
         context = tf_replica_context() if self.sync_replicas else None
         if context is None:
-            mean, variance = ops.moments(x, axes=self._reduction_axes)
+            mean, variance = ops.moments(x, axes=axes)
             return mean, variance, n
-        import tensorflow as tf
-
         # One tensor per all-reduce (sums and count together): a list would be packed
         # differently on different replicas and the collectives would not match.
-        sums = ops.concatenate([ops.sum(x, axis=self._reduction_axes), ops.reshape(n, (1,))], 0)
-        sums = context.all_reduce(tf.distribute.ReduceOp.SUM, sums)
+        sums = ops.concatenate([ops.sum(x, axis=axes), ops.reshape(n, (1,))], 0)
+        sums = all_reduce_sum(context, sums)
         count = sums[-1]
         mean = sums[:-1] / count
         shape = [1] * len(x.shape)
         shape[self.axis] = -1
-        squares = ops.sum(ops.square(x - ops.reshape(mean, shape)), axis=self._reduction_axes)
-        variance = context.all_reduce(tf.distribute.ReduceOp.SUM, squares) / count
+        squares = ops.sum(ops.square(x - ops.reshape(mean, shape)), axis=axes)
+        variance = all_reduce_sum(context, squares) / count
         return mean, variance, count
 
     def call(self, inputs, training=None):

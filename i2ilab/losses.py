@@ -16,6 +16,8 @@ Conventions of the references, kept here:
 import keras
 from keras import ops
 
+from i2ilab.backend import input_gradient
+
 GAN_MODES = ("vanilla", "lsgan", "hinge", "wgangp")
 
 __all__ = [
@@ -137,7 +139,7 @@ def gradient_penalty(critic, real, fake, alpha=None, seed=None, weight=10.0, tar
     ``x = alpha * real + (1 - alpha) * fake`` with one ``alpha ~ U[0, 1)`` per sample;
     ``g = d sum(critic(x)) / dx`` flattened per sample; the result is
     ``weight * mean_b((||g_b + 1e-16||_2 - target_norm)^2)``. It stays differentiable w.r.t. the
-    critic's weights (double backpropagation through :mod:`i2ilab.training.backend`).
+    critic's weights (double backpropagation through :mod:`i2ilab.backend`).
 
     Args:
         critic: callable, (B, H, W, C) images -> logits (a tensor or a list of maps).
@@ -147,8 +149,6 @@ def gradient_penalty(critic, real, fake, alpha=None, seed=None, weight=10.0, tar
         weight: lambda of the penalty (10 in the paper).
         target_norm: the norm the gradient is pulled to (1).
     """
-    from i2ilab.training.backend import input_gradient
-
     real = _f32(real)
     fake = ops.stop_gradient(_f32(fake))
     batch = ops.shape(real)[0]

@@ -14,8 +14,10 @@ import pathlib
 
 import numpy as np
 
+from i2ilab import color
+
 #: Lab ab channels are stored as ab / 110 (shared/REFERENCE.md, colorization).
-AB_SCALE = 110.0
+AB_SCALE = color.AB_SCALE
 #: Lightness used to display a 2-channel (ab) image on its own.
 AB_DISPLAY_L = 50.0
 #: Auto-scaling enlarges small cells to at least this many pixels wide, so titles fit.
@@ -29,28 +31,8 @@ def _to_numpy(images):
     return np.asarray(images)
 
 
-def lab_to_rgb_numpy(lab):
-    """CIE Lab (D65) -> sRGB in [0, 1], NumPy only (..., 3): L in [0, 100], a and b unscaled."""
-    lab = np.asarray(lab, dtype=np.float64)
-    fy = (lab[..., 0] + 16.0) / 116.0
-    fx = fy + lab[..., 1] / 500.0
-    fz = fy - lab[..., 2] / 200.0
-    eps = 6.0 / 29.0
-
-    def finv(t):
-        return np.where(t > eps, t**3, 3 * eps**2 * (t - 4.0 / 29.0))
-
-    xyz = np.stack([0.950456 * finv(fx), finv(fy), 1.088754 * finv(fz)], axis=-1)
-    m = np.array(
-        [
-            [3.2404542, -1.5371385, -0.4985314],
-            [-0.9692660, 1.8760108, 0.0415560],
-            [0.0556434, -0.2040259, 1.0572252],
-        ]
-    )
-    rgb_lin = np.clip(xyz @ m.T, 0.0, 1.0)
-    rgb = np.where(rgb_lin > 0.0031308, 1.055 * rgb_lin ** (1 / 2.4) - 0.055, 12.92 * rgb_lin)
-    return np.clip(rgb, 0.0, 1.0)
+#: CIE Lab (D65) -> sRGB in [0, 1], NumPy (..., 3): L in [0, 100], a and b unscaled.
+lab_to_rgb_numpy = color.lab_to_rgb_np
 
 
 def to_uint8(images):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from i2ilab.data import synthetic
-from i2ilab.data.color import rgb_to_lab_np
+from i2ilab.color import rgb_to_lab_np
 
 
 def _u8(x):

@@ -1,12 +1,14 @@
 """Data for i2ilab: tf.data loaders, Lab colour conversion, synthetic datasets, downloads.
 
 Loaders return batched tf.data datasets of 2-tuples of float32 NHWC images in [-1, 1]
-(colorization: L / 50 - 1 and ab / 110). See loaders.py, color.py, synthetic.py, download.py.
+(colorization: L / 50 - 1 and ab / 110). See loaders.py, synthetic.py, download.py; the Lab
+conversion is :mod:`i2ilab.color` (its names are re-exported here).
 The loaders (and so TensorFlow) are imported on first use, so the synthetic data and download
 tools start quickly.
 """
 
-from i2ilab.data.color import (
+from i2ilab import color
+from i2ilab.color import (
     l_ab_to_rgb,
     lab_to_rgb,
     lab_to_rgb_np,

@@ -19,6 +19,10 @@ decoded in parallel (AUTOTUNE), the resized uint8 images are cached in memory wh
 AUTO_CACHE_BYTES (cropping and flipping happen after the cache, so each epoch gets new crops),
 and batches are prefetched. With a seed, the order, the crops and the flips are reproducible run
 after run and still change from epoch to epoch.
+
+Under the JAX backend TensorFlow serves only these pipelines; call
+``i2ilab.backend.hide_gpus_from_tensorflow()`` before building the first one so that it does not
+reserve the GPUs' memory (``i2ilab train`` does).
 """
 
 import pathlib
@@ -26,26 +30,12 @@ import warnings
 
 import tensorflow as tf
 
-from i2ilab.data import color
+from i2ilab import color
 from i2ilab.data.files import DataError, list_images, scan_images
 
 AUTOTUNE = tf.data.AUTOTUNE
 
 
-def _keep_tensorflow_off_the_gpu():
-    """Under the JAX (or torch) backend TensorFlow serves only tf.data, which runs on the CPU; hide the
-    GPUs from it so that it does not reserve their memory (the usual advice for tf.data with JAX)."""
-    import keras
-
-    if keras.config.backend() == "tensorflow":
-        return
-    try:
-        tf.config.set_visible_devices([], "GPU")
-    except RuntimeError:  # TensorFlow initialised its devices already
-        pass
-
-
-_keep_tensorflow_off_the_gpu()
 # Cache decoded, resized uint8 images in memory when cache=None and they take at most this.
 AUTO_CACHE_BYTES = 1 << 30
 
@@ -297,8 +287,7 @@ def colorization_dataset(
     _check_args(image_size, load_size, jitter, batch_size)
 
     def to_scaled_lab(rgb_u8):
-        lab = color.rgb_to_lab_tf(tf.cast(rgb_u8, tf.float32) / 255.0)
-        return tf.concat([lab[..., :1] / color.L_SCALE - 1.0, lab[..., 1:] / color.AB_SCALE], axis=-1)
+        return tf.concat(color.scale_l_ab(color.rgb_to_lab_tf(tf.cast(rgb_u8, tf.float32) / 255.0)), axis=-1)
 
     stream, _ = _folder_stream(
         pathlib.Path(root) / split, paired=False, image_size=image_size, load_size=load_size, jitter=jitter,

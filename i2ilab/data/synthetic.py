@@ -48,7 +48,7 @@ import tempfile
 
 import numpy as np
 
-from i2ilab.data.color import lab_to_rgb_np
+from i2ilab.color import lab_to_rgb_np
 
 VERSION = 1
 PAIRED = ("labels2photo", "edges2objects")

@@ -7,6 +7,7 @@ convention) or integer 0..255. NumPy throughout (evaluation only, not for traini
 
 import numpy as np
 
+from i2ilab.color import rgb_to_lab_np
 from i2ilab.metrics._convert import to_unit_rgb
 
 __all__ = ["colorfulness", "saturation", "saturation_histogram", "srgb_to_lab", "mean_chroma"]
@@ -50,22 +51,9 @@ def saturation_histogram(images, bins=10):
 def srgb_to_lab(images):
     """sRGB -> CIELab (D65): (..., 3) -> (..., 3) float64, L in [0, 100], a, b about [-110, 110].
 
-    Greys get a = b = 0 exactly (see the white-point note below).
+    Greys get a = b = 0 exactly (:func:`i2ilab.color.rgb_to_lab_np` with ``exact_grey``).
     """
-    rgb = to_unit_rgb(images, "srgb_to_lab")
-    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    to_xyz = np.array(
-        [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
-    )
-    # Normalise by the matrix's own white (its row sums, about D65's 0.95047, 1, 1.08883) so that
-    # every grey gets a = b = 0 exactly; with the rounded D65 numbers greys would get chroma ~0.003.
-    xyz = linear @ to_xyz.T / to_xyz.sum(axis=1)
-    delta = 6.0 / 29.0
-    f = np.where(xyz > delta**3, np.cbrt(xyz), xyz / (3 * delta**2) + 4.0 / 29.0)
-    lightness = 116.0 * f[..., 1] - 16.0
-    a = 500.0 * (f[..., 0] - f[..., 1])
-    b = 200.0 * (f[..., 1] - f[..., 2])
-    return np.stack([lightness, a, b], axis=-1)
+    return rgb_to_lab_np(to_unit_rgb(images, "srgb_to_lab"), exact_grey=True)
 
 
 def mean_chroma(images):

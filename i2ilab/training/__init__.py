@@ -1,18 +1,25 @@
 """GAN training engine of i2ilab: trainers that are keras.Models and train with ``fit``.
 
 ``Colorizer``, ``Pix2Pix``, ``CycleGAN`` and ``MUNIT`` each write their train step once in
-stateful Keras style; :mod:`i2ilab.training.backend` runs it on TensorFlow, JAX and PyTorch.
+stateful Keras style; the backend shim :mod:`i2ilab.backend` (also reachable as
+``i2ilab.training.backend``, its former home) runs it on TensorFlow, JAX and PyTorch.
 See :mod:`i2ilab.training.base` for the interface the callbacks and the CLI rely on, and
 :func:`distribute` for data-parallel training on several devices.
 """
 
-from i2ilab.training.backend import DataParallelScope, distribute
+import sys
+
+from i2ilab import backend
+from i2ilab.backend import DataParallelScope, distribute
 from i2ilab.training.base import GANTrainer, OptimizerGroup, default_adam
 from i2ilab.training.colorizer import Colorizer
 from i2ilab.training.cyclegan import CycleGAN
 from i2ilab.training.munit import MUNIT
 from i2ilab.training.pix2pix import Pix2Pix
 from i2ilab.training.pool import ImagePool
+
+# ``from i2ilab.training import backend`` and ``import i2ilab.training.backend`` keep working.
+sys.modules[__name__ + ".backend"] = backend
 
 __all__ = [
     "GANTrainer",

@@ -1,9 +1,10 @@
-"""Base class of the i2ilab trainers: optimizers, the compiled step, named losses, checkpoints.
+"""Base class of the i2ilab trainers: compile policy, the fit wrappers, named losses.
 
 A trainer is a ``keras.Model`` that owns its networks (generators, discriminators) and trains them
 with ``fit`` on a dataset of ``(x, y)`` batches. Subclasses write ``_train_step(data) -> logs``
-once, in stateful style, using :mod:`i2ilab.training.backend` for gradients; this class wires it
-into ``fit`` on TensorFlow (tf.function), JAX (jax.jit) and PyTorch.
+once, in stateful style, using :mod:`i2ilab.backend` for gradients; this class wires it
+into ``fit`` on TensorFlow (tf.function), JAX (jax.jit) and PyTorch. The optimizers live in
+:mod:`i2ilab.training.optimizers`, the checkpoint format in :mod:`i2ilab.training.state`.
 
 Interface relied on by callbacks and the CLI:
 
@@ -13,108 +14,23 @@ Interface relied on by callbacks and the CLI:
   train steps; its ``optimizers`` property lists the members, which Keras' LR callbacks use).
 - ``networks``: dict name -> keras.Model of everything that is trained.
 - ``save_checkpoint(path, metadata=None)`` / ``load_checkpoint(path) -> metadata``: the complete
-  training state in one ``.npz`` file (see :meth:`GANTrainer.save_checkpoint`).
+  training state in one ``.npz`` file (see :mod:`i2ilab.training.state`).
 - ``sample_columns(x, y)`` and ``translate(x)``: numpy images in [-1, 1] for grids and the CLI.
 """
 
 import contextlib
-import json
-import os
-import pathlib
-import tempfile
 
 import keras
 import numpy as np
 from keras import ops
 
+from i2ilab import backend as shim
 from i2ilab.layers import TorchBatchNormalization
-from i2ilab.training import backend as shim
+from i2ilab.training import state
+from i2ilab.training.optimizers import OptimizerGroup, default_adam
+from i2ilab.training.state import CHECKPOINT_FORMAT
 
-CHECKPOINT_FORMAT = "i2ilab-trainer-checkpoint-v1"
-
-
-def default_adam(learning_rate=2e-4):
-    """Adam with the references' settings: beta_1 0.5, beta_2 0.999, epsilon 1e-8 (PyTorch's)."""
-    return keras.optimizers.Adam(
-        learning_rate=learning_rate, beta_1=0.5, beta_2=0.999, epsilon=1e-8
-    )
-
-
-@keras.saving.register_keras_serializable(package="i2ilab")
-class OptimizerGroup(keras.optimizers.Optimizer):
-    """Several built optimizers presented to ``fit`` as one, so their state travels with it.
-
-    Under JAX, ``fit`` threads only ``model.optimizer.variables`` through the compiled step; a
-    second optimizer kept elsewhere has its updates silently dropped (shared/KERAS3.md). This
-    group's ``variables`` are its own (``iterations``, counting train steps, and an unused
-    learning-rate slot) followed by every member's, in order. Members are applied individually by
-    the train step (``apply`` on the group is an error). Like ``keras.optimizers.MultiOptimizer``
-    it has no single learning rate: Keras' ``LearningRateScheduler`` and ``ReduceLROnPlateau``
-    find the members through :attr:`optimizers`.
-
-    Args:
-        optimizers: dict name -> (optimizer, variables); each optimizer is built on its variables.
-    """
-
-    def __init__(self, optimizers, name="optimizer_group"):
-        super().__init__(learning_rate=0.0, name=name)
-        # Bypass attribute tracking: the members' variable lists must not become group variables.
-        object.__setattr__(self, "_members", tuple(optimizers.items()))
-        for member_name, (optimizer, variables) in self._members:
-            if not isinstance(optimizer, keras.optimizers.Optimizer):
-                raise TypeError(
-                    f"OptimizerGroup: {member_name} must be a keras.optimizers.Optimizer, got "
-                    f"{type(optimizer).__name__}."
-                )
-            if not optimizer.built:
-                optimizer.build(list(variables))
-        self.built = True
-
-    def build(self, var_list):
-        self.built = True
-
-    @property
-    def optimizers(self):
-        return [optimizer for _, (optimizer, _) in self._members]
-
-    @property
-    def variables(self):
-        variables = self._variables[:]
-        for optimizer in self.optimizers:
-            variables.extend(optimizer.variables)
-        return variables
-
-    @property
-    def learning_rate(self):
-        raise AttributeError(
-            "OptimizerGroup has no single learning rate: set trainer.g_optimizer.learning_rate "
-            "and trainer.d_optimizer.learning_rate."
-        )
-
-    @learning_rate.setter
-    def learning_rate(self, value):
-        if hasattr(self, "_members"):
-            raise AttributeError(
-                "OptimizerGroup has no single learning rate: set it on g_optimizer / d_optimizer."
-            )
-        self._learning_rate = value
-
-    def apply(self, grads, trainable_variables=None):
-        raise NotImplementedError(
-            "OptimizerGroup.apply: a GAN train step applies each member optimizer to its own "
-            "network's variables (trainer.g_optimizer / trainer.d_optimizer)."
-        )
-
-    def finalize_variable_values(self, var_list):
-        for _, (optimizer, variables) in self._members:
-            optimizer.finalize_variable_values(list(variables))
-
-    def get_config(self):
-        return {"name": self.name}
-
-
-def _as_list(x):
-    return list(x) if isinstance(x, (list, tuple)) else [x]
+__all__ = ["CHECKPOINT_FORMAT", "GANTrainer", "OptimizerGroup", "default_adam", "to_float32", "unpack_pair"]
 
 
 def to_float32(x):
@@ -164,7 +80,7 @@ def _check_built(network, role, trainer_name):
         )
 
 
-class GANTrainer(keras.Model):
+class GANTrainer(shim.SkipSymbolicBuild, keras.Model):
     """Common machinery of the i2ilab trainers (not used directly).
 
     Subclasses pass their logged loss names to ``__init__`` and define ``networks``,
@@ -292,26 +208,13 @@ class GANTrainer(keras.Model):
         with self._keras_batchnorm_sync():
             return super().train_on_batch(x, y, *args, **kwargs)
 
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        """Skip Keras' TF peek at the data when everything is built (TensorFlow only).
-
-        Under a ``tf.distribute`` strategy Keras' TF ``fit`` draws one batch from an extra pass
-        over the dataset to build compiled losses and metrics, which GAN trainers do not have.
-        That extra pass advances a shuffled dataset's reshuffle seed, so epoch k would no longer
-        see the k-th pass and a resumed run would not see the batches of an unbroken one.
-        Networks, pools and optimizers are all built before ``fit`` here.
-        """
-        if all(layer.built for layer in self._flatten_layers()):
-            return None
-        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
-
     def _batchnorm_layers(self):
         layers = []
         for network in self.networks.values():
             if network is not None:
                 layers += [
                     layer
-                    for layer in network._flatten_layers(include_self=False)
+                    for layer in shim.sublayers(network)
                     if isinstance(layer, keras.layers.BatchNormalization)
                 ]
         return layers
@@ -369,105 +272,21 @@ class GANTrainer(keras.Model):
     def _prepare_load(self, arrays, meta):
         """Hook: build lazily created state (image pools) from a checkpoint before loading."""
 
-    def _state_sections(self):
-        """Ordered dict section -> list of variables: the complete training state."""
-        sections = {}
-        seen = set()
-        for name, network in self.networks.items():
-            if network is None:
-                continue
-            sections[f"net/{name}"] = list(network.variables)
-            seen.update(id(v) for v in network.variables)
-        sections["trainer"] = [v for v in self.variables if id(v) not in seen]
-        sections["opt/group"] = list(self.optimizer._variables)
-        sections["opt/g"] = list(self.g_optimizer.variables)
-        if self.d_optimizer is not None:
-            sections["opt/d"] = list(self.d_optimizer.variables)
-        return sections
-
     def save_checkpoint(self, path, metadata=None):
-        """Write the complete training state to one ``.npz`` file at ``path`` (atomically).
-
-        Saved: every variable of every network (weights, BatchNorm moving statistics, dropout
-        SeedGenerator states), the trainer's own state (image pool buffers and counters, its
-        SeedGenerators), both optimizers' variables (iteration counters, learning rates, Adam
-        moments) plus the group's step counter, and on torch the global torch RNG state (Keras'
-        torch backend draws unseeded Dropout masks from it). ``metadata`` (a JSON-serialisable dict, e.g.
-        ``{"epoch": 3}``) is stored alongside and returned by :meth:`load_checkpoint`.
-        Safe to call from a callback during ``fit`` (the JAX state is synced first).
-        """
+        """Write the complete training state to one ``.npz`` file at ``path`` (atomically);
+        see :func:`i2ilab.training.state.save_state`. Safe to call from a callback during
+        ``fit`` (the JAX state is synced first)."""
         self._require_compiled("save_checkpoint")
-        shim.sync_state(self)
-        arrays = {}
-        paths = {}
-        for section, variables in self._state_sections().items():
-            paths[section] = [v.path for v in variables]
-            for i, variable in enumerate(variables):
-                arrays[f"{section}/{i}"] = np.array(variable.numpy())  # numpy(): scalar mirrored variables too
-        meta = {
-            "format": CHECKPOINT_FORMAT,
-            "trainer": type(self).__name__,
-            "backend": shim.BACKEND,
-            "paths": paths,
-            "pool_shapes": self._pool_shapes(),
-            "metadata": metadata or {},
-        }
-        for name, value in shim.global_rng_state().items():
-            arrays[f"rng/{name}"] = value
-        arrays["__meta__"] = np.asarray(json.dumps(meta))
-        path = pathlib.Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-        return path
+        return state.save_state(self, path, metadata)
 
     def load_checkpoint(self, path):
-        """Restore the state written by :meth:`save_checkpoint`; returns its ``metadata`` dict.
-
-        The trainer must be constructed with the same networks and compiled with the same kind of
-        optimizers. Variables are matched by position within each section (networks by their key
-        in ``networks``); a count or shape mismatch raises an error naming the entry. Call it
-        before ``fit``, not during.
-        """
+        """Restore the state written by :meth:`save_checkpoint`; returns its ``metadata`` dict
+        (see :func:`i2ilab.training.state.load_state`). Call it before ``fit``, not during."""
         self._require_compiled("load_checkpoint")
-        path = pathlib.Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"{type(self).__name__}.load_checkpoint: no file {path}.")
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-        meta = json.loads(str(arrays.pop("__meta__")))
-        if meta.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path} is not an i2ilab trainer checkpoint ({meta.get('format')}).")
-        if meta["trainer"] != type(self).__name__:
-            raise ValueError(
-                f"{path} holds a {meta['trainer']} checkpoint; this trainer is "
-                f"{type(self).__name__}."
-            )
-        self._prepare_load(arrays, meta)
-        for section, variables in self._state_sections().items():
-            stored = meta["paths"].get(section)
-            if stored is None or len(stored) != len(variables):
-                raise ValueError(
-                    f"{path}: section {section!r} holds {0 if stored is None else len(stored)} "
-                    f"variables but this trainer has {len(variables)}; build the trainer with the "
-                    "same networks and options as the one that saved it."
-                )
-            for i, variable in enumerate(variables):
-                value = arrays[f"{section}/{i}"]
-                if tuple(value.shape) != tuple(variable.shape):
-                    raise ValueError(
-                        f"{path}: {section}/{i} ({stored[i]}) has shape {value.shape}, but "
-                        f"{variable.path} has shape {tuple(variable.shape)}."
-                    )
-                variable.assign(value.astype(keras.backend.standardize_dtype(variable.dtype)))
-        shim.set_global_rng_state({k[4:]: v for k, v in arrays.items() if k.startswith("rng/")})
-        return meta["metadata"]
+        return state.load_state(self, path)
+
+    def _state_sections(self):
+        return state.state_sections(self)
 
     def _pool_shapes(self):
         return {}

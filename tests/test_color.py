@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from i2ilab.data import color
+from i2ilab import color
 
 skcolor = pytest.importorskip("skimage.color")
 

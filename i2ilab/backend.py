@@ -1,4 +1,7 @@
-"""The backend shim of the GAN engine: the only module in i2ilab that asks which backend runs.
+"""The backend shim: the only module in i2ilab that asks which backend runs or uses private Keras.
+
+It sits low in the house (it imports only Keras, NumPy and the backend's own library), so the
+layers, the losses and the trainers all build on it.
 
 Every trainer writes its train step once, in ordinary stateful Keras style (call layers, take
 gradients with :func:`value_and_grad` / :func:`vjp`, ``optimizer.apply``, ``variable.assign``,
@@ -32,17 +35,34 @@ Data parallelism (:func:`distribute`) uses Keras' own engines:
   replica helpers below are identities.
 
 A trainer must keep all its optimizers' variables in ``model.optimizer`` (see
-``i2ilab.training.base.OptimizerGroup``): under JAX ``fit`` carries only those, and updates of
-any other optimizer are silently dropped.
+``i2ilab.training.optimizers.OptimizerGroup``): under JAX ``fit`` carries only those, and updates
+of any other optimizer are silently dropped.
+
+Private Keras: every use of a Keras internal is a function or class of this module listed in
+:data:`PRIVATE_KERAS` (name -> the internal it touches), each checked by one test in
+``tests/test_backend.py`` that is pinned to :data:`KERAS_VERIFIED`, the Keras version it was
+verified with.
 """
+
+import contextlib
 
 import keras
 import numpy as np
 from keras import ops
 
-from i2ilab.layers import tf_replica_context
-
 BACKEND = keras.backend.backend()
+#: The Keras version the private hooks below were verified with (tests/test_backend.py).
+KERAS_VERIFIED = "3.15"
+#: Hook of this module -> the Keras internal it relies on.
+PRIVATE_KERAS = {
+    "current_state_mapping": "keras.src.backend.common.stateless_scope.get_stateless_scope",
+    "SkipSymbolicBuild": "keras.Model._maybe_symbolic_build (TensorFlow trainer)",
+    "sublayers": "keras.layers.Layer._flatten_layers",
+    "own_variables": "keras.optimizers.Optimizer._variables",
+    "has_schedule": "keras.optimizers.Optimizer._learning_rate",
+    "check_distributed": "keras.optimizers.Optimizer._distribution_strategy",
+    "sync_state": "keras.Model._jax_state (JAX trainer)",
+}
 
 if BACKEND == "tensorflow":
     import tensorflow as tf
@@ -76,6 +96,14 @@ __all__ = [
     "check_distributed",
     "distributed_devices",
     "split_batch",
+    "tf_replica_context",
+    "all_reduce_sum",
+    "hide_gpus_from_tensorflow",
+    "current_state_mapping",
+    "SkipSymbolicBuild",
+    "sublayers",
+    "own_variables",
+    "has_schedule",
 ]
 
 
@@ -99,7 +127,8 @@ class _RecordingScope(keras.StatelessScope):
         self.written[id(update[0])] = update[0]
 
 
-def _current_mapping():
+def current_state_mapping():
+    """{id(variable): value} of the innermost open ``keras.StatelessScope`` ({} outside one)."""
     from keras.src.backend.common.stateless_scope import get_stateless_scope
 
     scope = get_stateless_scope()
@@ -112,7 +141,7 @@ def _jax_pure(fn, variables):
     Returns ``(pure, written)``: ``pure(values, *args) -> (out, new_values)`` where ``new_values``
     are the values of the state ``fn`` wrote, whose variables ``written`` lists after tracing.
     """
-    base = _current_mapping()
+    base = current_state_mapping()
     wrt = {id(v) for v in variables}
     written = []
 
@@ -355,6 +384,22 @@ def set_global_rng_state(arrays):
 
 
 # ------------------------------------------------------------------------------ data parallelism
+def tf_replica_context():
+    """The replica context of a multi-replica ``tf.distribute`` step; None otherwise (and on
+    every other backend, where no replica runs a partial batch)."""
+    if BACKEND != "tensorflow":
+        return None
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync < 2:
+        return None
+    return context
+
+
+def all_reduce_sum(context, x):
+    """Sum of ``x`` over the replicas of ``context`` (a :func:`tf_replica_context`)."""
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, x)
+
+
 def replica_count():
     """Replicas that each run this step on their own share of the batch (TF strategy), else 1.
 
@@ -451,8 +496,6 @@ class DataParallelScope:
     def scope(self):
         """The backend's own scope: ``strategy.scope()`` (TF), ``distribution.scope()`` (JAX)."""
         if self.engine is None:
-            import contextlib
-
             return contextlib.nullcontext()
         return self.engine.scope()
 
@@ -580,3 +623,52 @@ def split_batch(model, x, y):
         )
 
     return split(x), split(y)
+
+
+# ------------------------------------------------------------------------ TensorFlow as data engine
+def hide_gpus_from_tensorflow():
+    """Under the JAX (or torch) backend, keep TensorFlow, which then serves only tf.data on the
+    CPU, off the GPUs, so that it does not reserve their memory (the usual advice for tf.data
+    with JAX). Call it before the first dataset is built; a no-op on the TensorFlow backend and
+    once TensorFlow has initialised its devices. Returns whether the GPUs are hidden now."""
+    if BACKEND == "tensorflow":
+        return False
+    import tensorflow
+
+    try:
+        tensorflow.config.set_visible_devices([], "GPU")
+    except RuntimeError:  # TensorFlow initialised its devices already
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------------- Keras internals
+class SkipSymbolicBuild:
+    """Mixin for a ``keras.Model`` whose state is all built before ``fit``: skips Keras' TF peek
+    at the data (``_maybe_symbolic_build``).
+
+    Under a ``tf.distribute`` strategy Keras' TF ``fit`` draws one batch from an extra pass
+    over the dataset to build compiled losses and metrics, which GAN trainers do not have.
+    That extra pass advances a shuffled dataset's reshuffle seed, so epoch k would no longer
+    see the k-th pass and a resumed run would not see the batches of an unbroken one.
+    """
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if all(layer.built for layer in sublayers(self, include_self=True)):
+            return None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+
+def sublayers(layer, include_self=False):
+    """Every layer nested in ``layer`` (recursively), depth first."""
+    return list(layer._flatten_layers(include_self=include_self, recursive=True))
+
+
+def own_variables(optimizer):
+    """The optimizer's own variables (iteration counter, learning rate), without any member's."""
+    return list(optimizer._variables)
+
+
+def has_schedule(optimizer):
+    """Whether the optimizer's learning rate is a ``LearningRateSchedule`` (not a value)."""
+    return isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule)
