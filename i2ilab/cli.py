@@ -34,228 +34,35 @@ reductions are summed in another order; on TensorFlow dropout masks are drawn pe
 
 Exit status: 0 done, 1 training stopped on a NaN/inf loss, 2 a usage or data error (with a
 message saying what to change), 130 interrupted (the last checkpoint is kept; use --resume).
+
+This module is only the argparse layer: the task recipes are :mod:`i2ilab.recipes`, the run
+folder :mod:`i2ilab.runs`, image files and saved runs :mod:`i2ilab.inference`.
 """
 
 import argparse
-import json
-import math
 import pathlib
 import shutil
 import sys
 
 import numpy as np
 
-MODELS = ("colorize", "pix2pix", "cyclegan", "munit")
-#: Built-in synthetic dataset of each model (i2ilab.data.synthetic).
-SYNTHETIC = {"colorize": "colors", "pix2pix": "labels2photo", "cyclegan": "day2night", "munit": "styles"}
-#: Generator used by ``translate`` per model and direction.
-TRANSLATORS = {
-    "colorize": {"AtoB": "generator"},
-    "pix2pix": {"AtoB": "generator"},
-    "cyclegan": {"AtoB": "g_ab", "BtoA": "g_ba"},
-}
-#: Keys of config.json / the checkpoint config that must match to resume or load a checkpoint.
-ARCH_KEYS = ("model", "image_size", "ngf", "ndf", "n_layers_d", "num_scales", "n_blocks")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-DEFAULT_SYNTHETIC_SIZE = 32
-DEFAULT_SIZE = 256
+from i2ilab import recipes
+from i2ilab.errors import UsageError
+from i2ilab.recipes import DEFAULT_SIZE, DEFAULT_SYNTHETIC_SIZE, MODELS
 
-
-class CLIError(Exception):
-    """A user error: printed as ``i2ilab: error: <message>``, exit status 2."""
-
-
-# ------------------------------------------------------------------------------------ networks
-def _max_patch_layers(image_size):
-    """Largest PatchGAN n_layers whose logit map is at least 1x1: size / 2**n - 2 >= 1."""
-    return max(0, int(math.floor(math.log2(image_size / 3))))
-
-
-def arch_config(model, image_size, ngf=64, ndf=64, n_layers_d=None):
-    """The architecture options of ``model`` at ``image_size``, with size-dependent defaults.
-
-    PatchGAN depth: the reference's 3 (70x70) where the image allows it, else the deepest that
-    still gives a 1x1 logit map (2 at 16x16). ResNet generator: 9 blocks from 256 px, else 6
-    (the reference's 128x128 setting). MUNIT discriminator: up to 3 scales, fewer below 64 px so
-    the coarsest scale keeps a logit map.
-    """
-    if model not in MODELS:
-        raise CLIError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}.")
-    if image_size < 16 or image_size % 4:
-        raise CLIError(f"--image-size {image_size}: use a multiple of 4, at least 16.")
-    cfg = {"model": model, "image_size": int(image_size), "ngf": int(ngf), "ndf": int(ndf)}
-    if model in ("pix2pix", "cyclegan"):
-        deepest = _max_patch_layers(image_size)
-        n = min(3, deepest) if n_layers_d is None else int(n_layers_d)
-        if n > deepest:
-            raise CLIError(
-                f"--n-layers-d {n} is too deep for {image_size}x{image_size} images (the logit "
-                f"map would vanish); use at most {deepest}."
-            )
-        cfg["n_layers_d"] = n
-    if model == "cyclegan":
-        cfg["n_blocks"] = 9 if image_size >= 256 else 6
-    if model == "munit":
-        cfg["num_scales"] = max(1, min(3, int(math.log2(image_size)) - 3))
-    return cfg
-
-
-def build_networks(cfg):
-    """Fresh networks for an ``arch_config`` dict, keyed as the trainer's ``networks``."""
-    from i2ilab import models
-
-    s, ngf, ndf = cfg["image_size"], cfg["ngf"], cfg["ndf"]
-    model = cfg["model"]
-    if model == "colorize":
-        return {"generator": models.unet_generator(s, 1, 2, ngf, name="generator")}
-    if model == "pix2pix":
-        return {
-            "generator": models.unet_generator(s, 3, 3, ngf, name="generator"),
-            "discriminator": models.patch_discriminator(
-                s, 6, ndf, cfg["n_layers_d"], name="discriminator"
-            ),
-        }
-    if model == "cyclegan":
-        nets = {}
-        for g in ("g_ab", "g_ba"):
-            nets[g] = models.resnet_generator(s, ngf=ngf, n_blocks=cfg["n_blocks"], name=g)
-        for d in ("d_a", "d_b"):
-            nets[d] = models.patch_discriminator(
-                s, 3, ndf, cfg["n_layers_d"], norm="instance", name=d
-            )
-        return nets
-    nets = {g: models.munit_generator(s, dim=ngf, name=g) for g in ("gen_a", "gen_b")}
-    for d in ("dis_a", "dis_b"):
-        nets[d] = models.multiscale_discriminator(s, dim=ndf, num_scales=cfg["num_scales"], name=d)
-    return nets
-
-
-def build_trainer(cfg, seed=0, lr=None):
-    """A compiled trainer for an ``arch_config`` dict (reference loss settings)."""
-    from i2ilab import training
-
-    nets = build_networks(cfg)
-    model = cfg["model"]
-    if model == "colorize":
-        trainer = training.Colorizer(nets["generator"])
-    elif model == "pix2pix":
-        trainer = training.Pix2Pix(nets["generator"], nets["discriminator"], seed=seed)
-    elif model == "cyclegan":
-        trainer = training.CycleGAN(nets["g_ab"], nets["g_ba"], nets["d_a"], nets["d_b"], seed=seed)
-    else:
-        trainer = training.MUNIT(nets["gen_a"], nets["gen_b"], nets["dis_a"], nets["dis_b"], seed=seed)
-    if lr is None:
-        trainer.compile()
-    else:
-        d_opt = None if model == "colorize" else training.default_adam(lr)
-        trainer.compile(g_optimizer=training.default_adam(lr), d_optimizer=d_opt)
-    return trainer
+#: The library's usage error, under the name this module gave it before.
+CLIError = UsageError
 
 
 # ---------------------------------------------------------------------------------------- data
-def _loader(model):
-    from i2ilab import data
-
-    if model == "pix2pix":
-        return data.paired_dataset
-    if model == "colorize":
-        return data.colorization_dataset
-    return data.unpaired_dataset
-
-
 def make_data(args, image_size):
     """(training dataset, sample batch (x, y), description) for the train command."""
-    from i2ilab import data
-
-    model = args.model
-    load_size = args.load_size or int(round(image_size * 286 / 256))
-    common = dict(image_size=image_size, load_size=load_size)
-    if model == "pix2pix":
-        common["direction"] = args.direction
-    elif args.direction != "AtoB":
-        raise CLIError(f"--direction applies to pix2pix's paired data only, not to {model}.")
-    spec = args.data
-    if spec.startswith("tfds:"):
-        if model not in ("cyclegan", "munit"):
-            raise CLIError(
-                f"--data {spec}: tensorflow-datasets sets are unpaired (CycleGAN format); "
-                f"{model} needs a folder dataset or --data synthetic."
-            )
-
-        def load(split, **kw):
-            return data.tfds_unpaired(spec[5:], split=split, data_dir=args.data_dir, **common, **kw)
-
-        desc = spec
-    else:
-        if spec == "synthetic":
-            root = data.synthetic_root(
-                SYNTHETIC[model], image_size=image_size, n_train=args.n_train, seed=0
-            )
-            desc = f"synthetic {SYNTHETIC[model]} ({root})"
-        else:
-            root = pathlib.Path(spec).expanduser()
-            if not root.is_dir():
-                raise CLIError(
-                    f"--data {spec}: no such folder. Pass --data synthetic, a dataset folder "
-                    "(pix2pix: train/ and test/ with A|B images side by side; CycleGAN/MUNIT: "
-                    "trainA/ trainB/ testA/ testB/; colorize: train/ test/ of RGB images), or "
-                    "tfds:NAME (e.g. tfds:cycle_gan/horse2zebra)."
-                )
-            desc = str(root)
-
-        def load(split, **kw):
-            return _loader(model)(root, split=split, **common, **kw)
-
-    try:
-        # Full batches only: a static batch size for the compiled step, and no 1-image tail
-        # batch skewing BatchNorm statistics at the end of each epoch.
-        train = load("train", batch_size=args.batch_size, shuffle=True, seed=args.seed,
-                     drop_remainder=True)
-    except data.DataError as err:
-        raise CLIError(f"--data {spec}: {err}") from err
-    if int(train.cardinality()) == 0:
-        raise CLIError(
-            f"--data {spec}: the training split has fewer images than --batch-size "
-            f"{args.batch_size}; lower the batch size."
-        )
-    sample = None
-    for split in ("test", "val", "train"):
-        try:
-            ds = load(split, batch_size=args.samples, shuffle=False, jitter=False, cache=False)
-            sample = next(iter(ds))
-            break
-        except (data.DataError, StopIteration):
-            continue
-    if sample is None:
-        raise CLIError(f"--data {spec}: found no images for the sample grids.")
-    return train, sample, desc
+    return recipes.training_data(
+        args.model, args.data, image_size, args.batch_size, args.samples, seed=args.seed,
+        load_size=args.load_size, direction=args.direction, n_train=args.n_train, data_dir=args.data_dir)
 
 
 # --------------------------------------------------------------------------------------- train
-def _export(trainer, out, cfg, extra):
-    """Save every network as out/<name>.keras and describe them in out/config.json."""
-    import keras
-
-    import i2ilab
-
-    files = {}
-    for name, net in trainer.networks.items():
-        path = out / f"{name}.keras"
-        net.save(path)
-        files[name] = path.name
-    config = {
-        **cfg,
-        "networks": files,
-        "translators": TRANSLATORS.get(cfg["model"], {}),
-        "backend": keras.backend.backend(),
-        "keras_version": keras.__version__,
-        "i2ilab_version": i2ilab.__version__,
-        **extra,
-    }
-    (out / "config.json").write_text(json.dumps(config, indent=1))
-    return config
-
-
 def parse_devices(spec):
     """``--devices`` value: a positive int or ``all``."""
     if str(spec).lower() == "all":
@@ -276,11 +83,11 @@ def _data_parallel(args):
     try:
         dist = training.distribute(args.devices)
     except ValueError as err:
-        raise CLIError(f"--devices {args.devices}: {err}") from err
+        raise UsageError(f"--devices {args.devices}: {err}") from err
     try:
         dist.check_batch_size(args.batch_size, "--batch-size")
     except ValueError as err:
-        raise CLIError(f"--devices {args.devices}: {err}") from err
+        raise UsageError(f"--devices {args.devices}: {err}") from err
     return dist
 
 
@@ -288,31 +95,32 @@ def run_train(args):
     """Train as ``i2ilab train`` does; returns (trainer, exit status)."""
     import keras
 
-    from i2ilab import callbacks as cb
+    from i2ilab import backend, runs
 
     image_size = args.image_size or (
         DEFAULT_SYNTHETIC_SIZE if args.data == "synthetic" else DEFAULT_SIZE
     )
-    cfg = arch_config(args.model, image_size, args.ngf, args.ndf, args.n_layers_d)
+    cfg = recipes.arch_config(args.model, image_size, args.ngf, args.ndf, args.n_layers_d)
     if args.epochs < 1 or args.epochs_decay < 0:
-        raise CLIError(f"--epochs {args.epochs} must be >= 1 and --epochs-decay >= 0.")
+        raise UsageError(f"--epochs {args.epochs} must be >= 1 and --epochs-decay >= 0.")
     out = pathlib.Path(args.out)
     ckpt_dir = out / "checkpoints"
-    if not args.resume and cb.list_checkpoints(ckpt_dir):
-        raise CLIError(
+    if not args.resume and runs.list_checkpoints(ckpt_dir):
+        raise UsageError(
             f"{ckpt_dir} already holds checkpoints: pass --resume to continue that run, or "
             "choose a new --out folder."
         )
     if args.resume:
         try:
-            cb.check_config(ckpt_dir, cfg)
+            runs.check_config(ckpt_dir, cfg)
         except ValueError as err:
-            raise CLIError(str(err)) from err
+            raise UsageError(str(err)) from err
     dist = _data_parallel(args)
     out.mkdir(parents=True, exist_ok=True)
     # Python, NumPy, TensorFlow (tf.data shuffles and crops combine it with their own seeds) and
     # Keras seeds, before anything random is built.
     keras.utils.set_random_seed(args.seed)
+    backend.hide_gpus_from_tensorflow()
     train_ds, sample, desc = make_data(args, image_size)
     # Networks built under the policy compute in bfloat16 with float32 weights; the trainers
     # keep losses and normalisation statistics in float32 (benchmarks/README.md).
@@ -330,21 +138,21 @@ def _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist):
     """The part of ``run_train`` that builds, resumes and fits inside the ``dist`` scope."""
     import keras
 
+    from i2ilab import backend, runs, viz
     from i2ilab import callbacks as cb
-    from i2ilab import viz
 
     image_size = cfg["image_size"]
     precision = keras.mixed_precision.global_policy().name
-    trainer = build_trainer(cfg, seed=args.seed, lr=args.lr)
+    trainer = recipes.build_trainer(cfg, seed=args.seed, lr=args.lr)
     start = 0
     if args.resume:
         try:
             start = cb.resume(trainer, ckpt_dir, expect_config=cfg)
         except ValueError as err:
-            raise CLIError(str(err)) from err
+            raise UsageError(str(err)) from err
         print(f"i2ilab: resuming from epoch {start} ({ckpt_dir})" if start else
               f"i2ilab: no checkpoint in {ckpt_dir}; starting from scratch", flush=True)
-        latest = cb.find_latest(ckpt_dir) or {}
+        latest = runs.find_latest(ckpt_dir) or {}
         saved = latest.get("config", {}).get("precision", "float32")
         if start and saved != precision:
             print(f"i2ilab: note: the checkpoint was trained in {saved}, this run computes in {precision} "
@@ -387,7 +195,7 @@ def _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist):
               if dist.num_replicas > 1 else "")
         print(f"i2ilab: training {args.model} on {desc}: {image_size}x{image_size}, "
               f"batch {args.batch_size}{on}, {steps or '?'} steps per epoch, epochs {start + 1}.."
-              f"{total} (backend {keras.backend.backend()}, {precision})", flush=True)
+              f"{total} (backend {backend.BACKEND}, {precision})", flush=True)
         trainer.fit(train_ds, epochs=total, initial_epoch=start, steps_per_epoch=steps,
                     callbacks=callbacks, shuffle=False, verbose=0 if args.quiet else "auto")
     if log_path.is_file() and log_path.stat().st_size:
@@ -400,7 +208,9 @@ def _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist):
         return trainer, 1
     if sample_cb.last_path is not None:
         shutil.copyfile(sample_cb.last_path, out / "samples.png")
-    _export(trainer, out, cfg, {"data": args.data, "seed": args.seed, "epochs": total, "precision": precision})
+    runs.export(out, trainer.networks, {**cfg, "translators": recipes.TRANSLATORS.get(cfg["model"], {}),
+                                        "data": args.data, "seed": args.seed, "epochs": total,
+                                        "precision": precision})
     print(f"i2ilab: done; networks, samples.png, losses.png and log.csv are in {out}")
     return trainer, 0
 
@@ -409,228 +219,48 @@ def _cmd_train(args):
     return run_train(args)[1]
 
 
-# ------------------------------------------------------------------------------ loading models
-def _load_keras(path):
-    import keras
-
-    import i2ilab.layers  # noqa: F401  (registers the custom layers)
-    import i2ilab.models  # noqa: F401  (registers MUNITGenerator)
-
-    try:
-        return keras.saving.load_model(path, compile=False)
-    except Exception as err:
-        raise CLIError(f"could not load {path} as a Keras model: {err}") from err
-
-
-def _read_config(folder):
-    path = folder / "config.json"
-    if path.is_file():
-        return json.loads(path.read_text())
-    from i2ilab import callbacks as cb
-
-    for ckpt_dir in (folder, folder / "checkpoints"):
-        if cb.find_latest(ckpt_dir) is not None:
-            return None
-    raise CLIError(
-        f"--checkpoint {folder}: no config.json (written when `i2ilab train` finishes) and no "
-        "checkpoints/; pass a training --out folder or a .keras file."
-    )
-
-
-def load_networks(checkpoint, names):
-    """{name: keras.Model} from a training folder (exported .keras files, or the newest
-    checkpoint when training has not finished) and that folder's config."""
-    from i2ilab import callbacks as cb
-
-    folder = pathlib.Path(checkpoint)
-    if not folder.exists():
-        raise CLIError(f"--checkpoint {checkpoint}: no such file or folder.")
-    config = _read_config(folder)
-    if config is not None:
-        missing = [n for n in names if n not in config.get("networks", {})]
-        if missing:
-            raise CLIError(
-                f"--checkpoint {folder} holds a {config.get('model')} model with networks "
-                f"{sorted(config.get('networks', {}))}; it has no {', '.join(missing)}."
-            )
-        return {n: _load_keras(folder / config["networks"][n]) for n in names}, config
-    ckpt_dir = folder if cb.find_latest(folder) is not None else folder / "checkpoints"
-    info = cb.find_latest(ckpt_dir)
-    cfg = {k: v for k, v in (info.get("config") or {}).items() if k in ARCH_KEYS}
-    if "model" not in cfg:
-        raise CLIError(f"{ckpt_dir}: latest.json has no model configuration; cannot rebuild it.")
-    trainer = build_trainer(cfg)
-    try:
-        trainer.load_checkpoint(str(info["file"]))
-    except Exception as err:
-        raise CLIError(f"could not load {info['file']}: {err}") from err
-    nets = trainer.networks
-    missing = [n for n in names if n not in nets]
-    if missing:
-        raise CLIError(f"{ckpt_dir} holds a {cfg['model']} model without {', '.join(missing)}.")
-    print(f"i2ilab: using {info['file']} (epoch {info['epoch']}; training not finished)")
-    return {n: nets[n] for n in names}, cfg
-
-
-def _input_files(spec):
-    path = pathlib.Path(spec).expanduser()
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise CLIError(f"--input {spec}: the folder has no images ({', '.join(IMAGE_SUFFIXES)}).")
-        return files
-    raise CLIError(f"--input {spec}: no such file or folder.")
-
-
-def read_image(path):
-    """An image file -> float32 RGB (H, W, 3) in [-1, 1]."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            rgb = np.asarray(img.convert("RGB"), dtype=np.float32)
-    except (UnidentifiedImageError, OSError) as err:
-        raise CLIError(f"cannot read image {path}: {err}") from err
-    return rgb / 127.5 - 1.0
-
-
-def _resize(img, height, width):
-    """float image in [-1, 1] -> (height, width) with bicubic resampling (via uint8, like a file)."""
-    from PIL import Image
-
-    if img.shape[:2] == (height, width):
-        return img
-    from i2ilab.viz import to_uint8
-
-    pil = Image.fromarray(to_uint8(img))
-    return np.asarray(pil.resize((width, height), Image.BICUBIC), np.float32) / 127.5 - 1.0
-
-
-def _fully_convolutional(net):
-    """The same network on (None, None, C) inputs, sharing its weights."""
-    import keras
-
-    channels = net.input_shape[-1]
-    clone = keras.models.clone_model(net, input_tensors=keras.Input((None, None, channels)))
-    clone.set_weights(net.get_weights())
-    return clone
-
-
-def _model_size(net):
-    shape = net.input_shape
-    if isinstance(shape, list):
-        shape = shape[0]
-    return shape[1], shape[2]
-
-
-def prepare_input(img, net, full_size, multiple):
-    """Resize an RGB image in [-1, 1] for ``net``: to its input size, or, with ``full_size``, to
-    the nearest multiple of ``multiple`` (often the image's own size)."""
-    if full_size:
-        h = max(multiple, int(round(img.shape[0] / multiple)) * multiple)
-        w = max(multiple, int(round(img.shape[1] / multiple)) * multiple)
-        return _resize(img, h, w)
-    h, w = _model_size(net)
-    if h is None:
-        return img
-    return _resize(img, h, w)
-
-
+# ------------------------------------------------------------------------------------ inference
 def _cmd_translate(args):
-    from keras import ops
+    from i2ilab import inference, viz
 
-    from i2ilab import viz
-
-    ckpt = pathlib.Path(args.checkpoint)
-    if not ckpt.exists():
-        raise CLIError(f"--checkpoint {ckpt}: no such file or folder.")
-    files = _input_files(args.input)
-    if ckpt.suffix == ".keras":
-        net = _load_keras(ckpt)
-        model = "colorize" if (net.input_shape[-1], net.output_shape[-1]) == (1, 2) else "image"
-        h, _ = _model_size(net)
-        multiple = h or 1
-    else:
-        cfg_probe = _read_config(ckpt) if ckpt.is_dir() else None
-        model = (cfg_probe or {}).get("model")
-        if model is None and ckpt.is_dir():
-            from i2ilab import callbacks as cb
-
-            info = cb.find_latest(ckpt) or cb.find_latest(ckpt / "checkpoints") or {}
-            model = (info.get("config") or {}).get("model")
-        if model == "munit":
-            raise CLIError(
-                f"--checkpoint {ckpt} is a MUNIT model: it translates with a style; use "
-                "`i2ilab sample` (random styles or --style-from IMAGE)."
-            )
-        if model not in TRANSLATORS:
-            raise CLIError(f"--checkpoint {ckpt}: cannot tell which model it holds.")
-        name = TRANSLATORS[model].get(args.direction)
-        if name is None:
-            raise CLIError(f"--direction {args.direction}: {model} translates AtoB only.")
-        nets, cfg = load_networks(ckpt, [name])
-        net = nets[name]
-        multiple = cfg["image_size"] if model in ("pix2pix", "colorize") else 4
-    run_net = _fully_convolutional(net) if args.full_size else net
+    if not pathlib.Path(args.checkpoint).exists():
+        raise UsageError(f"--checkpoint {args.checkpoint}: no such file or folder.")
+    files = inference.input_files(args.input)
+    translator = inference.Translator(args.checkpoint, args.direction, args.full_size)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for path in files:
-        rgb = prepare_input(read_image(path), net, args.full_size, multiple)
-        if model == "colorize":
-            from i2ilab.data import l_ab_to_rgb, rgb_to_lab_np
-
-            l_scaled = rgb_to_lab_np((rgb[None] + 1.0) / 2.0)[..., :1] / 50.0 - 1.0
-            ab = run_net(l_scaled, training=False)
-            result = ops.convert_to_numpy(l_ab_to_rgb(l_scaled, ab))[0]
-        else:
-            result = ops.convert_to_numpy(run_net(rgb[None], training=False))[0]
-        viz.save_image(out / f"{path.stem}.png", viz.to_uint8(result))
+        viz.save_image(out / f"{path.stem}.png", viz.to_uint8(translator(inference.read_image(path))))
     print(f"i2ilab: translated {len(files)} image(s) into {out}")
     return 0
 
 
 def _cmd_sample(args):
-    from keras import ops
+    from i2ilab import inference, viz
 
-    from i2ilab import viz
-
-    source_name, target_name = ("gen_a", "gen_b") if args.direction == "AtoB" else ("gen_b", "gen_a")
-    ckpt = pathlib.Path(args.checkpoint)
-    if ckpt.suffix == ".keras":
-        raise CLIError("--checkpoint: sample needs the training folder (both MUNIT generators).")
-    if not ckpt.is_dir():
-        raise CLIError(f"--checkpoint {ckpt}: no such folder.")
-    nets, cfg = load_networks(ckpt, [source_name, target_name])
-    source, target = nets[source_name], nets[target_name]
-    files = _input_files(args.input)
+    munit, cfg = inference.load_munit(args.checkpoint)
+    files = inference.input_files(args.input)
     if args.n_styles < 1:
-        raise CLIError(f"--n-styles {args.n_styles} must be >= 1.")
+        raise UsageError(f"--n-styles {args.n_styles} must be >= 1.")
     size = cfg["image_size"]
     style_img = None
     if args.style_from:
-        style_img = _resize(read_image(args.style_from), size, size)[None]
-        _, style_codes = target.encode(ops.convert_to_tensor(style_img), training=False)
+        style_img = inference.resize(inference.read_image(args.style_from), size, size)[None]
     else:
-        rng = np.random.default_rng(args.seed)
-        style_codes = rng.standard_normal((args.n_styles, target.style_dim)).astype("float32")
-    style_codes = ops.convert_to_tensor(style_codes, "float32")
-    n = int(style_codes.shape[0])
+        codes = munit.sample_styles(args.n_styles, args.seed)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for path in files:
-        x = _resize(read_image(path), size, size)[None]
-        content, _ = source.encode(ops.convert_to_tensor(x), training=False)
-        content = ops.repeat(content, n, axis=0)
-        images = ops.convert_to_numpy(target.decode(content, style_codes, training=False))
+        x = inference.resize(inference.read_image(path), size, size)[None]
         columns = {"input": x}
         if style_img is not None:
+            images = munit.translate(x, style=style_img, direction=args.direction)
             columns["style"] = style_img
             columns["output"] = images
             viz.save_image(out / f"{path.stem}_guided.png", viz.to_uint8(images[0]))
         else:
-            for k in range(n):
+            images = munit.translate(np.repeat(x, len(codes), axis=0), style=codes, direction=args.direction)
+            for k in range(len(codes)):
                 columns[f"style_{k + 1}"] = images[k : k + 1]
                 viz.save_image(out / f"{path.stem}_style{k + 1}.png", viz.to_uint8(images[k]))
         viz.save_grid(columns, out / f"{path.stem}_grid.png")
@@ -639,9 +269,9 @@ def _cmd_sample(args):
 
 
 def _cmd_summary(args):
-    cfg = arch_config(args.model, args.image_size, args.ngf, args.ndf, args.n_layers_d)
+    cfg = recipes.arch_config(args.model, args.image_size, args.ngf, args.ndf, args.n_layers_d)
     total = 0
-    for name, net in build_networks(cfg).items():
+    for name, net in recipes.build_networks(cfg).items():
         net.summary()
         count = sum(int(np.prod(v.shape)) for v in net.trainable_variables)
         total += count
@@ -761,7 +391,7 @@ def main(argv=None):
         args.image_size = DEFAULT_SIZE
     try:
         return args.func(args)
-    except CLIError as err:
+    except UsageError as err:
         print(f"i2ilab: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

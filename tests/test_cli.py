@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from i2ilab import callbacks as cb
-from i2ilab import cli, viz
+from i2ilab import cli, inference, recipes, viz
 
 TINY = ["--image-size", "16", "--ngf", "4", "--ndf", "4", "--n-train", "16", "--batch-size", "8",
         "--quiet"]
@@ -34,7 +34,7 @@ def _inputs(tmp_path, model, n=3, folder="testA"):
     """Write n test images of the model's synthetic set as single files; return folder, arrays."""
     from i2ilab.data import synthetic_root
 
-    root = synthetic_root(cli.SYNTHETIC[model], image_size=16, n_train=16)
+    root = synthetic_root(recipes.SYNTHETIC[model], image_size=16, n_train=16)
     src = sorted((root / ("test" if model in ("pix2pix", "colorize") else folder)).iterdir())[:n]
     out = tmp_path / "inputs"
     out.mkdir()
@@ -69,16 +69,6 @@ def test_summary_prints_parameter_counts(capsys):
         assert f"{name}: {counts[name]:,} trainable parameters" in out
     assert f"{sum(counts.values()):,} trainable parameters in all" in out
     assert "n_layers_d=2" in out
-
-
-def test_arch_config_adapts_to_small_images():
-    assert cli.arch_config("pix2pix", 256)["n_layers_d"] == 3
-    assert cli.arch_config("pix2pix", 16)["n_layers_d"] == 2
-    assert cli.arch_config("cyclegan", 128)["n_blocks"] == 6
-    assert cli.arch_config("munit", 256)["num_scales"] == 3
-    assert cli.arch_config("munit", 32)["num_scales"] == 2
-    with pytest.raises(cli.CLIError, match="at most 2"):
-        cli.arch_config("pix2pix", 16, n_layers_d=3)
 
 
 def test_train_pix2pix_writes_outputs_and_translate_reproduces_memory(tmp_path, capsys):
@@ -147,8 +137,8 @@ def test_interrupted_and_resumed_run_equals_straight_run(tmp_path, monkeypatch):
     assert cli.main(["train", *common, "--out", str(stopped), "--resume"]) == 0
 
     for name in ("generator", "discriminator"):
-        a = cli._load_keras(straight / f"{name}.keras").get_weights()
-        b = cli._load_keras(stopped / f"{name}.keras").get_weights()
+        a = inference.load_keras(straight / f"{name}.keras").get_weights()
+        b = inference.load_keras(stopped / f"{name}.keras").get_weights()
         for wa, wb in zip(a, b):
             np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
     log_a = viz.history_dict(straight / "log.csv")
@@ -182,7 +172,7 @@ def test_clear_errors(tmp_path, capsys):
     (out / "checkpoints").mkdir(parents=True)
     (out / "checkpoints" / "ckpt-epoch0001.npz").write_bytes(b"")
     (out / "checkpoints" / "latest.json").write_text(json.dumps(
-        {"epoch": 1, "path": "ckpt-epoch0001.npz", "config": cli.arch_config("pix2pix", 16, 4, 4)}))
+        {"epoch": 1, "path": "ckpt-epoch0001.npz", "config": recipes.arch_config("pix2pix", 16, 4, 4)}))
     (out / "config.json").write_text(json.dumps(
         {"model": "pix2pix", "networks": {"generator": "generator.keras"}}))
     assert cli.main(["train", "pix2pix", "--data", "synthetic", "--epochs", "2", "--out",

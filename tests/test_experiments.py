@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from experiments import pix2pix_tables as p2p
-from i2ilab.cli import _max_patch_layers
+from i2ilab.recipes import max_patch_layers
 from i2ilab.models import receptive_field
 
 
@@ -75,7 +75,7 @@ def test_discriminator_mapping_keeps_the_order_and_fits_the_image(size):
     layers = p2p.discriminator_layers(size)
     fields = [receptive_field(layers[f]) for f in (1, 16, 70, 286)]
     assert fields == sorted(set(fields))  # four distinct, increasing receptive fields
-    assert max(layers.values()) <= _max_patch_layers(size)  # every D has a logit map
+    assert max(layers.values()) <= max_patch_layers(size)  # every D has a logit map
     assert fields[0] == 1 and fields[-1] >= size  # the "286" D sees the whole image
     if size == 256:
         assert fields == [1, 16, 70, 286]

@@ -7,30 +7,7 @@ import numpy as np
 
 from i2ilab.convert.io import load_state_dict
 from i2ilab.convert.keymap import torch_key_map
-
-#: model_type -> (family, factory arguments the name fixes). Names follow the references' flags
-#: (junyanz --netG unet_256 / resnet_9blocks, --netD basic / pixel; MUNIT gen / dis).
-MODEL_TYPES = {
-    "unet": ("unet", {}),
-    "unet_256": ("unet", {"num_downs": 8}),
-    "unet_128": ("unet", {"num_downs": 7}),
-    "resnet": ("resnet", {}),
-    "resnet_9blocks": ("resnet", {"n_blocks": 9}),
-    "resnet_6blocks": ("resnet", {"n_blocks": 6}),
-    "patchgan": ("patchgan", {}),
-    "pixel": ("patchgan", {"n_layers": 0}),
-    "munit": ("munit", {}),
-    "munit_dis": ("munit_dis", {}),
-}
-
-#: Arguments of each family's factory that describe the architecture (all but image_size).
-FAMILY_ARGS = {
-    "unet": ("in_channels", "out_channels", "ngf", "num_downs", "norm", "dropout"),
-    "resnet": ("in_channels", "out_channels", "ngf", "n_blocks", "norm", "dropout", "n_downsampling"),
-    "patchgan": ("in_channels", "ndf", "n_layers", "norm"),
-    "munit": ("in_channels", "dim", "style_dim", "n_downsample", "n_res", "mlp_dim"),
-    "munit_dis": ("in_channels", "dim", "n_layer", "num_scales"),
-}
+from i2ilab.models.registry import FAMILY_ARGS, MODEL_TYPES, build_model, family_of  # re-exported
 
 
 class CheckpointMismatchError(ValueError):
@@ -42,46 +19,6 @@ class CheckpointMismatchError(ValueError):
         super().__init__(message)
         self.problems = problems
         self.key, self.shape, self.expected = problems[0]
-
-
-def family_of(model_type):
-    """(family, fixed factory kwargs) of a model type name; ValueError for an unknown name."""
-    if model_type not in MODEL_TYPES:
-        raise ValueError(f"model_type={model_type!r} is not one of {sorted(MODEL_TYPES)}.")
-    family, fixed = MODEL_TYPES[model_type]
-    return family, dict(fixed)
-
-
-def build_model(model_type, image_size=256, **kwargs):
-    """Build the i2ilab model for ``model_type`` (see MODEL_TYPES) with factory ``kwargs``.
-
-    image_size: the input size, 256 (the references' test size) by default; None gives a fully
-    convolutional model that takes any input size the architecture allows (a multiple of
-    2**num_downs for the U-Net, of 4 for the others).
-    """
-    from i2ilab import models
-
-    family, fixed = family_of(model_type)
-    unknown = set(kwargs) - set(FAMILY_ARGS[family])
-    if unknown:
-        raise TypeError(
-            f"{model_type}: unknown argument(s) {sorted(unknown)}; this model takes "
-            f"{list(FAMILY_ARGS[family])} (and image_size)."
-        )
-    for key, value in fixed.items():
-        if kwargs.setdefault(key, value) != value:
-            raise ValueError(f"model_type={model_type!r} means {key}={value}, got {key}={kwargs[key]}.")
-    factory = {
-        "unet": models.unet_generator,
-        "resnet": models.resnet_generator,
-        "patchgan": models.patch_discriminator,
-        "munit": models.munit_generator,
-        "munit_dis": models.multiscale_discriminator,
-    }[family]
-    model = factory(image_size=image_size, **kwargs)
-    if family == "munit" and not model.built:  # fully convolutional: build for saving
-        model.build((None, None, None, kwargs.get("in_channels", 3)))
-    return model
 
 
 def _fmt(shape):
@@ -288,10 +225,12 @@ def save(model, path):
 
 __all__ = [
     "CheckpointMismatchError",
+    "FAMILY_ARGS",
     "MODEL_TYPES",
     "build_model",
     "check_state_dict",
     "convert",
+    "family_of",
     "find_mismatches",
     "infer_model_args",
     "load_weights",

@@ -34,6 +34,7 @@ def __getattr__(name):
 
 __all__ = [
     "DataError",
+    "color",
     "colorization_dataset",
     "generate",
     "l_ab_to_rgb",

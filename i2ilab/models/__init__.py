@@ -1,4 +1,8 @@
-"""Network factories; each returns a keras.Model (see shared/REFERENCE.md section 2 for counts)."""
+"""Network factories; each returns a keras.Model (see shared/REFERENCE.md section 2 for counts).
+
+:mod:`i2ilab.models.registry` maps network type names (``unet_256``, ``resnet_9blocks``,
+``munit_dis``, ...) to these factories: ``build_model(name, image_size, ...)``.
+"""
 
 from i2ilab.models.munit import (
     MUNITGenerator,
@@ -10,13 +14,16 @@ from i2ilab.models.munit import (
     style_mlp,
 )
 from i2ilab.models.patchgan import RECEPTIVE_FIELDS, patch_discriminator, receptive_field
+from i2ilab.models.registry import MODEL_TYPES, build_model
 from i2ilab.models.resnet import resnet_generator
 from i2ilab.models.unet import encoder_decoder_generator, unet_generator
 
 __all__ = [
+    "MODEL_TYPES",
     "MUNITGenerator",
     "RECEPTIVE_FIELDS",
     "adain_decoder",
+    "build_model",
     "content_encoder",
     "encoder_decoder_generator",
     "multiscale_discriminator",

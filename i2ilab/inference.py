@@ -1,0 +1,208 @@
+"""Image files in and out of saved runs: read and resize images, open a run, translate.
+
+A saved run is a training folder (``i2ilab train --out``: the exported ``.keras`` networks and
+``config.json`` when training finished, else the newest checkpoint) or one generator ``.keras``
+file. Networks run in inference mode (BatchNorm moving averages, dropout off), through the
+trainers' own ``translate``, so the results equal ``trainer.translate(x)`` of the trained model.
+Images are float32 RGB (H, W, 3) in [-1, 1], as everywhere in the library.
+"""
+
+import pathlib
+
+import keras
+import numpy as np
+
+from i2ilab import color, recipes, runs
+from i2ilab.errors import UsageError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+# ------------------------------------------------------------------------------------- images
+def input_files(spec):
+    """An image file, or the images of a folder (sorted by name), as a list of paths."""
+    path = pathlib.Path(spec).expanduser()
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise UsageError(f"--input {spec}: the folder has no images ({', '.join(IMAGE_SUFFIXES)}).")
+        return files
+    raise UsageError(f"--input {spec}: no such file or folder.")
+
+
+def read_image(path):
+    """An image file -> float32 RGB (H, W, 3) in [-1, 1]."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            rgb = np.asarray(img.convert("RGB"), dtype=np.float32)
+    except (UnidentifiedImageError, OSError) as err:
+        raise UsageError(f"cannot read image {path}: {err}") from err
+    return rgb / 127.5 - 1.0
+
+
+def resize(img, height, width):
+    """float image in [-1, 1] -> (height, width) with bicubic resampling (via uint8, like a file)."""
+    from PIL import Image
+
+    from i2ilab.viz import to_uint8
+
+    if img.shape[:2] == (height, width):
+        return img
+    pil = Image.fromarray(to_uint8(img))
+    return np.asarray(pil.resize((width, height), Image.BICUBIC), np.float32) / 127.5 - 1.0
+
+
+def model_size(net):
+    """(height, width) of a network's (first) input; None entries when fully convolutional."""
+    shape = net.input_shape
+    if isinstance(shape, list):
+        shape = shape[0]
+    return shape[1], shape[2]
+
+
+def prepare_input(img, net, full_size, multiple):
+    """Resize an RGB image in [-1, 1] for ``net``: to its input size, or, with ``full_size``, to
+    the nearest multiple of ``multiple`` (often the image's own size)."""
+    if full_size:
+        h = max(multiple, int(round(img.shape[0] / multiple)) * multiple)
+        w = max(multiple, int(round(img.shape[1] / multiple)) * multiple)
+        return resize(img, h, w)
+    h, w = model_size(net)
+    if h is None:
+        return img
+    return resize(img, h, w)
+
+
+def fully_convolutional(net):
+    """The same network on (None, None, C) inputs, sharing its weights."""
+    channels = net.input_shape[-1]
+    clone = keras.models.clone_model(net, input_tensors=keras.Input((None, None, channels)))
+    clone.set_weights(net.get_weights())
+    return clone
+
+
+# ---------------------------------------------------------------------------------- saved runs
+def load_keras(path):
+    """A ``.keras`` file written by i2ilab (custom layers registered) -> keras.Model."""
+    import i2ilab.models  # noqa: F401  (registers the custom layers and MUNITGenerator)
+
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as err:
+        raise UsageError(f"could not load {path} as a Keras model: {err}") from err
+
+
+def _newest_checkpoint(folder):
+    """``(checkpoint folder, find_latest dict)`` of a run folder without config.json."""
+    ckpt_dir = runs.checkpoint_folder(folder)
+    info = runs.find_latest(ckpt_dir)
+    if info is None:
+        raise UsageError(
+            f"--checkpoint {folder}: no config.json (written when `i2ilab train` finishes) and no "
+            "checkpoints/; pass a training --out folder or a .keras file."
+        )
+    return ckpt_dir, info
+
+
+def run_model(folder):
+    """The model name of a run folder (config.json, else the newest checkpoint), or None."""
+    config = runs.read_config(folder)
+    if config is None:
+        config = _newest_checkpoint(folder)[1].get("config") or {}
+    return config.get("model")
+
+
+def load_networks(checkpoint, names):
+    """``({name: keras.Model}, config)`` from a training folder: its exported ``.keras`` files,
+    or the newest checkpoint when training has not finished."""
+    folder = pathlib.Path(checkpoint)
+    if not folder.exists():
+        raise UsageError(f"--checkpoint {checkpoint}: no such file or folder.")
+    config = runs.read_config(folder)
+    if config is not None:
+        missing = [n for n in names if n not in config.get("networks", {})]
+        if missing:
+            raise UsageError(
+                f"--checkpoint {folder} holds a {config.get('model')} model with networks "
+                f"{sorted(config.get('networks', {}))}; it has no {', '.join(missing)}."
+            )
+        return {n: load_keras(folder / config["networks"][n]) for n in names}, config
+    ckpt_dir, info = _newest_checkpoint(folder)
+    cfg = {k: v for k, v in (info.get("config") or {}).items() if k in recipes.ARCH_KEYS}
+    if "model" not in cfg:
+        raise UsageError(f"{ckpt_dir}: latest.json has no model configuration; cannot rebuild it.")
+    trainer = recipes.build_trainer(cfg)
+    try:
+        trainer.load_checkpoint(str(info["file"]))
+    except Exception as err:
+        raise UsageError(f"could not load {info['file']}: {err}") from err
+    nets = trainer.networks
+    missing = [n for n in names if n not in nets]
+    if missing:
+        raise UsageError(f"{ckpt_dir} holds a {cfg['model']} model without {', '.join(missing)}.")
+    print(f"i2ilab: using {info['file']} (epoch {info['epoch']}; training not finished)")
+    return {n: nets[n] for n in names}, cfg
+
+
+def load_munit(checkpoint):
+    """``(MUNIT trainer, config)`` of a MUNIT training folder, for ``translate`` with styles."""
+    folder = pathlib.Path(checkpoint)
+    if folder.suffix == ".keras":
+        raise UsageError("--checkpoint: sample needs the training folder (both MUNIT generators).")
+    if not folder.is_dir():
+        raise UsageError(f"--checkpoint {folder}: no such folder.")
+    nets, config = load_networks(folder, ["gen_a", "gen_b", "dis_a", "dis_b"])
+    return recipes.make_trainer("munit", nets), config
+
+
+class Translator:
+    """A saved generator as a function of one image: ``translator(rgb) -> rgb``, (H, W, 3) in [-1, 1].
+
+    Args:
+        checkpoint: a training folder or a generator ``.keras`` file.
+        direction: ``"AtoB"``, or ``"BtoA"`` for CycleGAN's ``g_ba``.
+        full_size: run fully convolutionally near each image's own size instead of resizing it
+            to the training size.
+
+    Attributes ``model`` (``colorize``, ``pix2pix``, ``cyclegan``; ``image`` for a ``.keras``
+    file that is not a colorizer) and ``net`` (the generator).
+    """
+
+    def __init__(self, checkpoint, direction="AtoB", full_size=False):
+        path = pathlib.Path(checkpoint)
+        if not path.exists():
+            raise UsageError(f"--checkpoint {path}: no such file or folder.")
+        if path.suffix == ".keras":
+            self.net = load_keras(path)
+            self.model = "colorize" if (self.net.input_shape[-1], self.net.output_shape[-1]) == (1, 2) else "image"
+            self.multiple = model_size(self.net)[0] or 1
+        else:
+            self.model = run_model(path)
+            if self.model == "munit":
+                raise UsageError(
+                    f"--checkpoint {path} is a MUNIT model: it translates with a style; use "
+                    "`i2ilab sample` (random styles or --style-from IMAGE)."
+                )
+            if self.model not in recipes.TRANSLATORS:
+                raise UsageError(f"--checkpoint {path}: cannot tell which model it holds.")
+            name = recipes.TRANSLATORS[self.model].get(direction)
+            if name is None:
+                raise UsageError(f"--direction {direction}: {self.model} translates AtoB only.")
+            nets, cfg = load_networks(path, [name])
+            self.net = nets[name]
+            self.multiple = cfg["image_size"] if self.model in ("pix2pix", "colorize") else 4
+        self.full_size = full_size
+        run_net = fully_convolutional(self.net) if full_size else self.net
+        self._trainer = recipes.make_trainer("colorize", {"generator": run_net}) if self.model == "colorize" else None
+        self._run_net = run_net
+
+    def __call__(self, rgb):
+        rgb = prepare_input(rgb, self.net, self.full_size, self.multiple)
+        if self._trainer is not None:
+            l_scaled, _ = color.rgb_to_l_ab_np(rgb[None])
+            return self._trainer.translate(l_scaled)[0]
+        return np.asarray(keras.ops.convert_to_numpy(self._run_net(rgb[None], training=False)))[0]

@@ -1,0 +1,226 @@
+"""Task recipes: a model name -> its networks, its trainer, its dataset loader and size rules.
+
+``colorize``, ``pix2pix``, ``cyclegan`` and ``munit`` are the tasks of the ``i2ilab`` command,
+the benchmarks, the experiments, the converter and the demos. A task's architecture is a small
+dict (:func:`arch_config`: model, image_size, widths and the size-dependent depths), which is
+stored with every checkpoint and exported run, so a run can be rebuilt from it
+(:func:`build_trainer`). A new system is added here: its name in :data:`MODELS`, its networks in
+:func:`build_networks` (through :mod:`i2ilab.models.registry`), its trainer in
+:func:`make_trainer`, its data in :func:`dataset_loader` and :data:`SYNTHETIC`. Keras, the
+networks and the trainers are imported on first use, so the command line starts quickly.
+"""
+
+import pathlib
+
+from i2ilab.errors import UsageError
+
+MODELS = ("colorize", "pix2pix", "cyclegan", "munit")
+#: Built-in synthetic dataset of each model (i2ilab.data.synthetic).
+SYNTHETIC = {"colorize": "colors", "pix2pix": "labels2photo", "cyclegan": "day2night", "munit": "styles"}
+#: Generator that translates, per model and direction (MUNIT translates with a style instead).
+TRANSLATORS = {
+    "colorize": {"AtoB": "generator"},
+    "pix2pix": {"AtoB": "generator"},
+    "cyclegan": {"AtoB": "g_ab", "BtoA": "g_ba"},
+}
+#: Keys of an architecture dict: they must match to resume or load a checkpoint.
+ARCH_KEYS = ("model", "image_size", "ngf", "ndf", "n_layers_d", "num_scales", "n_blocks", "n_res", "mlp_dim")
+#: Training resolution of the built-in synthetic sets and of real datasets (the references').
+DEFAULT_SYNTHETIC_SIZE = 32
+DEFAULT_SIZE = 256
+
+
+# ---------------------------------------------------------------------------------- size rules
+def max_patch_layers(image_size):
+    """Deepest PatchGAN (n_layers) whose logit map is at least 1x1: size / 2**n - 2 >= 1."""
+    deepest = 0
+    while image_size / 2 ** (deepest + 1) - 2 >= 1:
+        deepest += 1
+    return deepest
+
+
+def patch_layers(image_size):
+    """PatchGAN depth: the reference's 3 (70x70 patches) where the image allows it, else the
+    deepest that keeps a logit map (2 at 16x16)."""
+    return min(3, max_patch_layers(image_size))
+
+
+def resnet_blocks(image_size):
+    """ResNet generator depth: 9 blocks from 256 px, else 6 (the reference's 128x128 setting)."""
+    return 9 if image_size >= 256 else 6
+
+
+def munit_scales(image_size):
+    """MUNIT discriminator scales: 3, fewer below 64 px so the coarsest scale keeps a logit map."""
+    return max(1, min(3, int(image_size).bit_length() - 4))
+
+
+def arch_config(model, image_size, ngf=64, ndf=64, n_layers_d=None):
+    """The architecture dict of ``model`` at ``image_size``, with the size-dependent defaults.
+
+    Raises UsageError for an unknown model, a size that is not a multiple of 4 from 16, or a
+    PatchGAN too deep for the size.
+    """
+    if model not in MODELS:
+        raise UsageError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}.")
+    if image_size < 16 or image_size % 4:
+        raise UsageError(f"--image-size {image_size}: use a multiple of 4, at least 16.")
+    cfg = {"model": model, "image_size": int(image_size), "ngf": int(ngf), "ndf": int(ndf)}
+    if model in ("pix2pix", "cyclegan"):
+        deepest = max_patch_layers(image_size)
+        n = patch_layers(image_size) if n_layers_d is None else int(n_layers_d)
+        if n > deepest:
+            raise UsageError(
+                f"--n-layers-d {n} is too deep for {image_size}x{image_size} images (the logit "
+                f"map would vanish); use at most {deepest}."
+            )
+        cfg["n_layers_d"] = n
+    if model == "cyclegan":
+        cfg["n_blocks"] = resnet_blocks(image_size)
+    if model == "munit":
+        cfg["num_scales"] = munit_scales(image_size)
+    return cfg
+
+
+# ------------------------------------------------------------------------------------ networks
+def build_networks(cfg):
+    """Fresh networks for an :func:`arch_config` dict, keyed as the trainer's ``networks``.
+
+    Optional keys (the benchmarks' small variants): ``n_blocks`` (CycleGAN), ``n_res`` and
+    ``mlp_dim`` (MUNIT; reference 4 and 256).
+    """
+    from i2ilab.models.registry import build_model
+
+    s, ngf, ndf, model = cfg["image_size"], cfg["ngf"], cfg["ndf"], cfg["model"]
+    if model == "colorize":
+        return {"generator": build_model("unet", s, in_channels=1, out_channels=2, ngf=ngf, name="generator")}
+    if model == "pix2pix":
+        return {
+            "generator": build_model("unet", s, ngf=ngf, name="generator"),
+            "discriminator": build_model("patchgan", s, in_channels=6, ndf=ndf, n_layers=cfg["n_layers_d"],
+                                         name="discriminator"),
+        }
+    if model == "cyclegan":
+        nets = {g: build_model("resnet", s, ngf=ngf, n_blocks=cfg["n_blocks"], name=g) for g in ("g_ab", "g_ba")}
+        for d in ("d_a", "d_b"):
+            nets[d] = build_model("patchgan", s, in_channels=3, ndf=ndf, n_layers=cfg["n_layers_d"], norm="instance",
+                                  name=d)
+        return nets
+    munit = {"n_res": cfg.get("n_res", 4), "mlp_dim": cfg.get("mlp_dim", 256)}
+    nets = {g: build_model("munit", s, dim=ngf, **munit, name=g) for g in ("gen_a", "gen_b")}
+    for d in ("dis_a", "dis_b"):
+        nets[d] = build_model("munit_dis", s, dim=ndf, num_scales=cfg["num_scales"], name=d)
+    return nets
+
+
+def make_trainer(model, networks, seed=None):
+    """The (uncompiled) trainer of ``model`` around ``networks`` (a :func:`build_networks` dict),
+    with the reference loss settings."""
+    from i2ilab import training
+
+    if model == "colorize":
+        return training.Colorizer(networks["generator"])
+    if model == "pix2pix":
+        return training.Pix2Pix(networks["generator"], networks["discriminator"], seed=seed)
+    if model == "cyclegan":
+        return training.CycleGAN(networks["g_ab"], networks["g_ba"], networks["d_a"], networks["d_b"], seed=seed)
+    return training.MUNIT(networks["gen_a"], networks["gen_b"], networks["dis_a"], networks["dis_b"], seed=seed)
+
+
+def build_trainer(cfg, seed=0, lr=None):
+    """A compiled trainer with fresh networks for an :func:`arch_config` dict.
+
+    lr: the learning rate of both optimizers (references' Adam); None keeps the trainer's
+    default (2e-4, MUNIT 1e-4).
+    """
+    from i2ilab import training
+
+    trainer = make_trainer(cfg["model"], build_networks(cfg), seed=seed)
+    if lr is None:
+        trainer.compile()
+    else:
+        d_opt = None if cfg["model"] == "colorize" else training.default_adam(lr)
+        trainer.compile(g_optimizer=training.default_adam(lr), d_optimizer=d_opt)
+    return trainer
+
+
+# ---------------------------------------------------------------------------------------- data
+def dataset_loader(model):
+    """The :mod:`i2ilab.data` loader of ``model``'s folder datasets (``f(root, split=..., ...)``)."""
+    from i2ilab import data
+
+    if model == "pix2pix":
+        return data.paired_dataset
+    if model == "colorize":
+        return data.colorization_dataset
+    return data.unpaired_dataset
+
+
+def training_data(model, spec, image_size, batch_size, samples, seed=0, load_size=None, direction="AtoB",
+                  n_train=512, data_dir=None):
+    """``(training dataset, sample batch (x, y), description)`` of ``model`` on ``spec``.
+
+    spec: ``"synthetic"`` (the model's built-in set, ``n_train`` images), a dataset folder, or
+    ``"tfds:NAME"`` (unpaired sets, ``data_dir`` their tensorflow-datasets folder). The training
+    set is shuffled with ``seed`` and has full batches of ``batch_size`` only (a static batch
+    for the compiled step, no 1-image tail skewing BatchNorm); the sample batch holds
+    ``samples`` fixed images of the test split (else val, else train) for the sample grids.
+    load_size: resize before the random crop (default ``image_size * 286 / 256``).
+    """
+    from i2ilab import data
+
+    load_size = load_size or int(round(image_size * 286 / 256))
+    common = dict(image_size=image_size, load_size=load_size)
+    if model == "pix2pix":
+        common["direction"] = direction
+    elif direction != "AtoB":
+        raise UsageError(f"--direction applies to pix2pix's paired data only, not to {model}.")
+    if spec.startswith("tfds:"):
+        if model not in ("cyclegan", "munit"):
+            raise UsageError(
+                f"--data {spec}: tensorflow-datasets sets are unpaired (CycleGAN format); "
+                f"{model} needs a folder dataset or --data synthetic."
+            )
+
+        def load(split, **kw):
+            return data.tfds_unpaired(spec[5:], split=split, data_dir=data_dir, **common, **kw)
+
+        desc = spec
+    else:
+        if spec == "synthetic":
+            root = data.synthetic_root(SYNTHETIC[model], image_size=image_size, n_train=n_train, seed=0)
+            desc = f"synthetic {SYNTHETIC[model]} ({root})"
+        else:
+            root = pathlib.Path(spec).expanduser()
+            if not root.is_dir():
+                raise UsageError(
+                    f"--data {spec}: no such folder. Pass --data synthetic, a dataset folder "
+                    "(pix2pix: train/ and test/ with A|B images side by side; CycleGAN/MUNIT: "
+                    "trainA/ trainB/ testA/ testB/; colorize: train/ test/ of RGB images), or "
+                    "tfds:NAME (e.g. tfds:cycle_gan/horse2zebra)."
+                )
+            desc = str(root)
+
+        def load(split, **kw):
+            return dataset_loader(model)(root, split=split, **common, **kw)
+
+    try:
+        train = load("train", batch_size=batch_size, shuffle=True, seed=seed, drop_remainder=True)
+    except data.DataError as err:
+        raise UsageError(f"--data {spec}: {err}") from err
+    if int(train.cardinality()) == 0:
+        raise UsageError(
+            f"--data {spec}: the training split has fewer images than --batch-size "
+            f"{batch_size}; lower the batch size."
+        )
+    sample = None
+    for split in ("test", "val", "train"):
+        try:
+            ds = load(split, batch_size=samples, shuffle=False, jitter=False, cache=False)
+            sample = next(iter(ds))
+            break
+        except (data.DataError, StopIteration):
+            continue
+    if sample is None:
+        raise UsageError(f"--data {spec}: found no images for the sample grids.")
+    return train, sample, desc
