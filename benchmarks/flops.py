@@ -84,9 +84,10 @@ def upsample_conv_flops(block):
 def network_flops(model):
     """Forward FLOPs of a network for one example: sum over its (nested) conv and dense layers
     (an ``UpsampleConvBlock`` counted as it computes, not as the 4x larger conv it equals)."""
+    from i2ilab.backend import sublayers
     from i2ilab.layers import UpsampleConvBlock
 
-    layers = list(model._flatten_layers(include_self=False, recursive=True))
+    layers = sublayers(model)
     inner = {id(layer.conv) for layer in layers if isinstance(layer, UpsampleConvBlock)}
     return sum(
         upsample_conv_flops(layer) if isinstance(layer, UpsampleConvBlock) else layer_flops(layer)

@@ -25,7 +25,7 @@ import argparse
 import statistics
 import time
 
-from benchmarks.train_step import munit_scales, patch_layers, resnet_blocks
+from i2ilab.recipes import munit_scales, patch_layers, resnet_blocks
 
 
 def _nets(torch):

@@ -49,6 +49,8 @@ import subprocess
 import sys
 import time
 
+from i2ilab import recipes
+
 MODELS = ("pix2pix", "cyclegan", "munit", "colorize")
 BACKENDS = ("tensorflow", "jax")
 TINY_WIDTH = 8
@@ -130,51 +132,19 @@ def _check_args(args, parser):
 
 
 # ------------------------------------------------------------------------------------- networks
-def patch_layers(size):
-    """PatchGAN depth: the reference's 3 where the logit map survives, else the deepest that does."""
-    deepest = 0
-    while size / 2 ** (deepest + 1) - 2 >= 1:
-        deepest += 1
-    return min(3, deepest)
-
-
-def resnet_blocks(size, tiny=False):
-    """ResNet generator depth: 9 blocks from 256 px, 6 below (the reference); 2 with --tiny."""
-    return 2 if tiny else (9 if size >= 256 else 6)
-
-
-def munit_scales(size):
-    """MUNIT discriminator scales: 3, fewer below 64 px so the coarsest scale has a logit map."""
-    return max(1, min(3, size.bit_length() - 1 - 3))
+#: Architecture of --tiny runs: fewer residual blocks, a narrow MUNIT style MLP.
+TINY_ARCH = {"cyclegan": {"n_blocks": 2}, "munit": {"n_res": 2, "mlp_dim": 32}}
 
 
 def build_trainer(model, size, width, tiny, seed=0):
-    """A compiled-ready (not yet compiled) trainer with the reference networks at ``size``."""
-    from i2ilab import models, training
-
-    if model == "colorize":
-        return training.Colorizer(models.unet_generator(size, 1, 2, width, name="generator"), loss="l2")
-    if model == "pix2pix":
-        g = models.unet_generator(size, 3, 3, width, name="generator")
-        d = models.patch_discriminator(size, 6, width, patch_layers(size), norm="batch", name="discriminator")
-        return training.Pix2Pix(g, d, seed=seed)
-    if model == "cyclegan":
-        gs = [
-            models.resnet_generator(size, ngf=width, n_blocks=resnet_blocks(size, tiny), name=n)
-            for n in ("g_ab", "g_ba")
-        ]
-        ds = [
-            models.patch_discriminator(size, 3, width, patch_layers(size), norm="instance", name=n)
-            for n in ("d_a", "d_b")
-        ]
-        return training.CycleGAN(*gs, *ds, image_shape=(size, size, 3), seed=seed)
-    n_res, mlp = (2, 32) if tiny else (4, 256)
-    gs = [models.munit_generator(size, dim=width, n_res=n_res, mlp_dim=mlp, name=n) for n in ("gen_a", "gen_b")]
-    ds = [
-        models.multiscale_discriminator(size, dim=width, num_scales=munit_scales(size), name=n)
-        for n in ("dis_a", "dis_b")
-    ]
-    return training.MUNIT(*gs, *ds, seed=seed)
+    """The trainer ``i2ilab train`` builds (reference networks at ``size``, both widths
+    ``width``; --tiny: :data:`TINY_ARCH`), with its state built, not yet compiled."""
+    cfg = recipes.arch_config(model, size, width, width)
+    if tiny:
+        cfg.update(TINY_ARCH.get(model, {}))
+    trainer = recipes.make_trainer(model, recipes.build_networks(cfg), seed=seed)
+    trainer.build((None, size, size, 1 if model == "colorize" else 3))
+    return trainer
 
 
 def random_batch(model, size, batch, seed=0):

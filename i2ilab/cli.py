@@ -238,7 +238,7 @@ def _cmd_translate(args):
 def _cmd_sample(args):
     from i2ilab import inference, viz
 
-    munit, cfg = inference.load_munit(args.checkpoint)
+    munit, cfg = inference.load_trainer(args.checkpoint, "munit")
     files = inference.input_files(args.input)
     if args.n_styles < 1:
         raise UsageError(f"--n-styles {args.n_styles} must be >= 1.")

@@ -148,15 +148,19 @@ def load_networks(checkpoint, names):
     return {n: nets[n] for n in names}, cfg
 
 
-def load_munit(checkpoint):
-    """``(MUNIT trainer, config)`` of a MUNIT training folder, for ``translate`` with styles."""
+def load_trainer(checkpoint, model=None):
+    """``(trainer, config)`` around every network of a training folder (uncompiled), for its
+    ``translate``; ``model``: the model name it must hold (e.g. ``"munit"``), or None."""
     folder = pathlib.Path(checkpoint)
     if folder.suffix == ".keras":
-        raise UsageError("--checkpoint: sample needs the training folder (both MUNIT generators).")
+        raise UsageError(f"--checkpoint {folder}: a .keras file holds one network; pass the training folder.")
     if not folder.is_dir():
         raise UsageError(f"--checkpoint {folder}: no such folder.")
-    nets, config = load_networks(folder, ["gen_a", "gen_b", "dis_a", "dis_b"])
-    return recipes.make_trainer("munit", nets), config
+    found = model or run_model(folder)
+    if found not in recipes.NETWORKS:
+        raise UsageError(f"--checkpoint {folder}: cannot tell which model it holds.")
+    nets, config = load_networks(folder, list(recipes.NETWORKS[found]))
+    return recipes.make_trainer(found, nets), config
 
 
 class Translator:

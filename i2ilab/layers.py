@@ -1,5 +1,9 @@
 """Small Keras layers shared by every i2ilab network (NHWC, ``keras.ops`` only).
 
+The U-Net blocks live in :mod:`i2ilab.models.unet` and the MUNIT-only blocks in
+:mod:`i2ilab.models.munit_blocks`, next to their networks; they stay importable from here
+(:data:`MOVED`).
+
 Every layer here computes the same numbers as the PyTorch reference module it mirrors
 (junyanz pytorch-CycleGAN-and-pix2pix, NVlabs MUNIT); ``tests/test_parity.py`` checks this
 against fixtures computed by the reference code. Padding is always explicit (``ops.pad`` then a
@@ -16,6 +20,15 @@ from keras import ops
 from i2ilab.backend import all_reduce_sum, tf_replica_context
 
 PACKAGE = "i2ilab"
+#: Blocks that live next to their networks, still importable from here (``i2ilab.layers.UNetDown``).
+MOVED = {
+    "UNetDown": "i2ilab.models.unet",
+    "UNetUp": "i2ilab.models.unet",
+    "AdaIN": "i2ilab.models.munit_blocks",
+    "AdaINResBlock": "i2ilab.models.munit_blocks",
+    "DownsampleAvgPool": "i2ilab.models.munit_blocks",
+    "UpsampleConvBlock": "i2ilab.models.munit_blocks",
+}
 NORMS = ("batch", "instance", "layer", "none")
 ACTIVATIONS = ("relu", "lrelu", "tanh", "none")
 LEAKY_SLOPE = 0.2  # every reference uses 0.2; Keras' LeakyReLU default is 0.3
@@ -42,7 +55,7 @@ def get_initializer(init):
     return keras.initializers.get(init)
 
 
-def _serialize_init(init):
+def serialize_init(init):
     return init if isinstance(init, str) else keras.initializers.serialize(init)
 
 
@@ -235,37 +248,6 @@ class InstanceNormalization(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class AdaIN(keras.layers.Layer):
-    """Adaptive instance norm (Huang & Belongie 2017; MUNIT section 3): ``gamma * IN(x) + beta``.
-
-    gamma and beta are call inputs (computed by MUNIT's MLP from a style code), so the layer holds
-    no state and nothing is mutated between calls (the reference assigns them to module
-    attributes). Instance statistics use the biased variance and eps 1e-5; gamma is used as is
-    (no +1), as in MUNIT.
-
-    Call: ``AdaIN()(x, gamma, beta)`` with x (B, H, W, C), gamma and beta (B, C) -> (B, H, W, C).
-    """
-
-    def __init__(self, epsilon=1e-5, **kwargs):
-        super().__init__(**kwargs)
-        self.epsilon = epsilon
-
-    def call(self, x, gamma, beta):
-        x32 = ops.cast(x, "float32")
-        mean, var = ops.moments(x32, axes=[1, 2], keepdims=True)
-        y = (x32 - mean) * ops.rsqrt(var + self.epsilon)
-        gamma = ops.cast(gamma, "float32")[:, None, None, :]
-        beta = ops.cast(beta, "float32")[:, None, None, :]
-        return ops.cast(gamma * y + beta, self.compute_dtype)
-
-    def compute_output_shape(self, x_shape, gamma_shape=None, beta_shape=None):
-        return x_shape
-
-    def get_config(self):
-        return {**super().get_config(), "epsilon": self.epsilon}
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
 class MUNITLayerNorm(keras.layers.Layer):
     """MUNIT's LayerNorm (decoder upsampling blocks), not keras.layers.LayerNormalization.
 
@@ -305,28 +287,6 @@ class MUNITLayerNorm(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "epsilon": self.epsilon, "affine": self.affine}
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class DownsampleAvgPool(keras.layers.Layer):
-    """3x3 average pool, stride 2, pad 1, padding not counted (MUNIT's multi-scale D).
-
-    Equals ``torch.nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)``; Keras
-    AveragePooling2D('same') pads only at the end, so its windows differ.
-    Shapes: (B, H, W, C) -> (B, floor((H - 1) / 2) + 1, floor((W - 1) / 2) + 1, C).
-    """
-
-    def call(self, x):
-        pads = [[0, 0], [1, 1], [1, 1], [0, 0]]
-        sums = ops.average_pool(ops.pad(x, pads), 3, strides=2, padding="valid")
-        ones = ops.pad(ops.ones_like(x[..., :1]), pads)
-        counts = ops.average_pool(ones, 3, strides=2, padding="valid")
-        return sums / counts
-
-    def compute_output_shape(self, input_shape):
-        n, h, w, c = input_shape
-        half = lambda d: None if d is None else (d - 1) // 2 + 1  # noqa: E731
-        return (n, half(h), half(w), c)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -419,110 +379,8 @@ class ConvBlock(keras.layers.Layer):
             "activation": self.activation,
             "pre_activation": self.pre_activation,
             "use_bias": self.use_bias,
-            "kernel_initializer": _serialize_init(self.kernel_initializer),
+            "kernel_initializer": serialize_init(self.kernel_initializer),
         }
-
-
-def _phase_taps(kernel_size, padding):
-    """0/1 matrix (2, K, k): for output phase a of a nearest-x2 upsample followed by a stride-1
-    conv (k taps, padding p), which low-resolution offset in [-q, q] (K = 2q + 1, q = ceil(p/2))
-    each tap t reads: output row 2i + a, tap t reads upsampled row 2i + a + t - p, i.e. input
-    row i + floor((a + t - p) / 2)."""
-    import numpy as np
-
-    q = (padding + 1) // 2
-    taps = np.zeros((2, 2 * q + 1, kernel_size), "float32")
-    for a in range(2):
-        for t in range(kernel_size):
-            taps[a, (a + t - padding) // 2 + q, t] = 1.0
-    return taps
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class UpsampleConvBlock(ConvBlock):
-    """Nearest x2 upsampling -> pad k // 2 -> Conv k x k (stride 1) -> norm -> activation.
-
-    The MUNIT decoder's upsampling stage (Huang et al. 2018, appendix B.2: ``nn.Upsample(2)``
-    then ``Conv2dBlock(k=5, s=1, p=2, norm='ln', pad_type='reflect')``). It computes the same
-    numbers (up to float rounding) as ``UpSampling2D(2)`` followed by
-    ``ConvBlock(filters, k, padding=k // 2, ...)`` with the same weights and weight names, but
-    never convolves the upsampled map: output pixel (2i + a, 2j + b) reads only a K x K
-    neighbourhood of input pixel (i, j) (K = 3 for k = 5), with the k x k taps that land on the
-    same input pixel summed. The four phases (a, b) are one K x K convolution of the input with
-    4 x filters outputs, interleaved into the 2H x 2W map: 9 / 25 of the multiply-adds for k = 5.
-
-    Zero padding of the upsampled map is the upsampling of the zero-padded input, so that case
-    is exact as it stands. Reflect padding is not: the phase convolution pads the input
-    symmetrically, which is exact except on an output border of width k // 2 - 1 (the outer
-    ring of the reflected map), and that border is recomputed directly from thin
-    reflect-padded strips. ``tests/test_layers.py`` checks values and gradients against the
-    plain layers. Shapes: (B, H, W, Cin) -> (B, 2H, 2W, filters); H, W >= k // 2.
-    """
-
-    def __init__(self, filters, kernel_size=5, pad_mode="reflect", **kwargs):
-        if not (isinstance(kernel_size, int) and kernel_size % 2 == 1):
-            raise ValueError(f"UpsampleConvBlock: kernel_size={kernel_size!r} must be an odd int.")
-        super().__init__(filters, kernel_size, strides=1, padding=kernel_size // 2, pad_mode=pad_mode, **kwargs)
-        self._taps = _phase_taps(kernel_size, kernel_size // 2)
-
-    def build(self, input_shape):
-        n, h, w, c = input_shape
-        super().build((n, None if h is None else 2 * h, None if w is None else 2 * w, c))
-
-    def compute_output_shape(self, input_shape):
-        n, h, w, c = input_shape
-        return super().compute_output_shape((n, None if h is None else 2 * h, None if w is None else 2 * w, c))
-
-    def _border(self, x, kernel, axis, end):
-        """Exact output rows (axis 1) or columns (axis 2) at the start or the end of the map, the
-        first or last ``k // 2 - 1``, from the ``k // 2`` input rows/cols that reach them."""
-        p = self.kernel_size // 2
-        width = p - 1
-        keep = width + 2 * p  # padded rows the `width` output rows read
-
-        def edge(t, n):
-            index = slice(-n, None) if end else slice(0, n)
-            return t[:, index] if axis == 1 else t[:, :, index]
-
-        u = ops.repeat(ops.repeat(edge(x, p), 2, axis=1), 2, axis=2)
-        u = ops.pad(u, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
-        return ops.conv(edge(u, keep), kernel)
-
-    def call(self, x, training=None):
-        x = activate(x, self.pre_activation)
-        p = self.kernel_size // 2
-        q = (p + 1) // 2
-        kernel32 = ops.cast(self.conv.kernel, "float32")
-        kernel = ops.cast(kernel32, x.dtype)
-        taps = ops.convert_to_tensor(self._taps)
-        # (K, K, Cin, 2, 2, Cout): tap sums of each output phase (a, b).
-        phased = ops.einsum("aiu,bjv,uvcd->ijcabd", taps, taps, kernel32)
-        k_small, c_in = phased.shape[0], phased.shape[2]
-        phased = ops.cast(ops.reshape(phased, (k_small, k_small, c_in, 4 * self.filters)), x.dtype)
-        mode = "constant" if self.pad_mode == "zero" else "symmetric"
-        y = ops.conv(ops.pad(x, [[0, 0], [q, q], [q, q], [0, 0]], mode=mode), phased)
-        shape = ops.shape(x)
-        b, h, w = shape[0], shape[1], shape[2]
-        y = ops.reshape(y, (b, h, w, 2, 2, self.filters))
-        y = ops.reshape(ops.transpose(y, (0, 1, 3, 2, 4, 5)), (b, 2 * h, 2 * w, self.filters))
-        if self.pad_mode == "reflect" and p >= 2:
-            width = p - 1
-            y = ops.concatenate(
-                [self._border(x, kernel, 2, False), y[:, :, width:-width], self._border(x, kernel, 2, True)], axis=2
-            )
-            y = ops.concatenate(
-                [self._border(x, kernel, 1, False), y[:, width:-width], self._border(x, kernel, 1, True)], axis=1
-            )
-        if self.use_bias:
-            y = y + ops.cast(self.conv.bias, y.dtype)
-        if self.norm_layer is not None:
-            y = self.norm_layer(y, training=training) if self.norm == "batch" else self.norm_layer(y)
-        return activate(y, self.activation)
-
-    def get_config(self):
-        config = super().get_config()
-        del config["strides"], config["padding"]
-        return config
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -614,96 +472,7 @@ class ConvTransposeBlock(keras.layers.Layer):
             "activation": self.activation,
             "pre_activation": self.pre_activation,
             "use_bias": self.use_bias,
-            "kernel_initializer": _serialize_init(self.kernel_initializer),
-        }
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class UNetDown(ConvBlock):
-    """U-Net encoder block (pix2pix section 3.2.1): LeakyReLU(0.2) -> Conv 4x4 s2 pad 1 -> norm.
-
-    The outermost block is the bare conv (no activation, no norm); the innermost has no norm
-    (normalising the 1x1 bottleneck would zero it). As in the reference, the conv has a bias
-    unless the network uses BatchNorm, also where no norm follows.
-    Shapes: (B, H, W, Cin) -> (B, H / 2, W / 2, filters).
-    """
-
-    def __init__(self, filters, norm="batch", outermost=False, innermost=False, **kwargs):
-        for key in ("kernel_size", "strides", "padding", "pre_activation"):
-            kwargs.pop(key, None)
-        kwargs.setdefault("use_bias", norm != "batch")
-        super().__init__(
-            filters,
-            4,
-            strides=2,
-            padding=1,
-            norm="none" if (outermost or innermost) else norm,
-            pre_activation="none" if outermost else "lrelu",
-            **kwargs,
-        )
-        self.net_norm = norm
-        self.outermost = outermost
-        self.innermost = innermost
-
-    def get_config(self):
-        config = super().get_config()
-        for key in ("kernel_size", "strides", "padding", "pre_activation"):
-            config.pop(key)
-        config.update(norm=self.net_norm, outermost=self.outermost, innermost=self.innermost)
-        return config
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class UNetUp(keras.layers.Layer):
-    """U-Net decoder block: ReLU -> ConvTranspose 4x4 s2 pad 1 -> norm (-> Dropout).
-
-    The outermost block ends in tanh (conv with bias, no norm) and gives the image in [-1, 1].
-    The skip concatenation happens outside the block, in ``unet_generator``.
-    Shapes: (B, H, W, Cin) -> (B, 2H, 2W, filters).
-    """
-
-    def __init__(self, filters, norm="batch", outermost=False, dropout=0.0, **kwargs):
-        kernel_initializer = kwargs.pop("kernel_initializer", "reference")
-        super().__init__(**kwargs)
-        self.filters = filters
-        self.norm = norm
-        self.outermost = outermost
-        self.dropout = dropout
-        self.kernel_initializer = kernel_initializer
-        self.up = ConvTransposeBlock(
-            filters,
-            4,
-            strides=2,
-            padding=1,
-            norm="none" if outermost else norm,
-            activation="tanh" if outermost else "none",
-            pre_activation="relu",
-            use_bias=True if outermost else norm != "batch",
-            kernel_initializer=kernel_initializer,
-            name="up",
-        )
-        self.drop = keras.layers.Dropout(dropout, name="dropout") if dropout else None
-
-    def build(self, input_shape):
-        self.up.build(input_shape)
-
-    def call(self, x, training=None):
-        x = self.up(x, training=training)
-        if self.drop is not None:
-            x = self.drop(x, training=training)
-        return x
-
-    def compute_output_shape(self, input_shape):
-        return self.up.compute_output_shape(input_shape)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "filters": self.filters,
-            "norm": self.norm,
-            "outermost": self.outermost,
-            "dropout": self.dropout,
-            "kernel_initializer": _serialize_init(self.kernel_initializer),
+            "kernel_initializer": serialize_init(self.kernel_initializer),
         }
 
 
@@ -769,57 +538,14 @@ class ResnetBlock(keras.layers.Layer):
             "pad_mode": self.pad_mode,
             "dropout": self.dropout,
             "use_bias": self.use_bias,
-            "kernel_initializer": _serialize_init(self.kernel_initializer),
+            "kernel_initializer": serialize_init(self.kernel_initializer),
         }
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class AdaINResBlock(keras.layers.Layer):
-    """MUNIT decoder residual block with AdaIN (MUNIT section 3, Fig. 3).
+def __getattr__(name):
+    """The blocks of :data:`MOVED`, imported from their network's module on first use."""
+    if name in MOVED:
+        import importlib
 
-    ``x + [pad 1, conv 3x3, AdaIN, ReLU, pad 1, conv 3x3, AdaIN](x)`` with reflect padding.
-    Call ``block(x, adain_params)`` where adain_params (B, P) holds the parameters of every AdaIN
-    of the decoder, produced by MUNIT's MLP; this block reads its slice
-    ``[4 * filters * block_index, 4 * filters * (block_index + 1))`` laid out as the reference:
-    (beta_1, gamma_1, beta_2, gamma_2), C values each (mean first, then std).
-    Shapes: (B, H, W, filters), (B, P) -> (B, H, W, filters).
-    """
-
-    def __init__(self, filters, block_index=0, kernel_initializer="kaiming", **kwargs):
-        super().__init__(**kwargs)
-        self.filters = filters
-        self.block_index = block_index
-        self.kernel_initializer = kernel_initializer
-        common = dict(
-            padding=1, pad_mode="reflect", norm="none", use_bias=True,
-            kernel_initializer=kernel_initializer,
-        )
-        self.conv1 = ConvBlock(filters, 3, name="conv1", **common)
-        self.conv2 = ConvBlock(filters, 3, name="conv2", **common)
-        self.adain = AdaIN(name="adain")
-
-    @property
-    def num_adain_params(self):
-        return 4 * self.filters
-
-    def build(self, x_shape, adain_params_shape=None):
-        self.conv1.build(x_shape)
-        self.conv2.build(x_shape)
-
-    def call(self, x, adain_params):
-        c = self.filters
-        p = adain_params[:, 4 * c * self.block_index : 4 * c * (self.block_index + 1)]
-        y = self.adain(self.conv1(x), p[:, c : 2 * c], p[:, :c])
-        y = self.adain(self.conv2(ops.relu(y)), p[:, 3 * c :], p[:, 2 * c : 3 * c])
-        return x + y
-
-    def compute_output_shape(self, x_shape, adain_params_shape=None):
-        return x_shape
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "filters": self.filters,
-            "block_index": self.block_index,
-            "kernel_initializer": _serialize_init(self.kernel_initializer),
-        }
+        return getattr(importlib.import_module(MOVED[name]), name)
+    raise AttributeError(f"module 'i2ilab.layers' has no attribute {name!r}")

@@ -17,6 +17,13 @@ from i2ilab.errors import UsageError
 MODELS = ("colorize", "pix2pix", "cyclegan", "munit")
 #: Built-in synthetic dataset of each model (i2ilab.data.synthetic).
 SYNTHETIC = {"colorize": "colors", "pix2pix": "labels2photo", "cyclegan": "day2night", "munit": "styles"}
+#: The networks of each model's trainer (the keys of :func:`build_networks`).
+NETWORKS = {
+    "colorize": ("generator",),
+    "pix2pix": ("generator", "discriminator"),
+    "cyclegan": ("g_ab", "g_ba", "d_a", "d_b"),
+    "munit": ("gen_a", "gen_b", "dis_a", "dis_b"),
+}
 #: Generator that translates, per model and direction (MUNIT translates with a style instead).
 TRANSLATORS = {
     "colorize": {"AtoB": "generator"},

@@ -128,9 +128,13 @@ def test_bad_arguments_are_rejected(argv, capsys):
     assert "error" in capsys.readouterr().err
 
 
-def test_reference_configurations_shrink_at_small_sizes():
-    assert [train_step.patch_layers(s) for s in (16, 32, 64, 128, 256)] == [2, 3, 3, 3, 3]
-    assert [train_step.munit_scales(s) for s in (16, 32, 64, 128, 256)] == [1, 2, 3, 3, 3]
+def test_benchmark_builds_the_trainer_of_the_cli():
+    from i2ilab import recipes
+
+    trainer = train_step.build_trainer("pix2pix", 16, 4, tiny=False)
+    cli_nets = recipes.build_networks(recipes.arch_config("pix2pix", 16, 4, 4))
+    for name, net in trainer.networks.items():
+        assert net.count_params() == cli_nets[name].count_params()
 
 
 # ------------------------------------------------------------------------------------------ FLOPs

@@ -22,7 +22,7 @@ from keras import ops
 from PIL import Image
 
 import course_harness as ch
-from i2ilab import models, viz
+from i2ilab import cli, models, viz
 from i2ilab.data import synthetic
 
 DEMOS = ch.COURSE / "demos"
@@ -287,7 +287,7 @@ def test_fallback_run_trains_once_then_reuses(tmp_path, monkeypatch):
         (out / "config.json").write_text(json.dumps({"model": argv[1]}))
         return 0
 
-    monkeypatch.setattr(dw.cli, "main", fake_main)
+    monkeypatch.setattr(dw, "run_i2ilab", fake_main)
     first = dw.fallback_run("cyclegan", cache_dir=tmp_path)
     again = dw.fallback_run("cyclegan", cache_dir=tmp_path)
     assert first == again == tmp_path / "demo_runs" / f"cyclegan-cpu-v{dw.FALLBACK_VERSION}"
@@ -299,8 +299,8 @@ def test_fallback_run_trains_once_then_reuses(tmp_path, monkeypatch):
     assert smoke.name.startswith("pix2pix-smoke") and "--quiet" in calls[1]
     # every fallback option is one `i2ilab train` knows
     for args in (*dw.FALLBACK_ARGS.values(), *dw.SMOKE_ARGS.values()):
-        dw.cli.build_parser().parse_args(["train", "pix2pix", "--data", "synthetic", "--out", "x", *args])
-    monkeypatch.setattr(dw.cli, "main", lambda argv: 2)
+        cli.build_parser().parse_args(["train", "pix2pix", "--data", "synthetic", "--out", "x", *args])
+    monkeypatch.setattr(dw, "run_i2ilab", lambda argv: 2)
     with pytest.raises(RuntimeError, match="exit status 2"):
         dw.fallback_run("munit", cache_dir=tmp_path)
 

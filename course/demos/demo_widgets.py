@@ -24,11 +24,12 @@ import io
 import json
 import pathlib
 import shutil
+import subprocess
 import sys
 
 import numpy as np
 
-from i2ilab import cli, viz
+from i2ilab import inference, viz
 from i2ilab.data import synthetic
 
 #: Display width in pixels of one image in a panel (images are enlarged by an integer factor).
@@ -98,13 +99,7 @@ def _input_size(net, default=256):
 
 def resize(image, size):
     """(H, W, 3) in [-1, 1] -> (size, size, 3), bicubic via uint8 (as ``i2ilab translate``)."""
-    from PIL import Image
-
-    image = np.asarray(image, np.float32)
-    if image.shape[:2] == (size, size):
-        return image
-    pil = Image.fromarray(viz.to_uint8(image)).resize((size, size), Image.BICUBIC)
-    return np.asarray(pil, np.float32) / 127.5 - 1.0
+    return inference.resize(np.asarray(image, np.float32), size, size)
 
 
 def image_files(folder):
@@ -114,9 +109,9 @@ def image_files(folder):
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f"{folder}: no such image file or folder.")
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in cli.IMAGE_SUFFIXES)
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in inference.IMAGE_SUFFIXES)
     if not files:
-        raise FileNotFoundError(f"{folder}: the folder has no images ({', '.join(cli.IMAGE_SUFFIXES)}).")
+        raise FileNotFoundError(f"{folder}: the folder has no images ({', '.join(inference.IMAGE_SUFFIXES)}).")
     return files
 
 
@@ -131,7 +126,7 @@ def read_examples(folder, size, n=16, half=None):
     files = image_files(folder)[:n]
     images = []
     for path in files:
-        img = cli.read_image(path)
+        img = inference.read_image(path)
         if half is not None:
             mid = img.shape[1] // 2
             img = img[:, :mid] if half == "left" else img[:, mid:]
@@ -149,6 +144,11 @@ def resolve(spec, root=REPO):
         return type(spec)(resolve(s, root) for s in spec)
     path = pathlib.Path(spec).expanduser()
     return path if path.is_absolute() else pathlib.Path(root) / path
+
+
+def run_i2ilab(argv):
+    """Run the ``i2ilab`` command (``python -m i2ilab ARGV``) as a user would; returns its exit status."""
+    return subprocess.run([sys.executable, "-m", "i2ilab", *argv], check=False).returncode
 
 
 def fallback_run(model, smoke=False, cache_dir=None, quiet=None):
@@ -176,7 +176,7 @@ def fallback_run(model, smoke=False, cache_dir=None, quiet=None):
         argv.append("--quiet")
     print(f"demo: no {model} model given; training a small one on synthetic data: i2ilab "
           f"{' '.join(argv)}", flush=True)
-    status = cli.main(argv)
+    status = run_i2ilab(argv)
     if status != 0:
         raise RuntimeError(
             f"demo: the fallback {model} training stopped with exit status {status}; see the "
@@ -186,16 +186,11 @@ def fallback_run(model, smoke=False, cache_dir=None, quiet=None):
 
 
 def _load_keras(path):
-    import keras
-
-    import i2ilab.layers  # noqa: F401  (registers the custom layers)
-    import i2ilab.models  # noqa: F401  (registers MUNITGenerator)
-
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such .keras file (write one with `i2ilab convert` "
                                 "or `i2ilab train`).")
-    return keras.saving.load_model(path, compile=False)
+    return inference.load_keras(path)
 
 
 def _run_info(folder, config):
@@ -215,7 +210,7 @@ def load_pix2pix(spec):
         net = _load_keras(path)
         return net, {"source": str(path), "image_size": _input_size(net), "data": None,
                      "synthetic": False}
-    nets, config = cli.load_networks(path, ["generator"])
+    nets, config = inference.load_networks(path, ["generator"])
     if config.get("model") != "pix2pix":
         raise ValueError(f"PIX2PIX = {spec}: that folder holds a {config.get('model')} model, "
                          "not pix2pix; train one with `i2ilab train pix2pix ...`.")
@@ -230,7 +225,7 @@ def load_cyclegan(spec):
         net = _load_keras(path)
         return net, None, {"source": str(path), "image_size": _input_size(net), "data": None,
                            "synthetic": False}
-    nets, config = cli.load_networks(path, ["g_ab", "g_ba"])
+    nets, config = inference.load_networks(path, ["g_ab", "g_ba"])
     return nets["g_ab"], nets["g_ba"], _run_info(path, config)
 
 
@@ -245,7 +240,7 @@ def load_munit(spec):
         return gen_a, gen_b, {"source": f"{spec[0]}, {spec[1]}", "image_size": _input_size(gen_a),
                               "data": None, "synthetic": False}
     path = pathlib.Path(spec)
-    nets, config = cli.load_networks(path, ["gen_a", "gen_b"])
+    nets, config = inference.load_networks(path, ["gen_a", "gen_b"])
     return nets["gen_a"], nets["gen_b"], _run_info(path, config)
 
 

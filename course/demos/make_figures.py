@@ -27,7 +27,6 @@ Figures:
 """
 
 import argparse
-import json
 import math
 import pathlib
 import sys
@@ -153,27 +152,16 @@ def overlay_losses(runs, path, title=None):
 
 
 # -------------------------------------------------------------------- ablations with networks
-#: Networks each model needs to translate.
-NETWORKS = {"pix2pix": ["generator"], "colorize": ["generator"], "cyclegan": ["g_ab"],
-            "munit": ["gen_a", "gen_b"]}
-
-
 def load_run(run):
-    """(config, {name: keras.Model}) of a finished or interrupted ``i2ilab train`` run."""
-    from i2ilab import cli
+    """(config, trainer) of a finished or interrupted ``i2ilab train`` run (its networks)."""
+    from i2ilab import inference
+    from i2ilab.errors import UsageError
 
-    folder = pathlib.Path(run)
-    if (folder / "config.json").is_file():
-        model = json.loads((folder / "config.json").read_text()).get("model")
-    else:
-        from i2ilab import callbacks as cb
-
-        info = cb.find_latest(folder / "checkpoints") or {}
-        model = (info.get("config") or {}).get("model")
-    if model not in NETWORKS:
-        raise ValueError(f"{run}: cannot tell which model it holds (no config.json / checkpoints).")
-    nets, cfg = cli.load_networks(folder, NETWORKS[model])
-    return {**cfg, "model": model}, nets
+    try:
+        trainer, config = inference.load_trainer(run)
+    except UsageError as err:
+        raise ValueError(f"{run}: {err}") from err
+    return config, trainer
 
 
 def example_batch(config, n):
@@ -183,23 +171,21 @@ def example_batch(config, n):
     dataset is read with the library loaders in file order, without jitter. Colorization:
     inputs are L / 50 - 1 (1 channel), targets RGB.
     """
-    from i2ilab import cli, data
+    from i2ilab import color, data, recipes
     from i2ilab.data import synthetic
 
     model, size, spec = config["model"], config["image_size"], config.get("data", "synthetic")
     if spec == "synthetic":
-        name = cli.SYNTHETIC[model]
+        name = recipes.SYNTHETIC[model]
         if model == "pix2pix":
             d = synthetic.generate(name, n, size, split="test")
             return d["A"], d["B"]
         if model == "colorize":
             rgb = synthetic.generate(name, n, size, split="test")["rgb"]
-            lab = data.rgb_to_lab_np((rgb + 1.0) / 2.0)
-            return lab[..., :1] / 50.0 - 1.0, rgb
+            return color.rgb_to_l_ab_np(rgb)[0], rgb
         d = synthetic.generate(name, n, size, split="testA")
         return d["A"], d["B"]
-    loader = {"pix2pix": data.paired_dataset, "colorize": data.colorization_dataset}.get(
-        model, data.unpaired_dataset)
+    loader = recipes.dataset_loader(model)
     for split in ("test", "val", "train"):
         try:
             ds = loader(spec, split=split, image_size=size, load_size=size, jitter=False,
@@ -218,25 +204,11 @@ def example_batch(config, n):
     return x, y
 
 
-def translate(config, nets, x, seed=0):
+def translate(config, trainer, x, seed=0):
     """A run's translation of ``x`` (numpy, [-1, 1]); MUNIT uses fixed N(0, I) styles."""
-    from keras import ops
-
-    model = config["model"]
-    if model == "munit":
-        content, _ = nets["gen_a"].encode(x, training=False)
-        rng = np.random.default_rng(seed)
-        codes = rng.standard_normal((x.shape[0], nets["gen_b"].style_dim)).astype("float32")
-        out = nets["gen_b"].decode(content, codes, training=False)
-    elif model == "cyclegan":
-        out = nets["g_ab"](x, training=False)
-    else:
-        out = nets["generator"](x, training=False)
-        if model == "colorize":
-            from i2ilab.data import l_ab_to_rgb
-
-            out = l_ab_to_rgb(x, out)
-    return np.asarray(ops.convert_to_numpy(out))
+    if config["model"] == "munit":
+        return trainer.translate(x, seed=seed)
+    return trainer.translate(x)
 
 
 def ablation_figures(runs, out, n=4):
@@ -261,8 +233,8 @@ def ablation_figures(runs, out, n=4):
     if loaded and not missing and same:
         x, y = example_batch(configs[0], n)
         columns = {"input": x if x.shape[-1] != 1 else np.repeat(x, 3, axis=-1)}
-        for label, (config, nets) in loaded.items():
-            columns[label] = translate(config, nets, x)
+        for label, (config, trainer) in loaded.items():
+            columns[label] = translate(config, trainer, x)
         columns["target"] = y
         written.append(viz.save_grid(columns, out / "ablation_grid.png", max_rows=n))
     else:
@@ -299,7 +271,8 @@ def run_figures(run, out, k=4):
 def smoke_runs(out):
     """Train the tiny PatchGAN-depth ablation on synthetic labels2photo into ``out/runs``;
     returns {label: folder}."""
-    from i2ilab import cli
+    from demo_widgets import run_i2ilab
+
     from i2ilab.models.patchgan import receptive_field
 
     runs = {}
@@ -313,7 +286,7 @@ def smoke_runs(out):
             if (folder / "checkpoints").is_dir():
                 argv.append("--resume")
             print("make_figures: i2ilab " + " ".join(argv), flush=True)
-            status = cli.main(argv)
+            status = run_i2ilab(argv)
             if status != 0:
                 raise RuntimeError(f"make_figures --smoke: training {folder} failed (exit {status}).")
         runs[label] = folder

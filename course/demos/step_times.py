@@ -5,7 +5,7 @@ The instructor README estimates how long the demo models take to pretrain from t
     python course/demos/step_times.py pix2pix --image-size 128 --batch-size 8 --steps 6
     python course/demos/step_times.py cyclegan munit --image-size 32 --ngf 16
 
-For each model it builds the trainer ``i2ilab train`` builds (``i2ilab.cli.build_trainer``) on
+For each model it builds the trainer ``i2ilab train`` builds (``i2ilab.recipes.build_trainer``) on
 synthetic batches in memory, runs ``--warmup`` steps (tracing, first allocations), then
 ``--steps`` steps one at a time, and prints the median process CPU time (user + system, all
 threads) and wall time per step. On a quiet machine with N cores, wall is about CPU / N; on a
@@ -24,22 +24,19 @@ def measure(model, image_size=32, batch_size=1, ngf=64, ndf=64, steps=10, warmup
     """{"cpu_s": median CPU s/step, "wall_s": median wall s/step, ...} for one configuration."""
     import keras
 
-    from i2ilab import cli
+    from i2ilab import color, recipes
     from i2ilab.data import synthetic
 
     keras.utils.set_random_seed(seed)
-    cfg = cli.arch_config(model, image_size, ngf, ndf)
-    trainer = cli.build_trainer(cfg, seed=seed)
-    name = cli.SYNTHETIC[model]
+    cfg = recipes.arch_config(model, image_size, ngf, ndf)
+    trainer = recipes.build_trainer(cfg, seed=seed)
+    name = recipes.SYNTHETIC[model]
     if name in synthetic.UNPAIRED:
         a = synthetic.generate(name, batch_size, image_size, split="trainA")["A"]
         b = synthetic.generate(name, batch_size, image_size, split="trainB")["B"]
         x, y = a, b
     elif name == "colors":
-        from i2ilab.data import rgb_to_lab_np
-
-        lab = rgb_to_lab_np((synthetic.generate(name, batch_size, image_size)["rgb"] + 1) / 2)
-        x, y = lab[..., :1] / 50.0 - 1.0, lab[..., 1:] / 110.0
+        x, y = color.rgb_to_l_ab_np(synthetic.generate(name, batch_size, image_size)["rgb"])
     else:
         pair = synthetic.generate(name, batch_size, image_size)
         x, y = pair["A"], pair["B"]

@@ -3,14 +3,8 @@
 import keras
 from keras import ops
 
-from i2ilab.layers import (
-    AdaINResBlock,
-    ConvBlock,
-    DownsampleAvgPool,
-    ResnetBlock,
-    UpsampleConvBlock,
-    kaiming_init,
-)
+from i2ilab.layers import ConvBlock, ResnetBlock, kaiming_init
+from i2ilab.models.munit_blocks import AdaINResBlock, DownsampleAvgPool, UpsampleConvBlock
 
 
 def content_encoder(

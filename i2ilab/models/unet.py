@@ -4,9 +4,100 @@ import math
 
 import keras
 
-from i2ilab.layers import UNetDown, UNetUp
+from i2ilab.layers import PACKAGE, ConvBlock, ConvTransposeBlock, serialize_init
 
 
+# ------------------------------------------------------------------------------------- blocks
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class UNetDown(ConvBlock):
+    """U-Net encoder block (pix2pix section 3.2.1): LeakyReLU(0.2) -> Conv 4x4 s2 pad 1 -> norm.
+
+    The outermost block is the bare conv (no activation, no norm); the innermost has no norm
+    (normalising the 1x1 bottleneck would zero it). As in the reference, the conv has a bias
+    unless the network uses BatchNorm, also where no norm follows.
+    Shapes: (B, H, W, Cin) -> (B, H / 2, W / 2, filters).
+    """
+
+    def __init__(self, filters, norm="batch", outermost=False, innermost=False, **kwargs):
+        for key in ("kernel_size", "strides", "padding", "pre_activation"):
+            kwargs.pop(key, None)
+        kwargs.setdefault("use_bias", norm != "batch")
+        super().__init__(
+            filters,
+            4,
+            strides=2,
+            padding=1,
+            norm="none" if (outermost or innermost) else norm,
+            pre_activation="none" if outermost else "lrelu",
+            **kwargs,
+        )
+        self.net_norm = norm
+        self.outermost = outermost
+        self.innermost = innermost
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("kernel_size", "strides", "padding", "pre_activation"):
+            config.pop(key)
+        config.update(norm=self.net_norm, outermost=self.outermost, innermost=self.innermost)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class UNetUp(keras.layers.Layer):
+    """U-Net decoder block: ReLU -> ConvTranspose 4x4 s2 pad 1 -> norm (-> Dropout).
+
+    The outermost block ends in tanh (conv with bias, no norm) and gives the image in [-1, 1].
+    The skip concatenation happens outside the block, in ``unet_generator``.
+    Shapes: (B, H, W, Cin) -> (B, 2H, 2W, filters).
+    """
+
+    def __init__(self, filters, norm="batch", outermost=False, dropout=0.0, **kwargs):
+        kernel_initializer = kwargs.pop("kernel_initializer", "reference")
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.norm = norm
+        self.outermost = outermost
+        self.dropout = dropout
+        self.kernel_initializer = kernel_initializer
+        self.up = ConvTransposeBlock(
+            filters,
+            4,
+            strides=2,
+            padding=1,
+            norm="none" if outermost else norm,
+            activation="tanh" if outermost else "none",
+            pre_activation="relu",
+            use_bias=True if outermost else norm != "batch",
+            kernel_initializer=kernel_initializer,
+            name="up",
+        )
+        self.drop = keras.layers.Dropout(dropout, name="dropout") if dropout else None
+
+    def build(self, input_shape):
+        self.up.build(input_shape)
+
+    def call(self, x, training=None):
+        x = self.up(x, training=training)
+        if self.drop is not None:
+            x = self.drop(x, training=training)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return self.up.compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "norm": self.norm,
+            "outermost": self.outermost,
+            "dropout": self.dropout,
+            "kernel_initializer": serialize_init(self.kernel_initializer),
+        }
+
+
+# ----------------------------------------------------------------------------------- networks
 def _level_filters(ngf, num_downs):
     """Encoder widths: ngf * min(2**i, 8), i.e. 64, 128, 256, 512, 512, ... for ngf 64."""
     return [ngf * min(2**i, 8) for i in range(num_downs)]
