@@ -98,8 +98,15 @@ def main(argv=None):
             f"epoch 2 (cached) {r['epoch2_cached']:7.0f} ex/s, cache=False {r['no_cache']:7.0f} ex/s"
         )
     summary = {
-        "benchmark": "data_pipeline", "unit": "examples/s", "format": args.format, "n": args.n, "batch": args.batch,
-        "repeats": args.repeats, "cpus": os.cpu_count(), "tensorflow": tf.__version__, "python": platform.python_version(),
+        "benchmark": "data_pipeline",
+        "unit": "examples/s",
+        "format": args.format,
+        "n": args.n,
+        "batch": args.batch,
+        "repeats": args.repeats,
+        "cpus": os.cpu_count(),
+        "tensorflow": tf.__version__,
+        "python": platform.python_version(),
         "results": [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()} for r in results],
     }
     print(json.dumps(summary))

@@ -136,6 +136,6 @@ def step_flops(model_name, networks, batch=1):
     forward = _parts(model_name, networks)
     per_part = {}
     for part, passes in STEP_CALLS[model_name].items():
-        multiplier = sum(n * cost for n, cost in zip(passes, PASS_COST))
+        multiplier = sum(n * cost for n, cost in zip(passes, PASS_COST, strict=False))
         per_part[part] = forward[part] * multiplier * batch
     return {"total": sum(per_part.values()), "forward": forward, "per_part": per_part}

@@ -35,8 +35,13 @@ def _nets(torch):
         def __init__(self, dim):
             super().__init__()
             self.body = nn.Sequential(
-                nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim), nn.ReLU(True),
-                nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim),
+                nn.ReflectionPad2d(1),
+                nn.Conv2d(dim, dim, 3),
+                nn.InstanceNorm2d(dim),
+                nn.ReLU(True),
+                nn.ReflectionPad2d(1),
+                nn.Conv2d(dim, dim, 3),
+                nn.InstanceNorm2d(dim),
             )
 
         def forward(self, x):
@@ -48,8 +53,11 @@ def _nets(torch):
             layers += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, 2, 1), nn.InstanceNorm2d(ngf * mult * 2), nn.ReLU(True)]
         layers += [ResnetBlock(ngf * 4) for _ in range(n_blocks)]
         for mult in (4, 2):
-            layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, 2, 1, output_padding=1),
-                       nn.InstanceNorm2d(ngf * mult // 2), nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, 2, 1, output_padding=1),
+                nn.InstanceNorm2d(ngf * mult // 2),
+                nn.ReLU(True),
+            ]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
         return nn.Sequential(*layers)
 
@@ -81,8 +89,15 @@ def _nets(torch):
                 self.body = nn.Sequential(nn.LeakyReLU(0.2, True), down, nn.ReLU(True), up, nn.BatchNorm2d(outer))
             else:
                 up = nn.ConvTranspose2d(width * 2, outer, 4, 2, 1, bias=False)
-                layers = [nn.LeakyReLU(0.2, True), down, nn.BatchNorm2d(width), inner,
-                          nn.ReLU(True), up, nn.BatchNorm2d(outer)]
+                layers = [
+                    nn.LeakyReLU(0.2, True),
+                    down,
+                    nn.BatchNorm2d(width),
+                    inner,
+                    nn.ReLU(True),
+                    up,
+                    nn.BatchNorm2d(outer),
+                ]
                 self.body = nn.Sequential(*layers + ([nn.Dropout(0.5)] if dropout else []))
 
         def forward(self, x):
@@ -144,20 +159,36 @@ def _munit_nets(torch):
         def __init__(self, dim=64, style_dim=8, mlp_dim=256, n_res=4):
             super().__init__()
             self.style = nn.Sequential(
-                block(3, dim, 7, 1, 3), block(dim, 2 * dim, 4, 2, 1), block(2 * dim, 4 * dim, 4, 2, 1),
-                block(4 * dim, 4 * dim, 4, 2, 1), block(4 * dim, 4 * dim, 4, 2, 1),
-                nn.AdaptiveAvgPool2d(1), nn.Conv2d(4 * dim, style_dim, 1))
+                block(3, dim, 7, 1, 3),
+                block(dim, 2 * dim, 4, 2, 1),
+                block(2 * dim, 4 * dim, 4, 2, 1),
+                block(4 * dim, 4 * dim, 4, 2, 1),
+                block(4 * dim, 4 * dim, 4, 2, 1),
+                nn.AdaptiveAvgPool2d(1),
+                nn.Conv2d(4 * dim, style_dim, 1),
+            )
             norm = nn.InstanceNorm2d
             self.content = nn.Sequential(
-                block(3, dim, 7, 1, 3, norm), block(dim, 2 * dim, 4, 2, 1, norm),
-                block(2 * dim, 4 * dim, 4, 2, 1, norm), *[ResBlock(4 * dim) for _ in range(n_res)])
+                block(3, dim, 7, 1, 3, norm),
+                block(dim, 2 * dim, 4, 2, 1, norm),
+                block(2 * dim, 4 * dim, 4, 2, 1, norm),
+                *[ResBlock(4 * dim) for _ in range(n_res)],
+            )
             self.res = nn.ModuleList([ResBlock(4 * dim, adain=True) for _ in range(n_res)])
             self.up = nn.Sequential(
-                nn.Upsample(scale_factor=2), block(4 * dim, 2 * dim, 5, 1, 2, LayerNorm),
-                nn.Upsample(scale_factor=2), block(2 * dim, dim, 5, 1, 2, LayerNorm),
-                block(dim, 3, 7, 1, 3, None, "tanh"))
-            self.mlp = nn.Sequential(nn.Linear(style_dim, mlp_dim), nn.ReLU(True), nn.Linear(mlp_dim, mlp_dim),
-                                     nn.ReLU(True), nn.Linear(mlp_dim, n_res * 4 * 4 * dim))
+                nn.Upsample(scale_factor=2),
+                block(4 * dim, 2 * dim, 5, 1, 2, LayerNorm),
+                nn.Upsample(scale_factor=2),
+                block(2 * dim, dim, 5, 1, 2, LayerNorm),
+                block(dim, 3, 7, 1, 3, None, "tanh"),
+            )
+            self.mlp = nn.Sequential(
+                nn.Linear(style_dim, mlp_dim),
+                nn.ReLU(True),
+                nn.Linear(mlp_dim, mlp_dim),
+                nn.ReLU(True),
+                nn.Linear(mlp_dim, n_res * 4 * 4 * dim),
+            )
 
         def encode(self, x):
             return self.content(x), self.style(x)
@@ -174,12 +205,14 @@ def _munit_nets(torch):
     class Discriminator(nn.Module):
         def __init__(self, dim=64, n_layer=4, num_scales=3):
             super().__init__()
+
             def scale():
                 layers, width = [block(3, dim, 4, 2, 1, None, "lrelu")], dim
                 for _ in range(n_layer - 1):
                     layers.append(block(width, 2 * width, 4, 2, 1, None, "lrelu"))
                     width *= 2
                 return nn.Sequential(*layers, nn.Conv2d(width, 1, 1))
+
             self.scales = nn.ModuleList([scale() for _ in range(num_scales)])
             self.down = nn.AvgPool2d(3, 2, 1, count_include_pad=False)
 
@@ -213,8 +246,9 @@ def make_step(model, size):
             fake = g(a)
             opt_d.zero_grad()
             real_logits, fake_logits = d(torch.cat([a, b], 1)), d(torch.cat([a, fake.detach()], 1))
-            loss_d = 0.5 * (bce(real_logits, torch.ones_like(real_logits))
-                            + bce(fake_logits, torch.zeros_like(fake_logits)))
+            loss_d = 0.5 * (
+                bce(real_logits, torch.ones_like(real_logits)) + bce(fake_logits, torch.zeros_like(fake_logits))
+            )
             loss_d.backward()
             opt_d.step()
             opt_g.zero_grad()
@@ -245,15 +279,20 @@ def make_step(model, size):
             p.requires_grad_(False)
         opt_g.zero_grad()
         idt_a, idt_b = g_ba(a), g_ab(b)  # G_BA keeps A images, G_AB keeps B images
-        loss_g = (lsgan(d_b(fake_b), 1.0) + lsgan(d_a(fake_a), 1.0)
-                  + 10.0 * (l1(rec_a, a) + l1(rec_b, b)) + 5.0 * (l1(idt_a, a) + l1(idt_b, b)))
+        loss_g = (
+            lsgan(d_b(fake_b), 1.0)
+            + lsgan(d_a(fake_a), 1.0)
+            + 10.0 * (l1(rec_a, a) + l1(rec_b, b))
+            + 5.0 * (l1(idt_a, a) + l1(idt_b, b))
+        )
         loss_g.backward()
         opt_g.step()
         for p in list(d_a.parameters()) + list(d_b.parameters()):
             p.requires_grad_(True)
         opt_d.zero_grad()
         loss_d = 0.5 * (lsgan(d_b(b), 1.0) + lsgan(d_b(fake_b.detach()), 0.0)) + 0.5 * (
-            lsgan(d_a(a), 1.0) + lsgan(d_a(fake_a.detach()), 0.0))
+            lsgan(d_a(a), 1.0) + lsgan(d_a(fake_a.detach()), 0.0)
+        )
         loss_d.backward()
         opt_d.step()
         return loss_g.detach().item() + loss_d.detach().item()
@@ -272,7 +311,7 @@ def _munit_step(torch, a, b, size):
     l1 = lambda x, y: torch.mean(torch.abs(x - y))  # noqa: E731
 
     def d_loss(dis, fake, real):
-        return sum(torch.mean(f**2) + torch.mean((r - 1) ** 2) for f, r in zip(dis(fake), dis(real)))
+        return sum(torch.mean(f**2) + torch.mean((r - 1) ** 2) for f, r in zip(dis(fake), dis(real), strict=False))
 
     def g_adv(dis, fake):
         return sum(torch.mean((f - 1) ** 2) for f in dis(fake))
@@ -294,8 +333,15 @@ def _munit_step(torch, a, b, size):
         x_ba, x_ab = gen_a.decode(c_b, s_a), gen_b.decode(c_a, s_b)
         c_b_recon, s_a_recon = gen_a.encode(x_ba)
         c_a_recon, s_b_recon = gen_b.encode(x_ab)
-        loss_g = (g_adv(dis_a, x_ba) + g_adv(dis_b, x_ab) + 10 * (l1(x_a_recon, a) + l1(x_b_recon, b))
-                  + l1(s_a_recon, s_a) + l1(s_b_recon, s_b) + l1(c_a_recon, c_a) + l1(c_b_recon, c_b))
+        loss_g = (
+            g_adv(dis_a, x_ba)
+            + g_adv(dis_b, x_ab)
+            + 10 * (l1(x_a_recon, a) + l1(x_b_recon, b))
+            + l1(s_a_recon, s_a)
+            + l1(s_b_recon, s_b)
+            + l1(c_a_recon, c_a)
+            + l1(c_b_recon, c_b)
+        )
         loss_g.backward()
         opt_g.step()
         return loss_g.detach().item() + loss_d.detach().item()
@@ -326,9 +372,12 @@ def main(argv=None):
                 times.append(time.perf_counter() - start)
             median = statistics.median(times)
             results.append({"model": model, "size": size, "median_s": median})
-            print(f"torch {model:9s} {size:4d}px b1  median {median:.4f} s/step (min {min(times):.4f}, "
-                  f"max {max(times):.4f}; {len(times)} steps, torch {torch.__version__}, "
-                  f"{torch.get_num_threads()} threads)", flush=True)
+            print(
+                f"torch {model:9s} {size:4d}px b1  median {median:.4f} s/step (min {min(times):.4f}, "
+                f"max {max(times):.4f}; {len(times)} steps, torch {torch.__version__}, "
+                f"{torch.get_num_threads()} threads)",
+                flush=True,
+            )
     return results
 
 

@@ -82,37 +82,62 @@ def build_parser():
         prog="python -m benchmarks.train_step",
         description="Time compiled i2ilab training steps (data loading excluded).",
     )
-    p.add_argument("--model", type=_csv(str, MODELS), required=True,
-                   help="comma list of pix2pix, cyclegan, munit, colorize")
+    p.add_argument(
+        "--model", type=_csv(str, MODELS), required=True, help="comma list of pix2pix, cyclegan, munit, colorize"
+    )
     p.add_argument("--size", type=_csv(int), default=[256], help="image size(s), comma list")
     p.add_argument("--batch", type=_csv(int), default=[1], help="batch size(s), comma list")
-    p.add_argument("--backend", type=_csv(str, BACKENDS),
-                   default=[os.environ.get("KERAS_BACKEND", "tensorflow")],
-                   help="tensorflow, jax or both (tensorflow,jax); default $KERAS_BACKEND")
+    p.add_argument(
+        "--backend",
+        type=_csv(str, BACKENDS),
+        default=[os.environ.get("KERAS_BACKEND", "tensorflow")],
+        help="tensorflow, jax or both (tensorflow,jax); default $KERAS_BACKEND",
+    )
     p.add_argument("--steps", type=int, default=10, help="timed steps per repeat")
-    p.add_argument("--warmup", type=int, default=2,
-                   help="untimed steps before timing; the first one traces and compiles (>= 1)")
+    p.add_argument(
+        "--warmup", type=int, default=2, help="untimed steps before timing; the first one traces and compiles (>= 1)"
+    )
     p.add_argument("--repeat", type=int, default=3, help="timed runs of --steps steps")
-    p.add_argument("--jit-compile", choices=("auto", "on", "off"), default="auto",
-                   help="auto: the trainer's default (TF: tf.function without XLA; JAX: jax.jit); "
-                        "on: XLA on TF; off: no XLA on TF, uncompiled op-by-op on JAX")
-    p.add_argument("--mixed-precision", action="store_true",
-                   help="keras.mixed_precision policy mixed_bfloat16 (float32 variables)")
-    p.add_argument("--tiny", action="store_true",
-                   help="width 8, 2 residual blocks, MUNIT mlp 32 (CI smoke configuration)")
-    p.add_argument("--width", type=int, default=None,
-                   help="base width ngf = ndf = MUNIT dim (default 64, or 8 with --tiny)")
-    p.add_argument("--stepping", choices=("direct", "fit"), default="direct",
-                   help="direct: call the compiled train_step; fit: trainer.fit with a timing callback")
+    p.add_argument(
+        "--jit-compile",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="auto: the trainer's default (TF: tf.function without XLA; JAX: jax.jit); "
+        "on: XLA on TF; off: no XLA on TF, uncompiled op-by-op on JAX",
+    )
+    p.add_argument(
+        "--mixed-precision", action="store_true", help="keras.mixed_precision policy mixed_bfloat16 (float32 variables)"
+    )
+    p.add_argument(
+        "--tiny", action="store_true", help="width 8, 2 residual blocks, MUNIT mlp 32 (CI smoke configuration)"
+    )
+    p.add_argument(
+        "--width", type=int, default=None, help="base width ngf = ndf = MUNIT dim (default 64, or 8 with --tiny)"
+    )
+    p.add_argument(
+        "--stepping",
+        choices=("direct", "fit"),
+        default="direct",
+        help="direct: call the compiled train_step; fit: trainer.fit with a timing callback",
+    )
     p.add_argument("--flops", action="store_true", help="print the FLOP breakdown of each step")
-    p.add_argument("--peak-tflops", type=float, default=None,
-                   help="peak TFLOP/s of the device, to report the achieved fraction")
-    p.add_argument("--variant", type=_csv(str, tuple(VARIANTS)), default=[],
-                   help="comma list of experimental implementations to measure (see VARIANTS); "
-                        "patched in this process only, the library is unchanged")
-    p.add_argument("--profile", metavar="DIR", default=None,
-                   help="after timing, trace --steps more steps with the backend's profiler into DIR "
-                        "and print where the time goes (op types, layers, forward vs backward)")
+    p.add_argument(
+        "--peak-tflops", type=float, default=None, help="peak TFLOP/s of the device, to report the achieved fraction"
+    )
+    p.add_argument(
+        "--variant",
+        type=_csv(str, tuple(VARIANTS)),
+        default=[],
+        help="comma list of experimental implementations to measure (see VARIANTS); "
+        "patched in this process only, the library is unchanged",
+    )
+    p.add_argument(
+        "--profile",
+        metavar="DIR",
+        default=None,
+        help="after timing, trace --steps more steps with the backend's profiler into DIR "
+        "and print where the time goes (op types, layers, forward vs backward)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -194,8 +219,8 @@ def make_direct_stepper(trainer, data):
         return {k: float(v) for k, v in logs.items()}
 
     def finish():
-        for variables, values in zip(groups, state[0]):
-            for variable, value in zip(variables, values):
+        for variables, values in zip(groups, state[0], strict=False):
+            for variable, value in zip(variables, values, strict=False):
                 variable.assign(value)
 
     return step, finish
@@ -307,7 +332,7 @@ def _adam_fused(original):
             beta2=tf.constant(optimizer.beta_2, "float32"),
             epsilon=tf.constant(optimizer.epsilon, "float32"),
         )
-        for grad, variable in zip(grads, variables):
+        for grad, variable in zip(grads, variables, strict=False):
             index = optimizer._get_variable_index(variable)
             tf.raw_ops.ResourceApplyAdam(
                 var=variable._value.handle,
@@ -364,11 +389,11 @@ def _same_pad_call(original):
     from i2ilab import layers
 
     def call(self, x, training=None):
-        (t, b), (l, r) = self.padding
+        (top, bottom), (left, right) = self.padding
         k, s = self.kernel_size, self.strides
-        symmetric = self.pad_mode == "zero" and t == b == l == r and t > 0
+        symmetric = self.pad_mode == "zero" and top == bottom == left == right and top > 0
         even = x.shape[1] is not None and x.shape[1] % 2 == 0 and x.shape[2] % 2 == 0
-        if not (symmetric and ((s == 1 and k == 2 * t + 1) or (s == 2 and k == 2 * t + 2 and even))):
+        if not (symmetric and ((s == 1 and k == 2 * top + 1) or (s == 2 and k == 2 * top + 2 and even))):
             return original(self, x, training=training)
         x = layers.activate(x, self.pre_activation)
         y = _add_bias(self.conv, ops.conv(x, self.conv.kernel, strides=s, padding="same"))
@@ -400,7 +425,9 @@ def _tconv_subpixel(x, kernel, padding=1, output_padding=0):
         cols = []
         for col_start, col_taps in phases:
             sub = ops.stack([ops.stack([kernel[i, j] for j in col_taps]) for i in row_taps])
-            window = padded[:, row_start : row_start + h + len(row_taps) - 1, col_start : col_start + w + len(col_taps) - 1, :]
+            window = padded[
+                :, row_start : row_start + h + len(row_taps) - 1, col_start : col_start + w + len(col_taps) - 1, :
+            ]
             cols.append(ops.conv(window, ops.transpose(sub, (0, 1, 3, 2)), padding="valid"))
         rows.append(ops.stack(cols, axis=3))  # (B, H, W, 2, C)
     y = ops.stack(rows, axis=2)  # (B, H, 2, W, 2, C)
@@ -590,7 +617,10 @@ def summarize_trace(logdir, n_steps, top=12):
     ms = lambda ps: ps / 1e9 / n_steps  # noqa: E731  (ms per step)
     lines = [f"profile ({files[-1]}): {ms(total):.1f} ms of op time per step (all threads)"]
     lines.append("  by category: " + ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in by_cat.most_common()))
-    lines.append("  top op types: " + ", ".join(f"{k} {ms(v):.1f} ms ({100 * v / total:.0f}%)" for k, v in by_type.most_common(top)))
+    lines.append(
+        "  top op types: "
+        + ", ".join(f"{k} {ms(v):.1f} ms ({100 * v / total:.0f}%)" for k, v in by_type.most_common(top))
+    )
     if by_layer:
         layers = collections.Counter()
         for (layer, phase), v in by_layer.items():
@@ -636,8 +666,14 @@ def _percentile(values, q):
 
 def _command(model, size, batch, backend, args):
     parts = [
-        "python -m benchmarks.train_step", f"--model {model}", f"--size {size}", f"--batch {batch}",
-        f"--backend {backend}", f"--steps {args.steps}", f"--warmup {args.warmup}", f"--repeat {args.repeat}",
+        "python -m benchmarks.train_step",
+        f"--model {model}",
+        f"--size {size}",
+        f"--batch {batch}",
+        f"--backend {backend}",
+        f"--steps {args.steps}",
+        f"--warmup {args.warmup}",
+        f"--repeat {args.repeat}",
     ]
     if args.jit_compile != "auto":
         parts.append(f"--jit-compile {args.jit_compile}")
@@ -827,7 +863,9 @@ def run_subprocess(argv, backend):
         else:
             print(line, end="", flush=True)
     if proc.wait():
-        raise RuntimeError(f"benchmarks.train_step: the {backend} run failed (exit {proc.returncode}): {shlex.join(cmd)}")
+        raise RuntimeError(
+            f"benchmarks.train_step: the {backend} run failed (exit {proc.returncode}): {shlex.join(cmd)}"
+        )
     return results
 
 

@@ -104,10 +104,20 @@ TITLES = {
 }
 #: Rows of each table: (paper row name, variant key); "real" is the ground truth.
 ROWS = {
-    1: [("L1", "l1"), ("GAN", "gan"), ("cGAN", "cgan"), ("L1+GAN", "l1_gan"), ("L1+cGAN", "l1_cgan"),
-        ("Ground truth", "real")],
-    2: [("Encoder-decoder (L1)", "ed_l1"), ("Encoder-decoder (L1+cGAN)", "ed_l1_cgan"), ("U-Net (L1)", "l1"),
-        ("U-Net (L1+cGAN)", "l1_cgan")],
+    1: [
+        ("L1", "l1"),
+        ("GAN", "gan"),
+        ("cGAN", "cgan"),
+        ("L1+GAN", "l1_gan"),
+        ("L1+cGAN", "l1_cgan"),
+        ("Ground truth", "real"),
+    ],
+    2: [
+        ("Encoder-decoder (L1)", "ed_l1"),
+        ("Encoder-decoder (L1+cGAN)", "ed_l1_cgan"),
+        ("U-Net (L1)", "l1"),
+        ("U-Net (L1+cGAN)", "l1_cgan"),
+    ],
     3: [("1x1", "pg1"), ("16x16", "pg16"), ("70x70", "l1_cgan"), ("286x286", "pg286")],
 }
 
@@ -203,7 +213,9 @@ def build_trainer(variant, settings, image_size, seed, run_eagerly=False):
     if variant.gan is not None:
         n_layers = discriminator_layers(image_size)[variant.field]
         channels = 6 if variant.gan == "conditional" else 3
-        discriminator = models.patch_discriminator(image_size, channels, settings["ndf"], n_layers, name="discriminator")
+        discriminator = models.patch_discriminator(
+            image_size, channels, settings["ndf"], n_layers, name="discriminator"
+        )
         field = models.receptive_field(n_layers)
         d_info = {"n_layers": n_layers, "receptive_field": field, "fraction_of_image": field / image_size}
     trainer = training.Pix2Pix(
@@ -331,8 +343,19 @@ def versions():
     return out
 
 
-def run(size=32, steps=None, tiny=False, tables=(1, 3), out=None, seed=0, n_train=None, n_test=None, batch=None,
-        variants=None, verbose=None):
+def run(
+    size=32,
+    steps=None,
+    tiny=False,
+    tables=(1, 3),
+    out=None,
+    seed=0,
+    n_train=None,
+    n_test=None,
+    batch=None,
+    variants=None,
+    verbose=None,
+):
     """Train the variants of `tables`, score them and the ground truth; return the results dict.
 
     size: image size (32, 64, 128, 256); tiny: the CI configuration (32 px, tiny nets, 3 steps,
@@ -373,23 +396,34 @@ def run(size=32, steps=None, tiny=False, tables=(1, 3), out=None, seed=0, n_trai
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     started = time.time()
-    print(f"pix2pix tables {tables} at {size}x{size}: {len(keys)} variants x {settings['steps']} steps "
-          f"(batch {settings['batch']}), settings {settings}", flush=True)
+    print(
+        f"pix2pix tables {tables} at {size}x{size}: {len(keys)} variants x {settings['steps']} steps "
+        f"(batch {settings['batch']}), settings {settings}",
+        flush=True,
+    )
 
     train, test = load_data(size, settings["n_train"], settings["n_test"], seed)
     print(f"FCN segmenter: training on {len(train['B'])} real photos", flush=True)
     keras.utils.set_random_seed(seed)
     t0 = time.time()
     seg = train_segmenter(
-        train["B"], train["labels"], NUM_CLASSES,
+        train["B"],
+        train["labels"],
+        NUM_CLASSES,
         model=segmenter(NUM_CLASSES, width=settings["seg_width"], depth=settings["seg_depth"]),
-        epochs=settings["seg_epochs"], batch_size=16, learning_rate=2e-3, verbose=verbose,
+        epochs=settings["seg_epochs"],
+        batch_size=16,
+        learning_rate=2e-3,
+        verbose=verbose,
     )
     segmenter_seconds = time.time() - t0
     real_energy = high_frequency_energy(test["B"])
     results = {"real": score(seg, test["B"], test, real_energy)}
-    print(f"ground truth: pixel accuracy {results['real']['pixel_accuracy']:.3f}, "
-          f"class IoU {results['real']['class_iou']:.3f}", flush=True)
+    print(
+        f"ground truth: pixel accuracy {results['real']['pixel_accuracy']:.3f}, "
+        f"class IoU {results['real']['class_iou']:.3f}",
+        flush=True,
+    )
 
     outputs = {}
     epochs = _log_epochs(settings["steps"])
@@ -412,8 +446,10 @@ def run(size=32, steps=None, tiny=False, tables=(1, 3), out=None, seed=0, n_trai
             final_losses={k: float(v[-1]) for k, v in history.history.items()},
             train_seconds=time.time() - t0,
         )
-        tqdm.write(f"    pixel accuracy {results[key]['pixel_accuracy']:.3f}, class IoU {results[key]['class_iou']:.3f}, "
-                   f"texture {results[key]['texture']:.2f}, {results[key]['train_seconds']:.0f} s")
+        tqdm.write(
+            f"    pixel accuracy {results[key]['pixel_accuracy']:.3f}, class IoU {results[key]['class_iou']:.3f}, "
+            f"texture {results[key]['texture']:.2f}, {results[key]['train_seconds']:.0f} s"
+        )
         del trainer
         keras.backend.clear_session()
 
@@ -459,15 +495,23 @@ def parse_args(argv=None):
         prog="python -m experiments.pix2pix_tables",
         description="Reproduce pix2pix Tables 1-3 (FCN-scores) on the synthetic labels -> photo set.",
     )
-    parser.add_argument("--size", type=int, default=32, choices=SIZES,
-                        help="image size (default 32: CPU-sized; 64 keeps Table 3's receptive fields apart; "
-                        "256 for a GPU run at the paper's size)")
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=32,
+        choices=SIZES,
+        help="image size (default 32: CPU-sized; 64 keeps Table 3's receptive fields apart; "
+        "256 for a GPU run at the paper's size)",
+    )
     parser.add_argument("--steps", type=int, default=None, help="training steps per variant (default: per size)")
     parser.add_argument("--tiny", action="store_true", help="CI smoke configuration: 32 px, tiny nets, 3 steps")
     parser.add_argument("--tables", default="1,3", help="tables to reproduce, e.g. 1,3 (default) or 1,2,3")
     parser.add_argument("--out", default=None, help="folder for results.json, tables.md, samples.png")
-    parser.add_argument("--variants", default=None,
-                        help=f"train only these variants (comma-separated: {','.join(VARIANTS)}); default: every row")
+    parser.add_argument(
+        "--variants",
+        default=None,
+        help=f"train only these variants (comma-separated: {','.join(VARIANTS)}); default: every row",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-train", type=int, default=None, help="training images (default: per size)")
     parser.add_argument("--n-test", type=int, default=None, help="test images (default: per size)")
@@ -485,8 +529,18 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        summary = run(args.size, args.steps, args.tiny, args.tables, args.out, args.seed, args.n_train, args.n_test,
-                      args.batch, args.variants)
+        summary = run(
+            args.size,
+            args.steps,
+            args.tiny,
+            args.tables,
+            args.out,
+            args.seed,
+            args.n_train,
+            args.n_test,
+            args.batch,
+            args.variants,
+        )
     except ValueError as err:
         print(f"pix2pix_tables: error: {err}", file=sys.stderr)
         return 2

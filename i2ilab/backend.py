@@ -118,7 +118,7 @@ class _RecordingScope(keras.StatelessScope):
     def __init__(self, base_mapping, variables, values):
         super().__init__()
         self.state_mapping = dict(base_mapping)
-        for variable, value in zip(variables, values):
+        for variable, value in zip(variables, values, strict=True):
             self.state_mapping[id(variable)] = value
         self.written = {}
 
@@ -156,7 +156,7 @@ def _jax_pure(fn, variables):
 
 
 def _assign_all(variables, values):
-    for variable, value in zip(variables, values):
+    for variable, value in zip(variables, values, strict=True):
         variable.assign(value)
 
 
@@ -166,7 +166,7 @@ _torch_depth = [0]
 def _tf_zeros_for_none(grads, sources):
     """TF's None gradients (unconnected sources) as zeros. Not TF's UnconnectedGradients.ZERO,
     which fails on Keras variables (their dtype is a string)."""
-    return [tf.zeros(s.shape, s.dtype) if g is None else g for g, s in zip(grads, sources)]
+    return [tf.zeros(s.shape, s.dtype) if g is None else g for g, s in zip(grads, sources, strict=True)]
 
 
 def value_and_grad(fn, variables, inputs=()):
@@ -191,9 +191,9 @@ def value_and_grad(fn, variables, inputs=()):
             (loss, aux), new_values = pure(values, *ins)
             return loss, (aux, new_values)
 
-        (loss, (aux, new_values)), (var_grads, in_grads) = jax.value_and_grad(
-            objective, argnums=(0, 1), has_aux=True
-        )([v.value for v in variables], inputs)
+        (loss, (aux, new_values)), (var_grads, in_grads) = jax.value_and_grad(objective, argnums=(0, 1), has_aux=True)(
+            [v.value for v in variables], inputs
+        )
         _assign_all(written, new_values)
         return loss, aux, list(var_grads), list(in_grads)
     if BACKEND == "tensorflow":
@@ -215,7 +215,7 @@ def value_and_grad(fn, variables, inputs=()):
         )
     finally:
         _torch_depth[0] -= 1
-    grads = [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params + list(ins))]
+    grads = [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params + list(ins), strict=True)]
     return loss, aux, grads[: len(params)], grads[len(params) :]
 
 
@@ -233,9 +233,7 @@ def vjp(fn, variables):
     variables = list(variables)
     if BACKEND == "jax":
         pure, written = _jax_pure(fn, variables)
-        outputs, pull, new_values = jax.vjp(
-            lambda values: pure(values), [v.value for v in variables], has_aux=True
-        )
+        outputs, pull, new_values = jax.vjp(lambda values: pure(values), [v.value for v in variables], has_aux=True)
         _assign_all(written, new_values)
         return outputs, lambda cotangents: list(pull(cotangents)[0])
     if BACKEND == "tensorflow":
@@ -244,9 +242,7 @@ def vjp(fn, variables):
             outputs = fn()
 
         def pullback(cotangents):
-            return _tf_zeros_for_none(
-                tape.gradient(outputs, variables, output_gradients=cotangents), variables
-            )
+            return _tf_zeros_for_none(tape.gradient(outputs, variables, output_gradients=cotangents), variables)
 
         return outputs, pullback
     params = [v.value for v in variables]
@@ -257,7 +253,7 @@ def vjp(fn, variables):
         flat_out = keras.tree.flatten(outputs)
         flat_cot = [ops.convert_to_tensor(c) for c in keras.tree.flatten(cotangents)]
         grads = torch.autograd.grad(flat_out, params, grad_outputs=flat_cot, allow_unused=True)
-        return [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params)]
+        return [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params, strict=True)]
 
     return outputs, pullback
 
@@ -313,19 +309,17 @@ def run_train_step(model, step, *args):
         model.metrics_variables,
     )
     mapping = []
-    for variables, values in zip(groups, state):
+    for variables, values in zip(groups, state, strict=True):
         if len(variables) != len(values):
             raise RuntimeError(
                 "i2ilab.training: the JAX train state does not match the model's variables "
                 f"({len(values)} values for {len(variables)} variables). Variables were added "
                 "after fit started; build the trainer (and its image pools) before fit."
             )
-        mapping.extend(zip(variables, values))
+        mapping.extend(zip(variables, values, strict=True))
     with keras.StatelessScope(state_mapping=mapping) as scope:
         logs = step(data)
-    new_state = tuple(
-        [scope.get_current_value(v) for v in variables] for variables in groups
-    )
+    new_state = tuple([scope.get_current_value(v) for v in variables] for variables in groups)
     return logs, new_state
 
 
@@ -350,7 +344,7 @@ def compile_inference(fn, variables):
     if BACKEND == "jax":
 
         def pure(values, *args):
-            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values, strict=True))):
                 return fn(*args)
 
         jitted = jax.jit(pure)
@@ -451,9 +445,7 @@ def _devices(devices):
     names = [str(d).lower().lstrip("/").replace("device:", "") for d in devices]
     unknown = [d for d in names if d not in available]
     if unknown or not names:
-        raise ValueError(
-            f"distribute: unknown device(s) {unknown or names}; available: {', '.join(available)}."
-        )
+        raise ValueError(f"distribute: unknown device(s) {unknown or names}; available: {', '.join(available)}.")
     return names
 
 
@@ -618,9 +610,7 @@ def split_batch(model, x, y):
     def split(array):
         if array is None:
             return None
-        return strategy.experimental_distribute_values_from_function(
-            lambda context: share(context, array)
-        )
+        return strategy.experimental_distribute_values_from_function(lambda context: share(context, array))
 
     return split(x), split(y)
 

@@ -96,9 +96,7 @@ def linear_decay_factor(epoch, n_epochs, n_epochs_decay):
     match it epoch for epoch. Clipped to [0, 1].
     """
     if n_epochs < 1 or n_epochs_decay < 0:
-        raise ValueError(
-            f"n_epochs={n_epochs} must be >= 1 and n_epochs_decay={n_epochs_decay} >= 0."
-        )
+        raise ValueError(f"n_epochs={n_epochs} must be >= 1 and n_epochs_decay={n_epochs_decay} >= 0.")
     factor = 1.0 - max(0, epoch + 2 - n_epochs) / float(n_epochs_decay + 1)
     return min(1.0, max(0.0, factor))
 
@@ -303,10 +301,7 @@ class Checkpoint(keras.callbacks.Callback):
                 f"Checkpoint: trainer.save_checkpoint({final}) did not create that file; it must "
                 "write exactly the path it is given."
             )
-        lrs = {
-            name: float(keras.ops.convert_to_numpy(opt.learning_rate))
-            for name, opt in _optimizers(self.model)
-        }
+        lrs = {name: float(keras.ops.convert_to_numpy(opt.learning_rate)) for name, opt in _optimizers(self.model)}
         runs.write_latest(self.out_dir, final, completed_epochs, self.config, self.history, lrs)
         self.last_saved = final
         runs.prune(self.out_dir, self.keep, protect=final)
@@ -362,9 +357,7 @@ class SampleGrid(keras.callbacks.Callback):
             try:
                 x, y = next(iter(data))
             except (TypeError, ValueError) as err:
-                raise ValueError(
-                    "SampleGrid data must be a batch (x, y) or a dataset of (x, y) batches."
-                ) from err
+                raise ValueError("SampleGrid data must be a batch (x, y) or a dataset of (x, y) batches.") from err
         self.x = keras.ops.convert_to_numpy(x)
         self.y = keras.ops.convert_to_numpy(y)
         self.out_dir = None if out_dir is None else pathlib.Path(out_dir)
@@ -384,9 +377,7 @@ class SampleGrid(keras.callbacks.Callback):
         columns = self.model.sample_columns(self.x, self.y)
         self.last_grid = viz.image_grid(columns, max_rows=self.max_rows)
         if self.out_dir is not None:
-            self.last_path = viz.save_image(
-                self.out_dir / f"epoch_{epoch + 1:04d}.png", self.last_grid
-            )
+            self.last_path = viz.save_image(self.out_dir / f"epoch_{epoch + 1:04d}.png", self.last_grid)
         if self.show:
             viz.show(self.last_grid)
 

@@ -58,8 +58,17 @@ CLIError = UsageError
 def make_data(args, image_size):
     """(training dataset, sample batch (x, y), description) for the train command."""
     return recipes.training_data(
-        args.model, args.data, image_size, args.batch_size, args.samples, seed=args.seed,
-        load_size=args.load_size, direction=args.direction, n_train=args.n_train, data_dir=args.data_dir)
+        args.model,
+        args.data,
+        image_size,
+        args.batch_size,
+        args.samples,
+        seed=args.seed,
+        load_size=args.load_size,
+        direction=args.direction,
+        n_train=args.n_train,
+        data_dir=args.data_dir,
+    )
 
 
 # --------------------------------------------------------------------------------------- train
@@ -97,9 +106,7 @@ def run_train(args):
 
     from i2ilab import backend, runs
 
-    image_size = args.image_size or (
-        DEFAULT_SYNTHETIC_SIZE if args.data == "synthetic" else DEFAULT_SIZE
-    )
+    image_size = args.image_size or (DEFAULT_SYNTHETIC_SIZE if args.data == "synthetic" else DEFAULT_SIZE)
     cfg = recipes.arch_config(args.model, image_size, args.ngf, args.ndf, args.n_layers_d)
     if args.epochs < 1 or args.epochs_decay < 0:
         raise UsageError(f"--epochs {args.epochs} must be >= 1 and --epochs-decay >= 0.")
@@ -107,8 +114,7 @@ def run_train(args):
     ckpt_dir = out / "checkpoints"
     if not args.resume and runs.list_checkpoints(ckpt_dir):
         raise UsageError(
-            f"{ckpt_dir} already holds checkpoints: pass --resume to continue that run, or "
-            "choose a new --out folder."
+            f"{ckpt_dir} already holds checkpoints: pass --resume to continue that run, or choose a new --out folder."
         )
     if args.resume:
         try:
@@ -150,13 +156,20 @@ def _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist):
             start = cb.resume(trainer, ckpt_dir, expect_config=cfg)
         except ValueError as err:
             raise UsageError(str(err)) from err
-        print(f"i2ilab: resuming from epoch {start} ({ckpt_dir})" if start else
-              f"i2ilab: no checkpoint in {ckpt_dir}; starting from scratch", flush=True)
+        print(
+            f"i2ilab: resuming from epoch {start} ({ckpt_dir})"
+            if start
+            else f"i2ilab: no checkpoint in {ckpt_dir}; starting from scratch",
+            flush=True,
+        )
         latest = runs.find_latest(ckpt_dir) or {}
         saved = latest.get("config", {}).get("precision", "float32")
         if start and saved != precision:
-            print(f"i2ilab: note: the checkpoint was trained in {saved}, this run computes in {precision} "
-                  "(the weights are float32 either way; the results differ by rounding).", flush=True)
+            print(
+                f"i2ilab: note: the checkpoint was trained in {saved}, this run computes in {precision} "
+                "(the weights are float32 either way; the results differ by rounding).",
+                flush=True,
+            )
     total = args.epochs + args.epochs_decay
     # One pass of the loader is one epoch. fit gets the passes as one repeated stream with
     # steps_per_epoch, so epoch k always consumes the k-th pass (its shuffle order and crops);
@@ -167,12 +180,13 @@ def _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist):
     else:
         steps = None
         if start:
-            print("i2ilab: the dataset's length is unknown, so the resumed run's data order is "
-                  "not the one of an unbroken run (weights, optimizers and schedule are).")
+            print(
+                "i2ilab: the dataset's length is unknown, so the resumed run's data order is "
+                "not the one of an unbroken run (weights, optimizers and schedule are)."
+            )
     log_path = out / "log.csv"
     nan_stop = cb.NaNStop()
-    sample_cb = cb.SampleGrid(sample, out_dir=out / "samples", every=args.sample_every,
-                              max_rows=args.samples)
+    sample_cb = cb.SampleGrid(sample, out_dir=out / "samples", every=args.sample_every, max_rows=args.samples)
     callbacks = []
     if args.epochs_decay > 0:
         callbacks.append(cb.LinearDecay(args.epochs, args.epochs_decay))
@@ -181,23 +195,39 @@ def _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist):
     callbacks += [
         nan_stop,
         cb.CSVLog(log_path),
-        cb.Checkpoint(ckpt_dir, every=args.save_every, keep=args.keep,
-                      config={**cfg, "data": args.data, "seed": args.seed, "precision": precision}),
+        cb.Checkpoint(
+            ckpt_dir,
+            every=args.save_every,
+            keep=args.keep,
+            config={**cfg, "data": args.data, "seed": args.seed, "precision": precision},
+        ),
         sample_cb,
     ]
     if args.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(out / "tensorboard"), write_graph=False))
     if start >= total:
-        print(f"i2ilab: {ckpt_dir} is already trained for {start} epochs (--epochs + "
-              f"--epochs-decay = {total}); exporting it.", flush=True)
+        print(
+            f"i2ilab: {ckpt_dir} is already trained for {start} epochs (--epochs + "
+            f"--epochs-decay = {total}); exporting it.",
+            flush=True,
+        )
     else:
-        on = (f", {dist.num_replicas} devices x {args.batch_size // dist.num_replicas}"
-              if dist.num_replicas > 1 else "")
-        print(f"i2ilab: training {args.model} on {desc}: {image_size}x{image_size}, "
-              f"batch {args.batch_size}{on}, {steps or '?'} steps per epoch, epochs {start + 1}.."
-              f"{total} (backend {backend.BACKEND}, {precision})", flush=True)
-        trainer.fit(train_ds, epochs=total, initial_epoch=start, steps_per_epoch=steps,
-                    callbacks=callbacks, shuffle=False, verbose=0 if args.quiet else "auto")
+        on = f", {dist.num_replicas} devices x {args.batch_size // dist.num_replicas}" if dist.num_replicas > 1 else ""
+        print(
+            f"i2ilab: training {args.model} on {desc}: {image_size}x{image_size}, "
+            f"batch {args.batch_size}{on}, {steps or '?'} steps per epoch, epochs {start + 1}.."
+            f"{total} (backend {backend.BACKEND}, {precision})",
+            flush=True,
+        )
+        trainer.fit(
+            train_ds,
+            epochs=total,
+            initial_epoch=start,
+            steps_per_epoch=steps,
+            callbacks=callbacks,
+            shuffle=False,
+            verbose=0 if args.quiet else "auto",
+        )
     if log_path.is_file() and log_path.stat().st_size:
         try:
             viz.plot_losses(log_path, out / "losses.png", title=f"i2ilab {args.model}")
@@ -208,9 +238,18 @@ def _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist):
         return trainer, 1
     if sample_cb.last_path is not None:
         shutil.copyfile(sample_cb.last_path, out / "samples.png")
-    runs.export(out, trainer.networks, {**cfg, "translators": recipes.TRANSLATORS.get(cfg["model"], {}),
-                                        "data": args.data, "seed": args.seed, "epochs": total,
-                                        "precision": precision})
+    runs.export(
+        out,
+        trainer.networks,
+        {
+            **cfg,
+            "translators": recipes.TRANSLATORS.get(cfg["model"], {}),
+            "data": args.data,
+            "seed": args.seed,
+            "epochs": total,
+            "precision": precision,
+        },
+    )
     print(f"i2ilab: done; networks, samples.png, losses.png and log.csv are in {out}")
     return trainer, 0
 
@@ -276,9 +315,11 @@ def _cmd_summary(args):
         count = sum(int(np.prod(v.shape)) for v in net.trainable_variables)
         total += count
         print(f"{name}: {count:,} trainable parameters\n")
-    print(f"i2ilab {args.model} at {cfg['image_size']}x{cfg['image_size']} "
-          f"({', '.join(f'{k}={v}' for k, v in cfg.items() if k != 'model')}): "
-          f"{total:,} trainable parameters in all")
+    print(
+        f"i2ilab {args.model} at {cfg['image_size']}x{cfg['image_size']} "
+        f"({', '.join(f'{k}={v}' for k, v in cfg.items() if k != 'model')}): "
+        f"{total:,} trainable parameters in all"
+    )
     return 0
 
 
@@ -293,8 +334,12 @@ def _add_arch_args(p, size_help):
     p.add_argument("--image-size", type=int, default=None, help=size_help)
     p.add_argument("--ngf", type=int, default=64, help="generator width (reference 64; MUNIT dim)")
     p.add_argument("--ndf", type=int, default=64, help="discriminator width (reference 64)")
-    p.add_argument("--n-layers-d", type=int, default=None,
-                   help="PatchGAN depth (3 = 70x70 patches; default 3, less for small images)")
+    p.add_argument(
+        "--n-layers-d",
+        type=int,
+        default=None,
+        help="PatchGAN depth (3 = 70x70 patches; default 3, less for small images)",
+    )
 
 
 def build_parser():
@@ -307,50 +352,62 @@ def build_parser():
 
     t = sub.add_parser("train", help="train a model, writing checkpoints, samples and logs")
     t.add_argument("model", choices=MODELS)
-    t.add_argument("--data", required=True,
-                   help="'synthetic' (built-in set for the model), a dataset folder, or tfds:NAME")
-    _add_arch_args(t, f"training resolution (default {DEFAULT_SYNTHETIC_SIZE} for synthetic "
-                      f"data, {DEFAULT_SIZE} otherwise)")
+    t.add_argument(
+        "--data", required=True, help="'synthetic' (built-in set for the model), a dataset folder, or tfds:NAME"
+    )
+    _add_arch_args(
+        t, f"training resolution (default {DEFAULT_SYNTHETIC_SIZE} for synthetic data, {DEFAULT_SIZE} otherwise)"
+    )
     t.add_argument("--epochs", type=int, default=10, help="epochs at the initial learning rate")
-    t.add_argument("--epochs-decay", type=int, default=0,
-                   help="further epochs with the reference's linear decay to 0")
-    t.add_argument("--batch-size", type=int, default=1,
-                   help="global batch size, split over --devices (reference 1)")
-    t.add_argument("--devices", type=parse_devices, default=1,
-                   help="devices to train on data-parallel: a number or 'all' (default 1)")
-    t.add_argument("--lr", type=float, default=None,
-                   help="learning rate of both optimizers (default 2e-4, MUNIT 1e-4)")
+    t.add_argument("--epochs-decay", type=int, default=0, help="further epochs with the reference's linear decay to 0")
+    t.add_argument("--batch-size", type=int, default=1, help="global batch size, split over --devices (reference 1)")
+    t.add_argument(
+        "--devices",
+        type=parse_devices,
+        default=1,
+        help="devices to train on data-parallel: a number or 'all' (default 1)",
+    )
+    t.add_argument("--lr", type=float, default=None, help="learning rate of both optimizers (default 2e-4, MUNIT 1e-4)")
     t.add_argument("--out", required=True, help="output folder")
-    t.add_argument("--resume", action="store_true",
-                   help="continue from the newest checkpoint in --out (same options)")
+    t.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out (same options)")
     t.add_argument("--seed", type=int, default=0, help="seed of weights, data order and noise")
-    t.add_argument("--load-size", type=int, default=None,
-                   help="resize before the random crop (default image size * 286/256)")
-    t.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB",
-                   help="pix2pix: which half of the A|B images is the input")
+    t.add_argument(
+        "--load-size", type=int, default=None, help="resize before the random crop (default image size * 286/256)"
+    )
+    t.add_argument(
+        "--direction",
+        choices=("AtoB", "BtoA"),
+        default="AtoB",
+        help="pix2pix: which half of the A|B images is the input",
+    )
     t.add_argument("--n-train", type=int, default=512, help="synthetic data: training images")
     t.add_argument("--data-dir", default=None, help="tfds:NAME: tensorflow-datasets data_dir")
     t.add_argument("--samples", type=int, default=4, help="rows of the sample grids")
     t.add_argument("--sample-every", type=int, default=1, help="epochs between sample grids")
     t.add_argument("--save-every", type=int, default=1, help="epochs between checkpoints")
     t.add_argument("--keep", type=int, default=3, help="checkpoints kept")
-    t.add_argument("--mixed-precision", action="store_true",
-                   help="compute in bfloat16 with float32 weights (keras mixed_bfloat16): "
-                        "faster on GPUs and on CPUs with bf16 units; results differ by rounding")
+    t.add_argument(
+        "--mixed-precision",
+        action="store_true",
+        help="compute in bfloat16 with float32 weights (keras mixed_bfloat16): "
+        "faster on GPUs and on CPUs with bf16 units; results differ by rounding",
+    )
     t.add_argument("--tensorboard", action="store_true", help="also log to OUT/tensorboard")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_cmd_train)
 
     tr = sub.add_parser("translate", help="translate your own images with a trained generator")
-    tr.add_argument("--checkpoint", required=True,
-                    help="a training --out folder, or a generator .keras file")
+    tr.add_argument("--checkpoint", required=True, help="a training --out folder, or a generator .keras file")
     tr.add_argument("--input", required=True, help="an image file or a folder of images")
     tr.add_argument("--out", required=True, help="output folder (one PNG per input)")
-    tr.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB",
-                    help="CycleGAN: g_ab (AtoB) or g_ba (BtoA)")
-    tr.add_argument("--full-size", action="store_true",
-                    help="run fully convolutionally near each image's own size instead of "
-                    "resizing it to the training size")
+    tr.add_argument(
+        "--direction", choices=("AtoB", "BtoA"), default="AtoB", help="CycleGAN: g_ab (AtoB) or g_ba (BtoA)"
+    )
+    tr.add_argument(
+        "--full-size",
+        action="store_true",
+        help="run fully convolutionally near each image's own size instead of resizing it to the training size",
+    )
     tr.set_defaults(func=_cmd_translate)
 
     sa = sub.add_parser("sample", help="MUNIT: several random styles per input, or one example's")
@@ -358,17 +415,16 @@ def build_parser():
     sa.add_argument("--input", required=True, help="an image file or a folder of images")
     sa.add_argument("--out", required=True, help="output folder")
     sa.add_argument("--n-styles", type=int, default=4, help="random styles per input")
-    sa.add_argument("--style-from", default=None,
-                    help="an image of the target domain whose style is used instead")
+    sa.add_argument("--style-from", default=None, help="an image of the target domain whose style is used instead")
     sa.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB")
     sa.add_argument("--seed", type=int, default=0, help="seed of the random styles")
     sa.set_defaults(func=_cmd_sample)
 
     # Delegated to i2ilab.convert (imported only when used, so --help stays fast).
     co = sub.add_parser(
-        "convert", add_help=False,
-        help="convert an official PyTorch checkpoint (pix2pix, CycleGAN, MUNIT) to .keras; "
-        "see `i2ilab convert --help`",
+        "convert",
+        add_help=False,
+        help="convert an official PyTorch checkpoint (pix2pix, CycleGAN, MUNIT) to .keras; see `i2ilab convert --help`",
     )
     co.set_defaults(func=_cmd_convert)
 
@@ -395,8 +451,7 @@ def main(argv=None):
         print(f"i2ilab: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("i2ilab: interrupted; the last checkpoint is kept (continue with --resume).",
-              file=sys.stderr)
+        print("i2ilab: interrupted; the last checkpoint is kept (continue with --resume).", file=sys.stderr)
         return 130
 
 

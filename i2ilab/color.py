@@ -16,9 +16,7 @@ import numpy as np
 
 # Linear sRGB -> XYZ (D65), the matrix of skimage.color.
 XYZ_FROM_RGB = np.array(
-    [[0.412453, 0.357580, 0.180423],
-     [0.212671, 0.715160, 0.072169],
-     [0.019334, 0.119193, 0.950227]],
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]],
     dtype=np.float64,
 )
 RGB_FROM_XYZ = np.linalg.inv(XYZ_FROM_RGB)
@@ -32,12 +30,16 @@ L_SCALE = 50.0
 AB_SCALE = 110.0
 
 
-
 def _np_namespace(dtype):
     return SimpleNamespace(
-        where=np.where, power=np.power, maximum=np.maximum, minimum=np.minimum,
-        einsum=np.einsum, stack=lambda xs: np.stack(xs, axis=-1),
-        const=lambda a: np.asarray(a, dtype=dtype), asarray=lambda x: np.asarray(x, dtype),
+        where=np.where,
+        power=np.power,
+        maximum=np.maximum,
+        minimum=np.minimum,
+        einsum=np.einsum,
+        stack=lambda xs: np.stack(xs, axis=-1),
+        const=lambda a: np.asarray(a, dtype=dtype),
+        asarray=lambda x: np.asarray(x, dtype),
     )
 
 
@@ -51,8 +53,12 @@ def _tf_namespace():
 
     # power via exp(p log x): 2-3x faster than tf.pow on CPU; every base here is >= 1e-6.
     return SimpleNamespace(
-        where=tf.where, power=lambda x, p: tf.exp(p * tf.math.log(x)), maximum=tf.maximum, minimum=tf.minimum,
-        einsum=tf.einsum, stack=lambda xs: tf.stack(xs, axis=-1),
+        where=tf.where,
+        power=lambda x, p: tf.exp(p * tf.math.log(x)),
+        maximum=tf.maximum,
+        minimum=tf.minimum,
+        einsum=tf.einsum,
+        stack=lambda xs: tf.stack(xs, axis=-1),
         const=lambda a: tf.constant(np.asarray(a, np.float32)),
         asarray=lambda x: tf.cast(x, tf.float32),
     )
@@ -62,8 +68,12 @@ def _keras_namespace():
     from keras import ops
 
     return SimpleNamespace(
-        where=ops.where, power=ops.power, maximum=ops.maximum, minimum=ops.minimum,
-        einsum=ops.einsum, stack=lambda xs: ops.stack(xs, axis=-1),
+        where=ops.where,
+        power=ops.power,
+        maximum=ops.maximum,
+        minimum=ops.minimum,
+        einsum=ops.einsum,
+        stack=lambda xs: ops.stack(xs, axis=-1),
         const=lambda a: ops.convert_to_tensor(np.asarray(a, np.float32)),
         asarray=lambda x: ops.cast(ops.convert_to_tensor(x), "float32"),
     )
@@ -162,6 +172,7 @@ def l_ab_to_rgb(l_scaled, ab_scaled):
     """
     from keras import ops
 
-    lightness, ab = unscale_l_ab(ops.convert_to_tensor(l_scaled, "float32"),
-                                 ops.convert_to_tensor(ab_scaled, "float32"))
+    lightness, ab = unscale_l_ab(
+        ops.convert_to_tensor(l_scaled, "float32"), ops.convert_to_tensor(ab_scaled, "float32")
+    )
     return lab_to_rgb(ops.concatenate([lightness, ab], axis=-1)) * 2.0 - 1.0

@@ -41,9 +41,7 @@ def reference_init():
 
 def kaiming_init():
     """PyTorch ``kaiming_normal_(a=0, mode='fan_in')``: untruncated N(0, 2 / fan_in) (MUNIT G)."""
-    return keras.initializers.VarianceScaling(
-        scale=2.0, mode="fan_in", distribution="untruncated_normal"
-    )
+    return keras.initializers.VarianceScaling(scale=2.0, mode="fan_in", distribution="untruncated_normal")
 
 
 def get_initializer(init):
@@ -170,9 +168,7 @@ class TorchBatchNormalization(keras.layers.BatchNormalization):
         unbiased = variance * n / ops.maximum(n - 1.0, 1.0)
         m = self.momentum
         self.moving_mean.assign(ops.cast(self.moving_mean, x.dtype) * m + mean * (1.0 - m))
-        self.moving_variance.assign(
-            ops.cast(self.moving_variance, x.dtype) * m + unbiased * (1.0 - m)
-        )
+        self.moving_variance.assign(ops.cast(self.moving_variance, x.dtype) * m + unbiased * (1.0 - m))
         y = ops.batch_normalization(
             x,
             mean,
@@ -199,13 +195,13 @@ class ReflectionPadding2D(keras.layers.Layer):
         self.padding = _pad_pairs(padding)
 
     def call(self, x):
-        (t, b), (l, r) = self.padding
-        return ops.pad(x, [[0, 0], [t, b], [l, r], [0, 0]], mode="reflect")
+        (top, bottom), (left, right) = self.padding
+        return ops.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], mode="reflect")
 
     def compute_output_shape(self, input_shape):
-        (t, b), (l, r) = self.padding
+        (top, bottom), (left, right) = self.padding
         n, h, w, c = input_shape
-        return (n, _add(h, t + b), _add(w, l + r), c)
+        return (n, _add(h, top + bottom), _add(w, left + right), c)
 
     def get_config(self):
         return {**super().get_config(), "padding": self.padding}
@@ -345,23 +341,23 @@ class ConvBlock(keras.layers.Layer):
         self.norm_layer = make_norm(norm, name="norm")
 
     def build(self, input_shape):
-        (t, b), (l, r) = self.padding
+        (top, bottom), (left, right) = self.padding
         n, h, w, c = input_shape
-        self.conv.build((n, _add(h, t + b), _add(w, l + r), c))
+        self.conv.build((n, _add(h, top + bottom), _add(w, left + right), c))
         if self.norm_layer is not None:
-            self.norm_layer.build(self.conv.compute_output_shape((n, _add(h, t + b), _add(w, l + r), c)))
+            self.norm_layer.build(self.conv.compute_output_shape((n, _add(h, top + bottom), _add(w, left + right), c)))
 
     def compute_output_shape(self, input_shape):
-        (t, b), (l, r) = self.padding
+        (top, bottom), (left, right) = self.padding
         n, h, w, c = input_shape
-        return self.conv.compute_output_shape((n, _add(h, t + b), _add(w, l + r), c))
+        return self.conv.compute_output_shape((n, _add(h, top + bottom), _add(w, left + right), c))
 
     def call(self, x, training=None):
         x = activate(x, self.pre_activation)
-        (t, b), (l, r) = self.padding
-        if t or b or l or r:
+        (top, bottom), (left, right) = self.padding
+        if top or bottom or left or right:
             mode = "reflect" if self.pad_mode == "reflect" else "constant"
-            x = ops.pad(x, [[0, 0], [t, b], [l, r], [0, 0]], mode=mode)
+            x = ops.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], mode=mode)
         x = self.conv(x)
         if self.norm_layer is not None:
             x = self.norm_layer(x, training=training) if self.norm == "batch" else self.norm_layer(x)
@@ -412,9 +408,7 @@ class ConvTransposeBlock(keras.layers.Layer):
         _check_choice("activation", activation, ACTIVATIONS)
         _check_choice("pre_activation", pre_activation, ACTIVATIONS)
         if not 0 <= output_padding <= padding:
-            raise ValueError(
-                f"output_padding={output_padding} must lie in [0, padding={padding}]."
-            )
+            raise ValueError(f"output_padding={output_padding} must lie in [0, padding={padding}].")
         self.filters = filters
         self.kernel_size = kernel_size
         self.strides = strides
@@ -455,9 +449,12 @@ class ConvTransposeBlock(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         n, h, w, _ = input_shape
-        grow = lambda d: None if d is None else (  # noqa: E731
-            (d - 1) * self.strides - 2 * self.padding + self.kernel_size + self.output_padding
-        )
+
+        def grow(d):
+            if d is None:
+                return None
+            return (d - 1) * self.strides - 2 * self.padding + self.kernel_size + self.output_padding
+
         return (n, grow(h), grow(w), self.filters)
 
     def get_config(self):

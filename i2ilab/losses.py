@@ -53,12 +53,9 @@ def _over_scales(fn, logits):
 
 def _check_pair(real_logits, fake_logits):
     multi = isinstance(real_logits, (list, tuple))
-    if multi != isinstance(fake_logits, (list, tuple)) or (
-        multi and len(real_logits) != len(fake_logits)
-    ):
+    if multi != isinstance(fake_logits, (list, tuple)) or (multi and len(real_logits) != len(fake_logits)):
         raise ValueError(
-            "i2ilab.losses: real_logits and fake_logits must both be one map or lists of the "
-            "same number of maps."
+            "i2ilab.losses: real_logits and fake_logits must both be one map or lists of the same number of maps."
         )
 
 
@@ -100,17 +97,11 @@ class GANLoss:
         """
         mode = self.mode
         if mode == "vanilla":
-            real_fn, fake_fn = (lambda r: ops.mean(ops.softplus(-r))), (
-                lambda f: ops.mean(ops.softplus(f))
-            )
+            real_fn, fake_fn = (lambda r: ops.mean(ops.softplus(-r))), (lambda f: ops.mean(ops.softplus(f)))
         elif mode == "lsgan":
-            real_fn, fake_fn = (lambda r: ops.mean(ops.square(r - 1.0))), (
-                lambda f: ops.mean(ops.square(f))
-            )
+            real_fn, fake_fn = (lambda r: ops.mean(ops.square(r - 1.0))), (lambda f: ops.mean(ops.square(f)))
         elif mode == "hinge":
-            real_fn, fake_fn = (lambda r: ops.mean(ops.relu(1.0 - r))), (
-                lambda f: ops.mean(ops.relu(1.0 + f))
-            )
+            real_fn, fake_fn = (lambda r: ops.mean(ops.relu(1.0 - r))), (lambda f: ops.mean(ops.relu(1.0 + f)))
         else:
             real_fn, fake_fn = (lambda r: -ops.mean(r)), (lambda f: ops.mean(f))
         _check_pair(real_logits, fake_logits)

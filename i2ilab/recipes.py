@@ -104,14 +104,16 @@ def build_networks(cfg):
     if model == "pix2pix":
         return {
             "generator": build_model("unet", s, ngf=ngf, name="generator"),
-            "discriminator": build_model("patchgan", s, in_channels=6, ndf=ndf, n_layers=cfg["n_layers_d"],
-                                         name="discriminator"),
+            "discriminator": build_model(
+                "patchgan", s, in_channels=6, ndf=ndf, n_layers=cfg["n_layers_d"], name="discriminator"
+            ),
         }
     if model == "cyclegan":
         nets = {g: build_model("resnet", s, ngf=ngf, n_blocks=cfg["n_blocks"], name=g) for g in ("g_ab", "g_ba")}
         for d in ("d_a", "d_b"):
-            nets[d] = build_model("patchgan", s, in_channels=3, ndf=ndf, n_layers=cfg["n_layers_d"], norm="instance",
-                                  name=d)
+            nets[d] = build_model(
+                "patchgan", s, in_channels=3, ndf=ndf, n_layers=cfg["n_layers_d"], norm="instance", name=d
+            )
         return nets
     munit = {"n_res": cfg.get("n_res", 4), "mlp_dim": cfg.get("mlp_dim", 256)}
     nets = {g: build_model("munit", s, dim=ngf, **munit, name=g) for g in ("gen_a", "gen_b")}
@@ -163,8 +165,9 @@ def dataset_loader(model):
     return data.unpaired_dataset
 
 
-def training_data(model, spec, image_size, batch_size, samples, seed=0, load_size=None, direction="AtoB",
-                  n_train=512, data_dir=None):
+def training_data(
+    model, spec, image_size, batch_size, samples, seed=0, load_size=None, direction="AtoB", n_train=512, data_dir=None
+):
     """``(training dataset, sample batch (x, y), description)`` of ``model`` on ``spec``.
 
     spec: ``"synthetic"`` (the model's built-in set, ``n_train`` images), a dataset folder, or
@@ -217,8 +220,7 @@ def training_data(model, spec, image_size, batch_size, samples, seed=0, load_siz
         raise UsageError(f"--data {spec}: {err}") from err
     if int(train.cardinality()) == 0:
         raise UsageError(
-            f"--data {spec}: the training split has fewer images than --batch-size "
-            f"{batch_size}; lower the batch size."
+            f"--data {spec}: the training split has fewer images than --batch-size {batch_size}; lower the batch size."
         )
     sample = None
     for split in ("test", "val", "train"):

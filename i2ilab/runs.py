@@ -116,8 +116,9 @@ def find_latest(out_dir):
         try:
             info = json.loads(pointer.read_text())
         except json.JSONDecodeError as err:
-            raise ValueError(f"{pointer} is not valid JSON ({err}); delete it to resume from "
-                             "the newest ckpt-epoch file.") from err
+            raise ValueError(
+                f"{pointer} is not valid JSON ({err}); delete it to resume from the newest ckpt-epoch file."
+            ) from err
         file = out_dir / info.get("path", "")
         if info.get("path") and file.is_file():
             info["file"] = file
@@ -133,9 +134,7 @@ def compare_config(info, expect_config, out_dir):
     """Raise ValueError naming the keys of ``expect_config`` that differ from ``info["config"]``
     (a :func:`find_latest` dict of the checkpoint folder ``out_dir``)."""
     saved = info.get("config") or {}
-    diff = {
-        k: (saved[k], v) for k, v in (expect_config or {}).items() if k in saved and saved[k] != v
-    }
+    diff = {k: (saved[k], v) for k, v in (expect_config or {}).items() if k in saved and saved[k] != v}
     if diff:
         detail = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items())
         raise ValueError(
@@ -171,8 +170,13 @@ def export(out, networks, config):
     for name, net in networks.items():
         net.save(out / f"{name}.keras")
         files[name] = f"{name}.keras"
-    stored = {**config, "networks": files, "backend": BACKEND, "keras_version": keras.__version__,
-              "i2ilab_version": i2ilab.__version__}
+    stored = {
+        **config,
+        "networks": files,
+        "backend": BACKEND,
+        "keras_version": keras.__version__,
+        "i2ilab_version": i2ilab.__version__,
+    }
     write_json(out / CONFIG, stored)
     return stored
 

@@ -50,9 +50,7 @@ def to_uint8(images):
     if c == 1:
         x = np.repeat(x, 3, axis=-1)
     elif c == 2:
-        lab = np.concatenate(
-            [np.full(x.shape[:-1] + (1,), AB_DISPLAY_L), x * AB_SCALE], axis=-1
-        )
+        lab = np.concatenate([np.full(x.shape[:-1] + (1,), AB_DISPLAY_L), x * AB_SCALE], axis=-1)
         x = lab_to_rgb_numpy(lab) * 2.0 - 1.0
     elif c == 4:
         x = x[..., :3]

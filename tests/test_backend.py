@@ -17,8 +17,15 @@ def _pinned(hook):
 
 
 def test_every_hook_has_a_test():
-    tested = {"current_state_mapping", "SkipSymbolicBuild", "sublayers", "own_variables", "has_schedule",
-              "check_distributed", "sync_state"}
+    tested = {
+        "current_state_mapping",
+        "SkipSymbolicBuild",
+        "sublayers",
+        "own_variables",
+        "has_schedule",
+        "check_distributed",
+        "sync_state",
+    }
     assert set(backend.PRIVATE_KERAS) == tested
 
 
@@ -88,6 +95,7 @@ def test_sync_state_reads_the_jax_fit_state():
             seen.append(getattr(self.model, "_jax_state", None) is not None)
             backend.sync_state(self.model)
 
-    model.fit(np.ones((4, 2), "float32"), np.ones((4, 1), "float32"), batch_size=2, epochs=1,
-              verbose=0, callbacks=[Probe()])
+    model.fit(
+        np.ones((4, 2), "float32"), np.ones((4, 1), "float32"), batch_size=2, epochs=1, verbose=0, callbacks=[Probe()]
+    )
     assert seen == [backend.BACKEND == "jax"] * 2

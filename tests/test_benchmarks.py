@@ -13,8 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from benchmarks import flops
-from benchmarks import train_step
+from benchmarks import flops, train_step
 from i2ilab import layers as L
 from i2ilab import models, training
 
@@ -53,8 +52,24 @@ def _check_result(r, model, size, batch, steps, repeat):
 
 @pytest.mark.slow
 def test_tiny_benchmark_every_model(capsys):
-    argv = ["--model", "pix2pix,cyclegan,munit,colorize", "--size", "64", "--batch", "1", "--tiny",
-            "--steps", "2", "--warmup", "1", "--repeat", "2", "--backend", BACKEND, "--quiet"]
+    argv = [
+        "--model",
+        "pix2pix,cyclegan,munit,colorize",
+        "--size",
+        "64",
+        "--batch",
+        "1",
+        "--tiny",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+        "--repeat",
+        "2",
+        "--backend",
+        BACKEND,
+        "--quiet",
+    ]
     results = train_step.main(argv)
     out = capsys.readouterr().out
     report = _json_line(out)
@@ -74,8 +89,22 @@ def test_tiny_benchmark_every_model(capsys):
 def test_direct_stepping_colorize(capsys):
     """The quick smoke of the compiled direct stepping (jax.jit with donated state on JAX); the
     test-jax pass skips slow tests, so this is the benchmark's CI run there."""
-    argv = ["--model", "colorize", "--size", "16", "--tiny", "--steps", "2", "--warmup", "1",
-            "--repeat", "2", "--backend", BACKEND, "--quiet"]
+    argv = [
+        "--model",
+        "colorize",
+        "--size",
+        "16",
+        "--tiny",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+        "--repeat",
+        "2",
+        "--backend",
+        BACKEND,
+        "--quiet",
+    ]
     (r,) = train_step.main(argv)
     _check_result(r, "colorize", 16, 1, 2, 2)
     assert r["jit_compile"] == (BACKEND == "jax")
@@ -83,9 +112,27 @@ def test_direct_stepping_colorize(capsys):
 
 
 def test_fit_stepping_mixed_precision_batch2(capsys):
-    argv = ["--model", "colorize", "--size", "16", "--batch", "2", "--tiny", "--steps", "2",
-            "--warmup", "1", "--repeat", "1", "--stepping", "fit", "--mixed-precision",
-            "--backend", BACKEND, "--quiet"]
+    argv = [
+        "--model",
+        "colorize",
+        "--size",
+        "16",
+        "--batch",
+        "2",
+        "--tiny",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+        "--repeat",
+        "1",
+        "--stepping",
+        "fit",
+        "--mixed-precision",
+        "--backend",
+        BACKEND,
+        "--quiet",
+    ]
     (r,) = train_step.main(argv)
     _check_result(r, "colorize", 16, 2, 2, 1)
     assert (r["stepping"], r["precision"]) == ("fit", "mixed_bfloat16")
@@ -97,8 +144,22 @@ def test_fit_stepping_mixed_precision_batch2(capsys):
 @pytest.mark.slow
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="starts both backends itself; once is enough")
 def test_backend_list_runs_each_backend_in_a_subprocess(capsys):
-    argv = ["--model", "colorize", "--size", "16", "--tiny", "--steps", "1", "--warmup", "1",
-            "--repeat", "1", "--backend", "tensorflow,jax", "--quiet"]
+    argv = [
+        "--model",
+        "colorize",
+        "--size",
+        "16",
+        "--tiny",
+        "--steps",
+        "1",
+        "--warmup",
+        "1",
+        "--repeat",
+        "1",
+        "--backend",
+        "tensorflow,jax",
+        "--quiet",
+    ]
     results = train_step.main(argv)
     assert [r["backend"] for r in results] == ["tensorflow", "jax"]
     assert [r["jit_compile"] for r in results] == [False, True]
@@ -190,7 +251,7 @@ def test_step_flops_follow_the_update_order():
     assert step["total"] == 4 * (3 * fg + 8 * fd)
     gens = [models.resnet_generator(32, ngf=8, n_blocks=1, name=n) for n in ("a", "b")]
     discs = [models.patch_discriminator(32, 3, 8, 2, norm="instance", name=n) for n in ("c", "e")]
-    nets = dict(zip(("g_ab", "g_ba", "d_a", "d_b"), gens + discs))
+    nets = dict(zip(("g_ab", "g_ba", "d_a", "d_b"), gens + discs, strict=False))
     cg = flops.step_flops("cyclegan", nets)
     assert cg["total"] == 18 * flops.network_flops(gens[0]) + 16 * flops.network_flops(discs[0])
 
@@ -210,7 +271,7 @@ def test_flops_agree_with_xla_cost_analysis(name):
         net, shape = models.multiscale_discriminator(64, dim=16, num_scales=3), (1, 64, 64, 3)
 
     def forward(values, x):
-        with keras.StatelessScope(state_mapping=list(zip(net.variables, values))):
+        with keras.StatelessScope(state_mapping=list(zip(net.variables, values, strict=False))):
             return net(x, training=False)
 
     compiled = jax.jit(forward).lower([v.value for v in net.variables], np.zeros(shape, "float32")).compile()
@@ -234,7 +295,7 @@ def _gan(kind, policy, weights=None):
             nets = [models.munit_generator(32, dim=8, n_res=1, mlp_dim=32, name=n) for n in ("gen_a", "gen_b")]
             nets += [models.multiscale_discriminator(32, dim=8, num_scales=2, name=n) for n in ("dis_a", "dis_b")]
         if weights is not None:
-            for net, w in zip(nets, weights):
+            for net, w in zip(nets, weights, strict=False):
                 net.set_weights(w)
         initial = [n.get_weights() for n in nets]
         if kind == "pix2pix":
@@ -263,7 +324,7 @@ def test_mixed_bfloat16_step_is_close_to_float32(kind):
     before InstanceNorm, flip sign under rounding): measured within 1.5%, allowed 5%."""
     init, ref = _gan(kind, "float32")
     _, mixed = _gan(kind, "mixed_bfloat16", init)
-    for step, rtol in zip(range(2), (1e-2, 5e-2)):
+    for step, rtol in zip(range(2), (1e-2, 5e-2), strict=False):
         assert set(mixed[step]) == set(ref[step])
         for name, value in mixed[step].items():
             assert math.isfinite(value), (step, name)
@@ -339,7 +400,7 @@ def test_adam_variants_update_like_keras_adam(variant):
     ref, ref_moments, ref_steps = run(False)
     out, out_moments, out_steps = run(True)
     assert out_steps == ref_steps == 3
-    for a, b in zip(out + out_moments, ref + ref_moments):
+    for a, b in zip(out + out_moments, ref + ref_moments, strict=False):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert np.abs(ref[0] - start[0]).max() > 1e-3  # the updates did move the weights
 

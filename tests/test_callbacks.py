@@ -48,7 +48,7 @@ class TinyTrainer(keras.Model):
         state = self._state()
         if len(values) != len(state):
             raise ValueError(f"{len(values)} arrays in the file, {len(state)} variables here")
-        for v, a in zip(state, values):
+        for v, a in zip(state, values, strict=False):
             v.assign(a)
 
     def sample_columns(self, x, y):
@@ -139,8 +139,7 @@ def test_linear_decay_refuses_unknown_base_inside_decay():
         t.fit(x, y, epochs=4, initial_epoch=3, verbose=0, callbacks=[cb.LinearDecay(2, 3)])
     t2 = _trainer(lr=0.3)
     rec = LRRecorder()
-    t2.fit(x, y, epochs=4, initial_epoch=3, verbose=0,
-           callbacks=[cb.LinearDecay(2, 3, base_lr=0.04), rec])
+    t2.fit(x, y, epochs=4, initial_epoch=3, verbose=0, callbacks=[cb.LinearDecay(2, 3, base_lr=0.04), rec])
     assert rec.g[3] == pytest.approx(0.04 * 0.25) and rec.d[3] == pytest.approx(0.04 * 0.25)
 
 
@@ -176,8 +175,7 @@ def test_checkpoint_every_n_and_last_epoch(tmp_path):
 def test_resume_errors_are_clear(tmp_path):
     t = _trainer()
     x, y = _data()
-    t.fit(x, y, epochs=1, verbose=0,
-          callbacks=[cb.Checkpoint(tmp_path, config={"model": "tiny", "image_size": 4})])
+    t.fit(x, y, epochs=1, verbose=0, callbacks=[cb.Checkpoint(tmp_path, config={"model": "tiny", "image_size": 4})])
     assert cb.resume(_trainer(), tmp_path / "empty") == 0
     with pytest.raises(ValueError, match="image_size: checkpoint 4 vs now 8"):
         cb.resume(_trainer(), tmp_path, expect_config={"model": "tiny", "image_size": 8})
@@ -211,11 +209,12 @@ def test_exact_resume_with_stand_in(tmp_path):
     start = cb.resume(second, tmp_path)
     assert start == 1
     rec_b = LRRecorder()
-    hist = second.fit(x, y, epochs=3, initial_epoch=start,
-                      callbacks=[cb.LinearDecay(1, 2), cb.Checkpoint(tmp_path), rec_b], **kw)
+    hist = second.fit(
+        x, y, epochs=3, initial_epoch=start, callbacks=[cb.LinearDecay(1, 2), cb.Checkpoint(tmp_path), rec_b], **kw
+    )
     assert hist.epoch == [1, 2]
     assert rec_b.g == {1: rec_a.g[1], 2: rec_a.g[2]} and rec_b.d == {1: rec_a.d[1], 2: rec_a.d[2]}
-    for a, b in zip(_weights(straight), _weights(second)):
+    for a, b in zip(_weights(straight), _weights(second), strict=False):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     it = [int(keras.ops.convert_to_numpy(m.optimizer.iterations)) for m in (straight, second)]
     assert it == [9, 9]
@@ -227,8 +226,7 @@ def test_exact_resume_with_stand_in(tmp_path):
 def test_nan_stop_names_loss_epoch_batch_and_keeps_last_good_checkpoint(tmp_path, capsys):
     x, y = _data(16)
     t = _trainer()
-    t.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0,
-          callbacks=[cb.Checkpoint(tmp_path)])
+    t.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0, callbacks=[cb.Checkpoint(tmp_path)])
     good = cb.find_latest(tmp_path)
     good_bytes = good["file"].read_bytes()
     x_bad, _ = _data(16, nan_at=9)  # third batch of 4
@@ -236,8 +234,16 @@ def test_nan_stop_names_loss_epoch_batch_and_keeps_last_good_checkpoint(tmp_path
     sg = cb.SampleGrid((x[:2], y[:2]), out_dir=tmp_path / "samples", show=False)
     t2 = _trainer()
     start = cb.resume(t2, tmp_path)
-    hist = t2.fit(x_bad, y, batch_size=4, epochs=3, initial_epoch=start, shuffle=False,
-                  verbose=0, callbacks=[cb.Checkpoint(tmp_path), nan, sg])
+    hist = t2.fit(
+        x_bad,
+        y,
+        batch_size=4,
+        epochs=3,
+        initial_epoch=start,
+        shuffle=False,
+        verbose=0,
+        callbacks=[cb.Checkpoint(tmp_path), nan, sg],
+    )
     out = capsys.readouterr().out
     assert nan.stopped[:1] == ("loss",) and nan.stopped[2:] == (1, 2)
     assert "loss 'loss' became nan at epoch 2/3, batch 3" in out
@@ -281,11 +287,17 @@ def test_csv_log_and_tensorboard_events(tmp_path):
     t = _trainer()
     csv_path = tmp_path / "log.csv"
     x, y = _data()
-    t.fit(x, y, epochs=3, verbose=0, callbacks=[
-        cb.LinearDecay(2, 1),
-        cb.CSVLog(csv_path),
-        keras.callbacks.TensorBoard(str(tmp_path / "tb"), write_graph=False),
-    ])
+    t.fit(
+        x,
+        y,
+        epochs=3,
+        verbose=0,
+        callbacks=[
+            cb.LinearDecay(2, 1),
+            cb.CSVLog(csv_path),
+            keras.callbacks.TensorBoard(str(tmp_path / "tb"), write_graph=False),
+        ],
+    )
     header = csv_path.read_text().splitlines()[0]
     assert header == "epoch,loss,lr"
     epochs, series = cb.viz.history_dict(csv_path)
@@ -295,8 +307,7 @@ def test_csv_log_and_tensorboard_events(tmp_path):
     assert events and all(e.stat().st_size > 0 for e in events)
     # a run resumed at epoch index 1 replaces the rows from epoch 1 on and keeps epoch 0
     first_row = csv_path.read_text().splitlines()[1]
-    t.fit(x, y, epochs=4, initial_epoch=1, verbose=0,
-          callbacks=[cb.LinearDecay(2, 1), cb.CSVLog(csv_path)])
+    t.fit(x, y, epochs=4, initial_epoch=1, verbose=0, callbacks=[cb.LinearDecay(2, 1), cb.CSVLog(csv_path)])
     lines = csv_path.read_text().splitlines()
     assert lines[1] == first_row and [r.split(",")[0] for r in lines[1:]] == ["0", "1", "2", "3"]
     # a fresh run (epoch 0) starts a new file
@@ -346,16 +357,16 @@ def test_pix2pix_exact_resume(tmp_path):
     kw = dict(batch_size=4, shuffle=False, verbose=0)
     straight = _pix2pix()
     rec_a = LRRecorder()
-    h_a = straight.fit(x, y, epochs=2, callbacks=[cb.LinearDecay(1, 2), rec_a,
-                                                   cb.Checkpoint(tmp_path)], **kw)
+    h_a = straight.fit(x, y, epochs=2, callbacks=[cb.LinearDecay(1, 2), rec_a, cb.Checkpoint(tmp_path)], **kw)
     (tmp_path / "latest.json").unlink()
     cb.checkpoint_path(tmp_path, 2).unlink()
 
     second = _pix2pix()
     start = cb.resume(second, tmp_path)
     rec_b = LRRecorder()
-    h_b = second.fit(x, y, epochs=2, initial_epoch=start,
-                     callbacks=[cb.LinearDecay(1, 2), cb.Checkpoint(tmp_path), rec_b], **kw)
+    h_b = second.fit(
+        x, y, epochs=2, initial_epoch=start, callbacks=[cb.LinearDecay(1, 2), cb.Checkpoint(tmp_path), rec_b], **kw
+    )
     assert start == 1 and h_b.epoch == [1]
     assert rec_a.g[1] == pytest.approx(2e-4 / 3) and rec_b.g[1] == rec_a.g[1]
     assert rec_b.d[1] == rec_a.d[1]
@@ -363,7 +374,7 @@ def test_pix2pix_exact_resume(tmp_path):
         assert h_b.history[k][0] == pytest.approx(h_a.history[k][1], rel=1e-5)
     a, b = _state(straight), _state(second)
     assert len(a) == len(b)
-    for va, vb in zip(a, b):
+    for va, vb in zip(a, b, strict=False):
         np.testing.assert_allclose(va, vb, rtol=1e-5, atol=1e-6)
     assert int(straight.g_optimizer.iterations) == int(second.g_optimizer.iterations) == 4
     assert cb.find_latest(tmp_path)["epoch"] == 2
@@ -373,12 +384,19 @@ def test_pix2pix_nan_batch_stops_and_keeps_last_checkpoint(tmp_path, capsys):
     x, y = _paired(size=32)
     x_bad, _ = _paired(nan_batch=1, size=32)  # the second batch of the second epoch
     t = _pix2pix(32)
-    t.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0,
-          callbacks=[cb.Checkpoint(tmp_path)])
+    t.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0, callbacks=[cb.Checkpoint(tmp_path)])
     good = cb.find_latest(tmp_path)["file"].read_bytes()
     nan = cb.NaNStop()
-    t.fit(x_bad, y, batch_size=4, epochs=3, initial_epoch=1, shuffle=False, verbose=0,
-          callbacks=[nan, cb.Checkpoint(tmp_path)])
+    t.fit(
+        x_bad,
+        y,
+        batch_size=4,
+        epochs=3,
+        initial_epoch=1,
+        shuffle=False,
+        verbose=0,
+        callbacks=[nan, cb.Checkpoint(tmp_path)],
+    )
     out = capsys.readouterr().out
     assert nan.stopped[2:] == (1, 1) and nan.stopped[0] in ("G_GAN", "G_L1", "D_real", "D_fake")
     assert f"loss '{nan.stopped[0]}' became nan at epoch 2/3, batch 2" in out
@@ -398,14 +416,12 @@ def test_linear_decay_reaches_the_compiled_step():
     """
     x, y = _paired(size=32)
     t = _pix2pix(32)
-    before = [keras.ops.convert_to_numpy(v) for n in t.networks.values()
-              for v in n.trainable_variables]
+    before = [keras.ops.convert_to_numpy(v) for n in t.networks.values() for v in n.trainable_variables]
     t.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[cb.LinearDecay(1, 0)])
-    after = [keras.ops.convert_to_numpy(v) for n in t.networks.values()
-             for v in n.trainable_variables]
-    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+    after = [keras.ops.convert_to_numpy(v) for n in t.networks.values() for v in n.trainable_variables]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=False))
     assert int(t.g_optimizer.iterations) == int(t.d_optimizer.iterations) == 2
     t.g_optimizer.learning_rate = 2e-4
     t.fit(x, y, batch_size=4, epochs=1, verbose=0)
     moved = [keras.ops.convert_to_numpy(v) for v in t.generator.trainable_variables]
-    assert any(not np.array_equal(a, b) for a, b in zip(before, moved))
+    assert any(not np.array_equal(a, b) for a, b in zip(before, moved, strict=False))

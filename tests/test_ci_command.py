@@ -22,7 +22,10 @@ def test_readme_test_command_is_the_three_pytest_passes():
     lines = command_lines(readme_test_command())
     assert len(lines) == 3 and all("python -m pytest" in line for line in lines)
     assert [re.findall(r'-m ("[^"]+"|\S+)', line)[-1] for line in lines] == [
-        '"not notebook"', '"not notebook and not tf_only and not slow"', "notebook"]
+        '"not notebook"',
+        '"not notebook and not tf_only and not slow"',
+        "notebook",
+    ]
     assert lines[1].startswith("KERAS_BACKEND=jax ")
 
 

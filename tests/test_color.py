@@ -24,9 +24,9 @@ def _rgb_samples():
 def _lab_samples():
     rng = np.random.default_rng(1)
     n = 2000
-    return np.stack(
-        [rng.uniform(0, 100, n), rng.uniform(-110, 110, n), rng.uniform(-110, 110, n)], axis=-1
-    ).astype(np.float32)
+    return np.stack([rng.uniform(0, 100, n), rng.uniform(-110, 110, n), rng.uniform(-110, 110, n)], axis=-1).astype(
+        np.float32
+    )
 
 
 @pytest.mark.parametrize("fn", [color.rgb_to_lab_np, color.rgb_to_lab_tf, color.rgb_to_lab])

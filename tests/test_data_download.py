@@ -100,8 +100,10 @@ def _zip(entries):
 
 
 def _pix2pix_archive():
-    return _tar_gz({f"facades/train/{i}.png": _png_bytes(i, (16, 32, 3)) for i in range(3)}
-                   | {"facades/test/0.png": _png_bytes(9, (16, 32, 3))})
+    return _tar_gz(
+        {f"facades/train/{i}.png": _png_bytes(i, (16, 32, 3)) for i in range(3)}
+        | {"facades/test/0.png": _png_bytes(9, (16, 32, 3))}
+    )
 
 
 def test_pix2pix_download_extracts_and_records_the_sum(server, tmp_path):
@@ -126,12 +128,20 @@ def test_pix2pix_download_extracts_and_records_the_sum(server, tmp_path):
 
 
 def test_cyclegan_download_with_given_sum_and_mirror_from_environment(server, tmp_path, monkeypatch):
-    data = _zip({f"horse2zebra/{split}/{i}.png": _png_bytes(i, (16, 16, 3)) for split in ("trainA", "trainB", "testA", "testB") for i in range(2)})
+    data = _zip(
+        {
+            f"horse2zebra/{split}/{i}.png": _png_bytes(i, (16, 16, 3))
+            for split in ("trainA", "trainB", "testA", "testB")
+            for i in range(2)
+        }
+    )
     server.files["/cyclegan/datasets/horse2zebra.zip"] = data
     monkeypatch.setenv(download.MIRROR_ENV, server.url + "/")
     assert download.base_url() == server.url
     digest = hashlib.sha256(data).hexdigest()
-    root = download.download_dataset("horse2zebra", "cyclegan", tmp_path, sha256=digest, keep_archive=True, progress=False)
+    root = download.download_dataset(
+        "horse2zebra", "cyclegan", tmp_path, sha256=digest, keep_archive=True, progress=False
+    )
     assert sorted(p.name for p in root.iterdir()) == ["SOURCE.json", "testA", "testB", "trainA", "trainB"]
     assert (tmp_path / "cyclegan" / "horse2zebra.zip").read_bytes() == data
     assert json.loads((root / "SOURCE.json").read_text())["sha256_checked_against"] == "the --sha256 argument"

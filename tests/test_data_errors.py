@@ -22,7 +22,10 @@ def _good_pairs(folder, n, h=32, w=64):
 def test_image_smaller_than_the_crop(tmp_path):
     _good_pairs(tmp_path / "train", 2)
     _save(tmp_path / "train" / "small.png", np.zeros((20, 40, 3)))
-    with pytest.raises(DataError, match=r"small\.png: image is 40x20 \(each half 20x20\).*32x32 crop.*load_size=36.*image_size.*skip_bad"):
+    with pytest.raises(
+        DataError,
+        match=r"small\.png: image is 40x20 \(each half 20x20\).*32x32 crop.*load_size=36.*image_size.*skip_bad",
+    ):
         paired_dataset(tmp_path, image_size=32, load_size=None)
     # Resizing first (the default) makes the same file usable.
     a, b = next(iter(paired_dataset(tmp_path, image_size=32, load_size=36, batch_size=3, shuffle=False)))
@@ -37,7 +40,7 @@ def test_corrupt_file_is_named_and_skip_bad_counts(tmp_path):
         paired_dataset(tmp_path, image_size=32, load_size=36)
     with pytest.warns(UserWarning, match=r"skipped 1 of 4 files.*1 unreadable \(bad\.jpg\)"):
         ds = paired_dataset(tmp_path, image_size=32, load_size=36, batch_size=8, skip_bad=True)
-    (a, b), = list(ds)
+    ((a, b),) = list(ds)
     assert a.shape[0] == 3
 
 

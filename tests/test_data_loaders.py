@@ -106,10 +106,10 @@ def test_seed_makes_epochs_reproducible_and_different(synth):
 
     first, second = make(), make()
     e1, e2 = _epoch(first), _epoch(first)
-    for (x1, y1), (x2, y2) in zip(e1, _epoch(second)):
+    for (x1, y1), (x2, y2) in zip(e1, _epoch(second), strict=False):
         np.testing.assert_array_equal(x1, x2)
         np.testing.assert_array_equal(y1, y2)
-    assert not all(np.array_equal(p[0], q[0]) for p, q in zip(e1, e2))  # new order and crops each epoch
+    assert not all(np.array_equal(p[0], q[0]) for p, q in zip(e1, e2, strict=False))  # new order and crops each epoch
     assert sum(b[0].shape[0] for b in e1) == N_TRAIN
 
 
@@ -131,13 +131,22 @@ def test_unpaired_shuffles_a_and_b_independently(tmp_path):
     assert len({pair for e in epochs for pair in e}) > 15
     ordered = _epoch(unpaired_dataset(tmp_path, image_size=16, jitter=False, shuffle=False))
     assert [(int(_u8(a)[0, 0, 0, 0]) // 20, int(_u8(b)[0, 0, 0, 0]) // 20) for a, b in ordered] == [
-        (0, 0), (1, 1), (2, 2), (3, 3), (4, 4), (5, 0), (6, 1), (7, 2)
+        (0, 0),
+        (1, 1),
+        (2, 2),
+        (3, 3),
+        (4, 4),
+        (5, 0),
+        (6, 1),
+        (7, 2),
     ]
 
 
 def test_unpaired_reads_the_synthetic_domains(synth):
-    batches = _epoch(unpaired_dataset(synth["day2night"], "test", image_size=SIZE, jitter=False, batch_size=N_TEST, shuffle=False))
-    (a, b), = batches
+    batches = _epoch(
+        unpaired_dataset(synth["day2night"], "test", image_size=SIZE, jitter=False, batch_size=N_TEST, shuffle=False)
+    )
+    ((a, b),) = batches
     np.testing.assert_allclose(a, synthetic.load_images(synth["day2night"], "testA"), atol=1e-6)
     np.testing.assert_allclose(b, synthetic.load_images(synth["day2night"], "testB"), atol=1e-6)
     a, b = _first(unpaired_dataset(synth["day2night"], image_size=16, load_size=20, batch_size=3, seed=0))
@@ -148,7 +157,7 @@ def test_unpaired_reads_the_synthetic_domains(synth):
 def test_colorization_matches_skimage_lab(synth):
     skcolor = pytest.importorskip("skimage.color")
     ds = colorization_dataset(synth["colors"], "test", image_size=SIZE, jitter=False, batch_size=N_TEST, shuffle=False)
-    (l_scaled, ab_scaled), = _epoch(ds)
+    ((l_scaled, ab_scaled),) = _epoch(ds)
     assert l_scaled.shape == (N_TEST, SIZE, SIZE, 1) and ab_scaled.shape == (N_TEST, SIZE, SIZE, 2)
     rgb = (synthetic.load_images(synth["colors"], "test") + 1) / 2
     lab = skcolor.rgb2lab(rgb)

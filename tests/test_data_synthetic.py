@@ -6,8 +6,8 @@ import threading
 import numpy as np
 import pytest
 
-from i2ilab.data import synthetic
 from i2ilab.color import rgb_to_lab_np
+from i2ilab.data import synthetic
 
 
 def _u8(x):
@@ -115,7 +115,7 @@ def test_day2night_true_counterpart_follows_the_class_palette(name):
     assert np.abs(g["A"] - g["B"]).mean() > 0.5  # translation is far from the identity
     night = synthetic._AMB_NIGHT if name.endswith("ambiguous") else synthetic._NIGHT
     for cls in range(len(night)):
-        mask = (g["labels"] == cls)
+        mask = g["labels"] == cls
         mask[:, :2] = False  # away from the top of the sky glow
         got = (g["B"][mask] + 1) / 2
         if cls >= 2:  # flat object colours up to brightness (0.9-1.1) and noise
@@ -198,11 +198,18 @@ def test_synthetic_root_writes_once_and_is_safe_under_concurrency(tmp_path, monk
     assert len(list((root / "train").glob("*.png"))) == 40
     assert [p.name for p in root.parent.iterdir()] == [root.name]  # no temporary folders left
     stamp = (root / "meta.json").stat().st_mtime_ns
-    again = synthetic.synthetic_root("colors", image_size=16, n_train=40, n_test=4, seed=2, cache_dir=tmp_path / "env_cache")
+    again = synthetic.synthetic_root(
+        "colors", image_size=16, n_train=40, n_test=4, seed=2, cache_dir=tmp_path / "env_cache"
+    )
     assert again == root and (root / "meta.json").stat().st_mtime_ns == stamp
 
 
 def test_command_line(tmp_path, capsys):
-    assert synthetic.main(["edges2objects", "--out", str(tmp_path / "e"), "--size", "16", "--n-train", "2", "--n-test", "1"]) == 0
+    assert (
+        synthetic.main(
+            ["edges2objects", "--out", str(tmp_path / "e"), "--size", "16", "--n-train", "2", "--n-test", "1"]
+        )
+        == 0
+    )
     assert len(list((tmp_path / "e" / "train").glob("*.png"))) == 2
     assert "written to" in capsys.readouterr().out

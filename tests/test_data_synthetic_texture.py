@@ -36,7 +36,7 @@ def _regions(data):
     45-degree stripes are constant along the up-right diagonal, dots vary along all three).
     """
     feats, colours, classes = [], [], []
-    for img, labels in zip(data["B"], data["labels"]):
+    for img, labels in zip(data["B"], data["labels"], strict=False):
         grey = img.mean(axis=-1)
         centre = grey[1:-1, 1:-1]
         for cls in SHARED:
@@ -89,7 +89,9 @@ def test_shared_textures_have_zero_mean():
 
 
 def test_written_sets_record_the_option_and_cache_apart(tmp_path):
-    shared_root = synthetic.synthetic_root("labels2photo", 16, n_train=3, n_test=2, cache_dir=tmp_path, shared_colors=True)
+    shared_root = synthetic.synthetic_root(
+        "labels2photo", 16, n_train=3, n_test=2, cache_dir=tmp_path, shared_colors=True
+    )
     default_root = synthetic.synthetic_root("labels2photo", 16, n_train=3, n_test=2, cache_dir=tmp_path)
     assert shared_root != default_root
     assert json.loads((shared_root / "meta.json").read_text())["shared_colors"] == ["wall", "bush", "road"]

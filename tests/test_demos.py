@@ -15,13 +15,13 @@ import subprocess
 import sys
 import time
 
+import course_harness as ch
 import keras
 import numpy as np
 import pytest
 from keras import ops
 from PIL import Image
 
-import course_harness as ch
 from i2ilab import cli, models, viz
 from i2ilab.data import synthetic
 
@@ -63,8 +63,10 @@ def munit_pair():
 @pytest.fixture(scope="module")
 def resnets():
     keras.utils.set_random_seed(0)
-    return (models.resnet_generator(SIZE, ngf=4, n_blocks=1, name="g_ab"),
-            models.resnet_generator(SIZE, ngf=4, n_blocks=1, name="g_ba"))
+    return (
+        models.resnet_generator(SIZE, ngf=4, n_blocks=1, name="g_ab"),
+        models.resnet_generator(SIZE, ngf=4, n_blocks=1, name="g_ba"),
+    )
 
 
 # ----------------------------------------------------------------------------------- pix2pix
@@ -129,7 +131,7 @@ def test_painter_widgets_call_the_callbacks(unet):
     box = demo.widget()
     w = demo._widgets
     assert box is demo.widget()  # built once
-    assert len(w["cells"]) == demo.grid ** 2
+    assert len(w["cells"]) == demo.grid**2
     w["classes"].value = 4
     assert demo.current_class == 4
     w["cells"][2 * demo.grid + 5].click()
@@ -294,7 +296,7 @@ def test_fallback_run_trains_once_then_reuses(tmp_path, monkeypatch):
     assert len(calls) == 1
     argv = calls[0]
     assert argv[:4] == ["train", "cyclegan", "--data", "synthetic"]
-    assert argv[4:4 + len(dw.FALLBACK_ARGS["cyclegan"])] == dw.FALLBACK_ARGS["cyclegan"]
+    assert argv[4 : 4 + len(dw.FALLBACK_ARGS["cyclegan"])] == dw.FALLBACK_ARGS["cyclegan"]
     smoke = dw.fallback_run("pix2pix", smoke=True, cache_dir=tmp_path)
     assert smoke.name.startswith("pix2pix-smoke") and "--quiet" in calls[1]
     # every fallback option is one `i2ilab train` knows
@@ -338,7 +340,7 @@ def test_run_figures_from_log_and_samples(tmp_path):
     # epochs 1, 2, 4, 5 (evenly spread), each a solid grey of value 40 * epoch
     for i, epoch in enumerate((1, 2, 4, 5)):
         x0 = pad + i * (30 + pad)
-        assert (progress[strip:strip + 20, x0:x0 + 30] == 40 * epoch).all()
+        assert (progress[strip : strip + 20, x0 : x0 + 30] == 40 * epoch).all()
     epochs, series = mf.read_log(run)
     np.testing.assert_array_equal(epochs, [1, 2, 3, 4, 5])
     assert list(series) == ["G_GAN", "G_L1", "D_real"]  # lr left out
@@ -362,9 +364,16 @@ def test_ablation_grid_translates_the_same_inputs_with_each_run(tmp_path):
         net = models.unet_generator(SIZE, ngf=4, name="generator")
         folder = _fake_run(tmp_path / label.replace(" ", "_"), 2)
         net.save(folder / "generator.keras")
-        (folder / "config.json").write_text(json.dumps({
-            "model": "pix2pix", "image_size": SIZE, "data": "synthetic",
-            "networks": {"generator": "generator.keras"}}))
+        (folder / "config.json").write_text(
+            json.dumps(
+                {
+                    "model": "pix2pix",
+                    "image_size": SIZE,
+                    "data": "synthetic",
+                    "networks": {"generator": "generator.keras"},
+                }
+            )
+        )
         nets[label] = (net, folder)
     written = mf.ablation_figures({k: f for k, (_, f) in nets.items()}, tmp_path / "fig", n=3)
     assert [p.name for p in written] == ["ablation_losses.png", "ablation_grid.png"]
@@ -382,7 +391,10 @@ def test_ablation_grid_translates_the_same_inputs_with_each_run(tmp_path):
 def test_readme_figure_commands_parse():
     args = mf.build_parser().parse_args(["--smoke", "--out", "x"])
     assert args.smoke and args.out == "x"
-    assert mf.parse_ablation(["1x1=runs/d0", "runs/d3"]) == {"1x1": pathlib.Path("runs/d0"), "d3": pathlib.Path("runs/d3")}
+    assert mf.parse_ablation(["1x1=runs/d0", "runs/d3"]) == {
+        "1x1": pathlib.Path("runs/d0"),
+        "d3": pathlib.Path("runs/d3"),
+    }
     with pytest.raises(ValueError, match="given twice"):
         mf.parse_ablation(["a=x", "a=y"])
 
@@ -404,8 +416,9 @@ def test_make_figures_smoke_trains_and_draws(tmp_path, monkeypatch):
 
 # ----------------------------------------------------------------------------------- notebook
 def test_demo_notebook_is_built_from_its_source():
-    proc = subprocess.run([sys.executable, str(DEMOS / "build_demo_notebook.py"), "--check"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(DEMOS / "build_demo_notebook.py"), "--check"], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     nb = json.loads((DEMOS / "lecture_demos.ipynb").read_text())
     assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
@@ -415,16 +428,19 @@ def test_demo_notebook_is_built_from_its_source():
 def test_demo_notebook_runs_headless_in_smoke_mode(tmp_path):
     """The whole notebook in smoke mode: stand-in models trained by the CPU fallback in a fresh
     cache, every demo displayed as a widget and as a static preview."""
-    from nbclient import NotebookClient
     import nbformat
+    from nbclient import NotebookClient
 
     run_dir = tmp_path / "demos"
     shutil.copytree(DEMOS, run_dir, ignore=shutil.ignore_patterns("__pycache__", "*.executed.ipynb"))
     nb = nbformat.read(run_dir / "lecture_demos.ipynb", as_version=4)
-    client = NotebookClient(nb, timeout=ch.SMOKE_CELL_TIMEOUT, kernel_name="python3",
-                            resources={"metadata": {"path": str(run_dir)}},
-                            extra_arguments=["--HistoryManager.hist_file=:memory:",
-                                             "--IPKernelApp.log_level=ERROR"])
+    client = NotebookClient(
+        nb,
+        timeout=ch.SMOKE_CELL_TIMEOUT,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(run_dir)}},
+        extra_arguments=["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"],
+    )
     cpu0, t0 = ch._children_cpu(), time.perf_counter()
     try:
         client.execute(env=ch.course_env(I2ILAB_SMOKE="1", I2ILAB_CACHE=tmp_path / "cache"))

@@ -47,7 +47,6 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 # ------------------------------------------------------------------------ the script (subprocess)
 def _networks(kind):
     import keras
-
     from tiny_networks import tiny_gan_networks
 
     if kind == "colorizer":
@@ -80,8 +79,9 @@ def _trainer(kind, nets, weights, sync_batchnorm=True):
     # invariant to it) and fast enough for the short learning runs.
     lr = LR[kind]
     d_opt = None if kind == "colorizer" else keras.optimizers.SGD(lr, momentum=0.9)
-    trainer.compile(g_optimizer=keras.optimizers.SGD(lr, momentum=0.9), d_optimizer=d_opt,
-                    sync_batchnorm=sync_batchnorm)
+    trainer.compile(
+        g_optimizer=keras.optimizers.SGD(lr, momentum=0.9), d_optimizer=d_opt, sync_batchnorm=sync_batchnorm
+    )
     return trainer
 
 
@@ -111,10 +111,7 @@ def _fit(trainer, dataset):
 
     trainer.fit(dataset, epochs=1, verbose=0, callbacks=[Record()])
     # The logs are running means over the epoch; recover each batch's own value.
-    return [
-        {k: (i + 1) * m[k] - i * (means[i - 1][k] if i else 0.0) for k in m}
-        for i, m in enumerate(means)
-    ]
+    return [{k: (i + 1) * m[k] - i * (means[i - 1][k] if i else 0.0) for k in m} for i, m in enumerate(means)]
 
 
 def _state(trainer):
@@ -163,15 +160,14 @@ def _compare_kind(kind, report):
     report[kind] = {
         "loss_names": sorted(logs_1[0]),
         "devices_holding_weights": held,
-        "loss_diff": max(abs(a[k] - b[k]) for a, b in zip(logs_1, logs_n) for k in a),
+        "loss_diff": max(abs(a[k] - b[k]) for a, b in zip(logs_1, logs_n, strict=False) for k in a),
         "weight_diff": _max_diff(state_1, state_n),
         "n_values": int(sum(v.size for v in state_1.values())),
         "learn": {
-            str(d): [np.mean([r[key] for r in learn[:3]]).item(),
-                     np.mean([r[key] for r in learn[-3:]]).item()]
+            str(d): [np.mean([r[key] for r in learn[:3]]).item(), np.mean([r[key] for r in learn[-3:]]).item()]
             for d, learn in ((1, learn_1), (DEVICES, learn_n))
         },
-        "step_diffs": [abs(a[key] - b[key]) for a, b in zip(learn_1, learn_n)],
+        "step_diffs": [abs(a[key] - b[key]) for a, b in zip(learn_1, learn_n, strict=False)],
     }
     if kind == "pix2pix" and os.environ["KERAS_BACKEND"] == "tensorflow":
         with distribute(DEVICES):
@@ -186,23 +182,37 @@ def _cli(tmp, report):
     from i2ilab import callbacks as cb
     from i2ilab import cli
 
-    common = ["pix2pix", "--data", "synthetic", "--image-size", "16", "--ngf", "4", "--ndf", "4",
-              "--n-train", "8", "--devices", "2", "--quiet", "--samples", "2"]
+    common = [
+        "pix2pix",
+        "--data",
+        "synthetic",
+        "--image-size",
+        "16",
+        "--ngf",
+        "4",
+        "--ndf",
+        "4",
+        "--n-train",
+        "8",
+        "--devices",
+        "2",
+        "--quiet",
+        "--samples",
+        "2",
+    ]
     status = {}
-    status["straight"] = cli.main(["train", *common, "--batch-size", "4", "--epochs", "2",
-                                  "--out", f"{tmp}/straight"])
-    status["first"] = cli.main(["train", *common, "--batch-size", "4", "--epochs", "1",
-                                "--out", f"{tmp}/resumed"])
-    status["resume"] = cli.main(["train", *common, "--batch-size", "4", "--epochs", "2",
-                                 "--out", f"{tmp}/resumed", "--resume"])
+    status["straight"] = cli.main(["train", *common, "--batch-size", "4", "--epochs", "2", "--out", f"{tmp}/straight"])
+    status["first"] = cli.main(["train", *common, "--batch-size", "4", "--epochs", "1", "--out", f"{tmp}/resumed"])
+    status["resume"] = cli.main(
+        ["train", *common, "--batch-size", "4", "--epochs", "2", "--out", f"{tmp}/resumed", "--resume"]
+    )
     status["odd_batch"] = cli.main(["train", *common, "--batch-size", "3", "--out", f"{tmp}/odd"])
     straight = np.load(cb.find_latest(pathlib.Path(tmp, "straight", "checkpoints"))["file"])
     resumed = np.load(cb.find_latest(pathlib.Path(tmp, "resumed", "checkpoints"))["file"])
     report["cli"] = {
         "status": status,
         "resume_diff": max(
-            float(np.max(np.abs(straight[k].astype("float64") - resumed[k])))
-            for k in straight.files if k != "__meta__"
+            float(np.max(np.abs(straight[k].astype("float64") - resumed[k]))) for k in straight.files if k != "__meta__"
         ),
         "epochs": json.loads((pathlib.Path(tmp) / "resumed" / "config.json").read_text())["epochs"],
     }
@@ -214,9 +224,7 @@ def main(out_path):
         import tensorflow as tf
 
         cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * DEVICES
-        )
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * DEVICES)
     import time
 
     report = {"backend": backend, "seconds": {}}
@@ -234,16 +242,15 @@ def main(out_path):
 def _run(backend, tmp_path_factory):
     tmp = tmp_path_factory.mktemp(f"distribute_{backend}")
     out = tmp / "report.json"
-    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
-               I2ILAB_CACHE=str(tmp / "cache"))
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", I2ILAB_CACHE=str(tmp / "cache"))
     if backend == "jax":
         flags = env.get("XLA_FLAGS", "").replace("--xla_force_host_platform_device_count", "--x")
         env["XLA_FLAGS"] = (
-            f"{flags} --xla_force_host_platform_device_count={DEVICES} "
-            "--xla_backend_optimization_level=0"
+            f"{flags} --xla_force_host_platform_device_count={DEVICES} --xla_backend_optimization_level=0"
         ).strip()
-    proc = subprocess.run([sys.executable, __file__, str(out)], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        [sys.executable, __file__, str(out)], env=env, cwd=REPO, capture_output=True, text=True, timeout=1200
+    )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     return json.loads(out.read_text())
 

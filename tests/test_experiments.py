@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from experiments import pix2pix_tables as p2p
-from i2ilab.recipes import max_patch_layers
 from i2ilab.models import receptive_field
+from i2ilab.recipes import max_patch_layers
 
 
 @pytest.mark.skipif(

@@ -10,8 +10,12 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[1]
 LIBRARY = sorted((REPO / "i2ilab").rglob("*.py"))
 #: Everything but the command line, that must use the library instead of it.
-CLIENTS = [*LIBRARY, *(REPO / "course").rglob("*.py"), *(REPO / "benchmarks").rglob("*.py"),
-           *(REPO / "experiments").rglob("*.py")]
+CLIENTS = [
+    *LIBRARY,
+    *(REPO / "course").rglob("*.py"),
+    *(REPO / "benchmarks").rglob("*.py"),
+    *(REPO / "experiments").rglob("*.py"),
+]
 COMMAND_LINE = {REPO / "i2ilab" / "cli.py", REPO / "i2ilab" / "__main__.py"}
 
 
@@ -39,14 +43,23 @@ def test_only_the_command_line_imports_the_cli():
 def test_one_module_asks_the_backend_or_uses_private_keras():
     asks = re.compile(r"keras\.(backend|config)\.backend\(\)")
     offenders = [
-        _rel(p) for p in LIBRARY
-        if asks.search(p.read_text()) or any(n.startswith("keras.src") for n in _imports(p))
+        _rel(p) for p in LIBRARY if asks.search(p.read_text()) or any(n.startswith("keras.src") for n in _imports(p))
     ]
     assert offenders == ["i2ilab/backend.py"]
 
 
-@pytest.mark.parametrize("rule", ["max_patch_layers", "patch_layers", "resnet_blocks", "munit_scales",
-                                  "arch_config", "build_networks", "make_trainer"])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "max_patch_layers",
+        "patch_layers",
+        "resnet_blocks",
+        "munit_scales",
+        "arch_config",
+        "build_networks",
+        "make_trainer",
+    ],
+)
 def test_size_rules_and_trainer_builders_live_in_the_recipes(rule):
     defines = re.compile(rf"^\s*def {rule}\(", re.M)
     assert [_rel(p) for p in CLIENTS if defines.search(p.read_text())] == ["i2ilab/recipes.py"]
@@ -85,8 +98,9 @@ def _top_level_imports(path):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             yield node.module
-            yield from (f"{node.module}.{alias.name}" for alias in node.names
-                        if f"{node.module}.{alias.name}".count(".") <= 2)
+            yield from (
+                f"{node.module}.{alias.name}" for alias in node.names if f"{node.module}.{alias.name}".count(".") <= 2
+            )
 
 
 def test_modules_import_only_their_floor_or_below():

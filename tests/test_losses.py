@@ -121,9 +121,7 @@ def test_gradient_penalty_random_alpha_within_bounds_and_multiscale():
     alpha = np.full((4, 1, 1, 1), 0.75, "float32")
     one = _np(losses.gradient_penalty(critic, real, fake, alpha=alpha, weight=1.0, target_norm=0.0))
     two = _np(
-        losses.gradient_penalty(
-            lambda x: [critic(x), critic(x)], real, fake, alpha=alpha, weight=1.0, target_norm=0.0
-        )
+        losses.gradient_penalty(lambda x: [critic(x), critic(x)], real, fake, alpha=alpha, weight=1.0, target_norm=0.0)
     )
     np.testing.assert_allclose(two, 4 * one, rtol=1e-5)
     np.testing.assert_allclose(one, (0.5 * 0.5 * 2) ** 2, rtol=1e-5)

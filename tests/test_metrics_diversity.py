@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from i2ilab.metrics import diversity
 from i2ilab.metrics import (
+    diversity,
     diversity_score,
     feature_distance,
     mean_pairwise_distance,
@@ -17,7 +17,7 @@ from i2ilab.metrics import (
 def test_pixel_l1_and_mean_pairwise_distance_on_constant_images():
     rng = np.random.default_rng(0)
     a, b = rng.uniform(-1, 1, size=(2, 3, 5, 4, 3))
-    np.testing.assert_allclose(pixel_l1_distance(a, b), [np.abs(x - y).mean() for x, y in zip(a, b)])
+    np.testing.assert_allclose(pixel_l1_distance(a, b), [np.abs(x - y).mean() for x, y in zip(a, b, strict=False)])
     # Outputs filled with 0, 0.5, -1: pair distances 0.5, 1, 1.5.
     outputs = np.stack([np.full((4, 4, 3), v) for v in (0.0, 0.5, -1.0)])
     assert mean_pairwise_distance(outputs) == pytest.approx(1.0)
@@ -49,7 +49,7 @@ def test_diversity_score_is_zero_for_a_deterministic_translator_and_exact_for_kn
 def _lpips_direct(features_a, features_b, weights):
     """LPIPS written out per position: sum_l mean_hw sum_c w_lc (unit(f_a) - unit(f_b))_c^2."""
     total = 0.0
-    for fa, fb, w in zip(features_a, features_b, weights):
+    for fa, fb, w in zip(features_a, features_b, weights, strict=False):
         h, wid, _ = fa.shape
         layer = 0.0
         for i in range(h):

@@ -4,12 +4,12 @@ import keras
 import numpy as np
 import pytest
 
-from i2ilab.metrics import fid_kid
 from i2ilab.metrics import (
     extract_features,
     feature_statistics,
     fid,
     fid_from_features,
+    fid_kid,
     frechet_distance,
     inception_feature_model,
     kid,

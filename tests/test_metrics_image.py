@@ -18,7 +18,7 @@ def _pairs(seed, shape=(3, 24, 20, 3)):
 
 def test_psnr_matches_skimage():
     images, noisy = _pairs(0)
-    expected = [peak_signal_noise_ratio(a, b, data_range=2.0) for a, b in zip(images, noisy)]
+    expected = [peak_signal_noise_ratio(a, b, data_range=2.0) for a, b in zip(images, noisy, strict=False)]
     np.testing.assert_allclose(keras.ops.convert_to_numpy(psnr(noisy, images)), expected, rtol=1e-5)
     assert np.isinf(keras.ops.convert_to_numpy(psnr(images, images))).all()
 
@@ -29,7 +29,7 @@ def test_ssim_matches_skimage_gaussian_ssim():
         structural_similarity(
             a, b, data_range=2.0, channel_axis=-1, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
         )
-        for a, b in zip(images, noisy)
+        for a, b in zip(images, noisy, strict=False)
     ]
     values = keras.ops.convert_to_numpy(ssim(noisy, images))
     assert 0.2 < min(expected) and max(expected) < 0.95
@@ -59,5 +59,8 @@ def test_ssim_with_a_small_window_matches_a_window_loop_and_rejects_small_images
     a = rng.uniform(-1, 1, size=(2, 8, 9, 2)).astype(np.float32)
     b = (0.5 * a + rng.normal(0, 0.1, a.shape)).astype(np.float32)
     value = keras.ops.convert_to_numpy(ssim(a, b, filter_size=5))
-    expected = [np.mean([_ssim_by_window_loop(x[..., c], y[..., c], 5, 1.5) for c in range(2)]) for x, y in zip(a, b)]
+    expected = [
+        np.mean([_ssim_by_window_loop(x[..., c], y[..., c], 5, 1.5) for c in range(2)])
+        for x, y in zip(a, b, strict=False)
+    ]
     np.testing.assert_allclose(value, expected, atol=2e-5)

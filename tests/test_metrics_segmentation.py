@@ -38,7 +38,7 @@ def test_confusion_matches_a_pixel_loop_and_absent_classes_drop_out():
     predictions = rng.integers(0, 5, size=(3, 9, 7))
     predictions[predictions == 3] = 0  # class 3 never predicted
     expected = np.zeros((6, 6), np.int64)
-    for t, p in zip(labels.ravel(), predictions.ravel()):
+    for t, p in zip(labels.ravel(), predictions.ravel(), strict=False):
         expected[t, p] += 1
     confusion = confusion_matrix(labels, predictions, 6)
     np.testing.assert_array_equal(confusion, expected)

@@ -59,9 +59,9 @@ def test_munit_generator_parameter_counts_and_parts():
 
 
 def test_unet_defaults_follow_image_size():
-    assert len([l for l in unet_generator(128, ngf=4).layers if l.name.startswith("down")]) == 7
-    assert len([l for l in unet_generator(256, ngf=4).layers if l.name.startswith("down")]) == 8
-    drops = [l.name for l in unet_generator(256, ngf=4).layers if getattr(l, "drop", None)]
+    assert len([layer for layer in unet_generator(128, ngf=4).layers if layer.name.startswith("down")]) == 7
+    assert len([layer for layer in unet_generator(256, ngf=4).layers if layer.name.startswith("down")]) == 8
+    drops = [layer.name for layer in unet_generator(256, ngf=4).layers if getattr(layer, "drop", None)]
     assert drops == ["up6", "up5", "up4"]  # the three 512-wide blocks after the innermost
     with pytest.raises(ValueError, match="not a power of 2"):
         unet_generator(96)
@@ -71,8 +71,8 @@ def test_unet_defaults_follow_image_size():
 
 def test_encoder_decoder_has_no_skips_and_fewer_parameters():
     ed, un = encoder_decoder_generator(64, ngf=8), unet_generator(64, ngf=8)
-    assert not any(isinstance(l, keras.layers.Concatenate) for l in ed.layers)
-    assert sum(isinstance(l, keras.layers.Concatenate) for l in un.layers) == 5
+    assert not any(isinstance(layer, keras.layers.Concatenate) for layer in ed.layers)
+    assert sum(isinstance(layer, keras.layers.Concatenate) for layer in un.layers) == 5
     assert count(ed) < count(un)
     assert _np(ed(_images(1, 64), training=False)).shape == (1, 64, 64, 3)
 
@@ -107,9 +107,7 @@ def _input_gradient(model, x, index):
 
         tv = [v.value for v in model.trainable_variables]
         ntv = [v.value for v in model.non_trainable_variables]
-        return np.asarray(
-            jax.grad(lambda xi: model.stateless_call(tv, ntv, xi, training=False)[0][index])(x)
-        )
+        return np.asarray(jax.grad(lambda xi: model.stateless_call(tv, ntv, xi, training=False)[0][index])(x))
     import torch
 
     xt = torch.tensor(x, requires_grad=True)
@@ -195,7 +193,7 @@ def test_save_and_load_keras_file_gives_identical_outputs(tmp_path, build, chann
     loaded = keras.saving.load_model(path)
     assert type(loaded) is type(model)
     before, after = model(x, training=False), loaded(x, training=False)
-    for a, b in zip(keras.tree.flatten(before), keras.tree.flatten(after)):
+    for a, b in zip(keras.tree.flatten(before), keras.tree.flatten(after), strict=False):
         np.testing.assert_array_equal(_np(a), _np(b))
     if hasattr(model, "encode"):
         c1, s1 = model.encode(x)

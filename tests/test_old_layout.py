@@ -7,10 +7,9 @@ import shutil
 import keras
 import numpy as np
 import pytest
+from conftest import REPO
 
 from i2ilab import cli
-
-from conftest import REPO
 
 OLD = REPO / "tests" / "fixtures" / "old_layout"
 
@@ -24,8 +23,9 @@ def _load(path):
 def test_old_munit_keras_files_load_and_compute_the_same():
     expected = dict(np.load(OLD / "outputs.npz"))
     gen = _load(OLD / "munit_gen.keras")
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(gen(expected["x"], training=False)),
-                               expected["gen"], atol=1e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(gen(expected["x"], training=False)), expected["gen"], atol=1e-5
+    )
     logits = _load(OLD / "munit_dis.keras")(expected["x"], training=False)
     for i, got in enumerate(logits):
         np.testing.assert_allclose(keras.ops.convert_to_numpy(got), expected[f"dis{i}"], atol=1e-5)
@@ -44,9 +44,32 @@ def test_old_checkpoint_resumes_exactly(tmp_path, monkeypatch):
     monkeypatch.setenv("I2ILAB_CACHE", str(tmp_path / "cache"))
     run = tmp_path / "run"
     shutil.copytree(OLD / "run", run)
-    argv = ["train", "pix2pix", "--data", "synthetic", "--image-size", "16", "--ngf", "4", "--ndf", "4",
-            "--n-train", "8", "--batch-size", "4", "--samples", "2", "--keep", "3", "--quiet",
-            "--epochs", "2", "--out", str(run), "--resume"]
+    argv = [
+        "train",
+        "pix2pix",
+        "--data",
+        "synthetic",
+        "--image-size",
+        "16",
+        "--ngf",
+        "4",
+        "--ndf",
+        "4",
+        "--n-train",
+        "8",
+        "--batch-size",
+        "4",
+        "--samples",
+        "2",
+        "--keep",
+        "3",
+        "--quiet",
+        "--epochs",
+        "2",
+        "--out",
+        str(run),
+        "--resume",
+    ]
     assert cli.main(argv) == 0
     with np.load(OLD / "expected_epoch2.npz") as want, np.load(run / "checkpoints" / "ckpt-epoch0002.npz") as got:
         assert sorted(want.files) == sorted(got.files)

@@ -47,15 +47,14 @@ def assert_running_stats(model, ref):
     """BatchNorm moving statistics after one training forward = torch's running stats
     (momentum 0.1; running_var from the unbiased batch variance)."""
     by_key = cv.torch_key_map(model).by_key()
-    keys = [k[len("after_train_forward/"):] for k in ref if k.startswith("after_train_forward/")]
+    keys = [k[len("after_train_forward/") :] for k in ref if k.startswith("after_train_forward/")]
     stats = [k for k in keys if k.endswith(("running_mean", "running_var"))]
     assert stats
     for key in stats:
         expected = ref[f"after_train_forward/{key}"]
         before = ref[f"state_dict/{key}"]
         assert np.abs(expected - before).max() > 1e-4  # the forward pass did move them
-        np.testing.assert_allclose(npy(by_key[key].variable), expected, rtol=1e-6, atol=1e-6,
-                                   err_msg=key)
+        np.testing.assert_allclose(npy(by_key[key].variable), expected, rtol=1e-6, atol=1e-6, err_msg=key)
 
 
 UNET = dict(ngf=8, num_downs=5, dropout=False)
@@ -122,7 +121,7 @@ def test_pth_file_loads_with_torch():
     assert torch.__version__
     ref = load_parity("unet.npz")
     state = cv.load_state_dict(PARITY_DIR / "unet_small.pth")
-    npz_state = {k[len("state_dict/"):]: v for k, v in ref.items() if k.startswith("state_dict/")}
+    npz_state = {k[len("state_dict/") :]: v for k, v in ref.items() if k.startswith("state_dict/")}
     assert list(state) == list(npz_state)
     for key, value in npz_state.items():
         np.testing.assert_array_equal(state[key], value)

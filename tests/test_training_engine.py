@@ -12,7 +12,7 @@ from i2ilab.models import (
     resnet_generator,
     unet_generator,
 )
-from i2ilab.training import MUNIT, CycleGAN, Colorizer, GANTrainer, ImagePool, Pix2Pix
+from i2ilab.training import MUNIT, Colorizer, CycleGAN, GANTrainer, ImagePool, Pix2Pix
 from i2ilab.training import backend as shim
 
 # ------------------------------------------------------------------------------ tiny networks
@@ -69,7 +69,7 @@ def assert_same_state(a, b, **tol):
     assert a.keys() == b.keys()
     for key in a:
         assert len(a[key]) == len(b[key]), key
-        for i, (u, v) in enumerate(zip(a[key], b[key])):
+        for i, (u, v) in enumerate(zip(a[key], b[key], strict=False)):
             np.testing.assert_allclose(u, v, err_msg=f"{key}/{i}", **tol)
 
 
@@ -134,7 +134,7 @@ def test_pool_fills_then_conserves_images():
             assert out[0] == new[0]  # the third image still fills the pool
         else:
             assert sorted(before + new) == sorted(after + out)
-            history_returns += sum(o != n for o, n in zip(out, new))
+            history_returns += sum(o != n for o, n in zip(out, new, strict=False))
         assert all(o in before + new for o in out)
     assert int(keras.ops.convert_to_numpy(pool.count)) == 3
     assert 5 <= history_returns <= 31  # about half of 36 draws
@@ -162,9 +162,7 @@ class PoolProbe(GANTrainer):
         out = self.pool.query(x)
         ids_in, ids_out = x[:, 0, 0, 0], out[:, 0, 0, 0]
         full = keras.ops.cast(ids_in >= self.pool_size, "float32")
-        self.trackers["history"].update_state(
-            keras.ops.cast(ids_out != ids_in, "float32"), sample_weight=full
-        )
+        self.trackers["history"].update_state(keras.ops.cast(ids_out != ids_in, "float32"), sample_weight=full)
         self.trackers["not_future"].update_state(keras.ops.cast(ids_out <= ids_in, "float32"))
 
 
@@ -222,7 +220,7 @@ def test_pix2pix_fit_updates_both_optimizers_and_resumes_exactly_in_a_new_traine
     for opt in (straight.g_optimizer, straight.d_optimizer):
         assert min(np.abs(v).sum() for v in values(opt.variables[2:])) > 0, "an Adam moment stayed 0"
     for before, net in ((g0, straight.generator), (d0, straight.discriminator)):
-        assert all(not np.allclose(u, v) for u, v in zip(before, values(net.trainable_variables)))
+        assert all(not np.allclose(u, v) for u, v in zip(before, values(net.trainable_variables), strict=False))
 
     resumed = tiny_pix2pix(dropout=True)
     resumed.compile()
@@ -268,9 +266,7 @@ def test_cyclegan_resume_with_pool_lazy_build_and_columns(tmp_path):
     cols = trainer.sample_columns(x[:2], y[:2])
     assert list(cols) == ["real_A", "fake_B", "rec_A", "real_B", "fake_A", "rec_B"]
     np.testing.assert_allclose(cols["fake_B"], trainer.translate(x[:2]), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(
-        cols["fake_A"], trainer.translate(y[:2], direction="BtoA"), rtol=1e-5, atol=1e-6
-    )
+    np.testing.assert_allclose(cols["fake_A"], trainer.translate(y[:2], direction="BtoA"), rtol=1e-5, atol=1e-6)
 
 
 def test_munit_resume_logs_and_columns(tmp_path):
@@ -339,7 +335,7 @@ def test_pix2pix_ablations():
     logs = gan_only.fit(x, y, batch_size=2, epochs=1, verbose=0).history
     assert set(logs) == {"G_GAN", "G_L1", "D_real", "D_fake", "D_gp"}
     assert logs["D_gp"][0] > 0
-    assert any(not np.allclose(u, v) for u, v in zip(g0, values(gan_only.generator.trainable_variables)))
+    assert any(not np.allclose(u, v) for u, v in zip(g0, values(gan_only.generator.trainable_variables), strict=False))
 
 
 def test_munit_step_equals_the_reference_update_order():
@@ -372,17 +368,15 @@ def test_munit_step_equals_the_reference_update_order():
     _, _, d_grads, _ = shim.value_and_grad(d_objective, d_vars)
     trainer.train_on_batch(x, y)
     g1, d1 = values(g_vars), values(d_vars)
-    for before, after, grad in zip(d0, d1, d_grads):
+    for before, after, grad in zip(d0, d1, d_grads, strict=False):
         np.testing.assert_allclose(after, before - keras.ops.convert_to_numpy(grad), rtol=1e-4, atol=1e-5)
 
-    for v, w in zip(g_vars, g0):
+    for v, w in zip(g_vars, g0, strict=False):
         v.assign(w)
     codes = lambda: (*gen_a.encode(x, training=True), *gen_b.encode(y, training=True))  # noqa: E731
-    _, _, g_grads, _ = shim.value_and_grad(
-        lambda: trainer._g_objective(x, y, codes(), styles[2], styles[3]), g_vars
-    )
+    _, _, g_grads, _ = shim.value_and_grad(lambda: trainer._g_objective(x, y, codes(), styles[2], styles[3]), g_vars)
     moved = 0
-    for before, after, grad in zip(g0, g1, g_grads):
+    for before, after, grad in zip(g0, g1, g_grads, strict=False):
         grad = keras.ops.convert_to_numpy(grad)
         # float32 sums in another order: measured differences up to 3e-5 (JAX, XLA opt level 0)
         np.testing.assert_allclose(after, before - grad, rtol=1e-3, atol=1e-4)
@@ -396,7 +390,7 @@ def test_munit_weight_decay_is_coupled_l2():
     grads = [keras.ops.zeros_like(v.value) for v in trainer.dis_a.trainable_variables]
     trainer.weight_decay = 0.5
     decayed = trainer._decayed(grads, trainer.dis_a.trainable_variables)
-    for g, w in zip(decayed, values(trainer.dis_a.trainable_variables)):
+    for g, w in zip(decayed, values(trainer.dis_a.trainable_variables), strict=False):
         np.testing.assert_allclose(keras.ops.convert_to_numpy(g), 0.5 * w, rtol=1e-6)
 
 

@@ -38,18 +38,55 @@ DISPLAY = 192
 #: ``i2ilab train`` options of the CPU fallback models (32x32, synthetic data). Measured CPU cost
 #: is in course/README.md ("Pretraining the demo models").
 FALLBACK_ARGS = {
-    "pix2pix": ["--image-size", "32", "--ngf", "32", "--ndf", "32", "--batch-size", "16",
-                "--n-train", "512", "--epochs", "15", "--sample-every", "5"],
-    "cyclegan": ["--image-size", "32", "--ngf", "16", "--ndf", "16", "--batch-size", "4",
-                 "--n-train", "512", "--epochs", "3"],
-    "munit": ["--image-size", "32", "--ngf", "16", "--ndf", "16", "--batch-size", "4",
-              "--n-train", "512", "--epochs", "2"],
+    "pix2pix": [
+        "--image-size",
+        "32",
+        "--ngf",
+        "32",
+        "--ndf",
+        "32",
+        "--batch-size",
+        "16",
+        "--n-train",
+        "512",
+        "--epochs",
+        "15",
+        "--sample-every",
+        "5",
+    ],
+    "cyclegan": [
+        "--image-size",
+        "32",
+        "--ngf",
+        "16",
+        "--ndf",
+        "16",
+        "--batch-size",
+        "4",
+        "--n-train",
+        "512",
+        "--epochs",
+        "3",
+    ],
+    "munit": [
+        "--image-size",
+        "32",
+        "--ngf",
+        "16",
+        "--ndf",
+        "16",
+        "--batch-size",
+        "4",
+        "--n-train",
+        "512",
+        "--epochs",
+        "2",
+    ],
 }
 #: Seconds-long stand-ins for tests and headless smoke runs (I2ILAB_SMOKE=1): untrained-looking
 #: output, the same code path.
 SMOKE_ARGS = {
-    model: ["--image-size", "32", "--ngf", "4", "--ndf", "4", "--batch-size", "8",
-            "--n-train", "16", "--epochs", "1"]
+    model: ["--image-size", "32", "--ngf", "4", "--ndf", "4", "--batch-size", "8", "--n-train", "16", "--epochs", "1"]
     for model in ("pix2pix", "cyclegan", "munit")
 }
 #: Bumped when FALLBACK_ARGS change, so a cached fallback run is not reused by mistake.
@@ -77,8 +114,7 @@ def panel(columns, display=DISPLAY, titles=True):
     enlarged (nearest neighbour) to about ``display`` pixels wide."""
     width = next(iter(columns.values())).shape[-2]
     scale = max(1, int(round(display / width)))
-    return viz.image_grid({k: np.asarray(v)[None] for k, v in columns.items()}, scale=scale,
-                          titles=titles)
+    return viz.image_grid({k: np.asarray(v)[None] for k, v in columns.items()}, scale=scale, titles=titles)
 
 
 def _numpy(x):
@@ -174,8 +210,7 @@ def fallback_run(model, smoke=False, cache_dir=None, quiet=None):
         argv.append("--resume")
     if quiet:
         argv.append("--quiet")
-    print(f"demo: no {model} model given; training a small one on synthetic data: i2ilab "
-          f"{' '.join(argv)}", flush=True)
+    print(f"demo: no {model} model given; training a small one on synthetic data: i2ilab {' '.join(argv)}", flush=True)
     status = run_i2ilab(argv)
     if status != 0:
         raise RuntimeError(
@@ -188,15 +223,18 @@ def fallback_run(model, smoke=False, cache_dir=None, quiet=None):
 def _load_keras(path):
     path = pathlib.Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such .keras file (write one with `i2ilab convert` "
-                                "or `i2ilab train`).")
+        raise FileNotFoundError(f"{path}: no such .keras file (write one with `i2ilab convert` or `i2ilab train`).")
     return inference.load_keras(path)
 
 
 def _run_info(folder, config):
     data = config.get("data")
-    return {"source": str(folder), "image_size": config.get("image_size"), "data": data,
-            "synthetic": data == "synthetic"}
+    return {
+        "source": str(folder),
+        "image_size": config.get("image_size"),
+        "data": data,
+        "synthetic": data == "synthetic",
+    }
 
 
 def load_pix2pix(spec):
@@ -208,12 +246,13 @@ def load_pix2pix(spec):
     path = pathlib.Path(spec)
     if path.suffix == ".keras":
         net = _load_keras(path)
-        return net, {"source": str(path), "image_size": _input_size(net), "data": None,
-                     "synthetic": False}
+        return net, {"source": str(path), "image_size": _input_size(net), "data": None, "synthetic": False}
     nets, config = inference.load_networks(path, ["generator"])
     if config.get("model") != "pix2pix":
-        raise ValueError(f"PIX2PIX = {spec}: that folder holds a {config.get('model')} model, "
-                         "not pix2pix; train one with `i2ilab train pix2pix ...`.")
+        raise ValueError(
+            f"PIX2PIX = {spec}: that folder holds a {config.get('model')} model, "
+            "not pix2pix; train one with `i2ilab train pix2pix ...`."
+        )
     return nets["generator"], _run_info(path, config)
 
 
@@ -223,8 +262,7 @@ def load_cyclegan(spec):
     path = pathlib.Path(spec)
     if path.suffix == ".keras":
         net = _load_keras(path)
-        return net, None, {"source": str(path), "image_size": _input_size(net), "data": None,
-                           "synthetic": False}
+        return net, None, {"source": str(path), "image_size": _input_size(net), "data": None, "synthetic": False}
     nets, config = inference.load_networks(path, ["g_ab", "g_ba"])
     return nets["g_ab"], nets["g_ba"], _run_info(path, config)
 
@@ -234,11 +272,13 @@ def load_munit(spec):
     (``i2ilab convert ... --domain a`` and ``--domain b``)."""
     if isinstance(spec, (list, tuple)):
         if len(spec) != 2:
-            raise ValueError(f"MUNIT = {spec!r}: give a training folder or two .keras files "
-                             "(domain a, domain b).")
+            raise ValueError(f"MUNIT = {spec!r}: give a training folder or two .keras files (domain a, domain b).")
         gen_a, gen_b = (_load_keras(p) for p in spec)
-        return gen_a, gen_b, {"source": f"{spec[0]}, {spec[1]}", "image_size": _input_size(gen_a),
-                              "data": None, "synthetic": False}
+        return (
+            gen_a,
+            gen_b,
+            {"source": f"{spec[0]}, {spec[1]}", "image_size": _input_size(gen_a), "data": None, "synthetic": False},
+        )
     path = pathlib.Path(spec)
     nets, config = inference.load_networks(path, ["gen_a", "gen_b"])
     return nets["gen_a"], nets["gen_b"], _run_info(path, config)
@@ -275,8 +315,7 @@ class LabelMapDemo:
 
     SHAPES = ("rectangle", "ellipse")
 
-    def __init__(self, generator, examples=None, palette=PALETTE, class_names=CLASS_NAMES,
-                 grid=16, display=DISPLAY):
+    def __init__(self, generator, examples=None, palette=PALETTE, class_names=CLASS_NAMES, grid=16, display=DISPLAY):
         self.generator = generator
         self.size = int(_input_size(generator))
         self.palette = None if palette is None else np.asarray(palette, np.uint8)
@@ -284,8 +323,10 @@ class LabelMapDemo:
         self.display = display
         if self.palette is not None:
             if self.size % grid:
-                raise ValueError(f"LabelMapDemo: the image size {self.size} is not a multiple of "
-                                 f"grid={grid}; pass a grid that divides it.")
+                raise ValueError(
+                    f"LabelMapDemo: the image size {self.size} is not a multiple of "
+                    f"grid={grid}; pass a grid that divides it."
+                )
             self.grid = grid
             self.cell = self.size // grid
         if examples is None:
@@ -316,7 +357,7 @@ class LabelMapDemo:
         r0, c0 = int(row) - (self.brush - 1) // 2, int(col) - (self.brush - 1) // 2
         r1, c1 = r0 + self.brush, c0 + self.brush
         r0, c0, r1, c1 = max(r0, 0), max(c0, 0), min(r1, self.grid), min(c1, self.grid)
-        self.labels[r0 * self.cell:r1 * self.cell, c0 * self.cell:c1 * self.cell] = self.current_class
+        self.labels[r0 * self.cell : r1 * self.cell, c0 * self.cell : c1 * self.cell] = self.current_class
         self._changed(cells=[(r, c) for r in range(r0, r1) for c in range(c0, c1)])
 
     def place_shape(self, shape, cy, cx, height, width):
@@ -381,8 +422,9 @@ class LabelMapDemo:
 
     def _require_palette(self, what):
         if self.palette is None:
-            raise ValueError(f"LabelMapDemo.{what}: this demo has no palette (the painter is off); "
-                             "pick or upload an input instead.")
+            raise ValueError(
+                f"LabelMapDemo.{what}: this demo has no palette (the painter is off); pick or upload an input instead."
+            )
 
     def _changed(self, cells=(), all_cells=False):
         if self._widgets is None:
@@ -405,8 +447,9 @@ class LabelMapDemo:
         view = W.Image(format="png")
         w = {"view": view}
         self._widgets = w
-        example = W.Dropdown(options=[(f"example {i + 1}", i) for i in range(len(self.examples))],
-                             description="start from", value=0)
+        example = W.Dropdown(
+            options=[(f"example {i + 1}", i) for i in range(len(self.examples))], description="start from", value=0
+        )
         example.observe(lambda ch: self.load_example(ch["new"]), names="value")
         upload = W.FileUpload(accept="image/*", multiple=False, description="upload image")
 
@@ -420,33 +463,50 @@ class LabelMapDemo:
         tools = [example, upload]
         if self.palette is not None:
             classes = W.ToggleButtons(
-                options=[(n, i) for i, n in enumerate(self.class_names)], value=self.current_class,
-                description="class", style={"button_width": "70px"})
+                options=[(n, i) for i, n in enumerate(self.class_names)],
+                value=self.current_class,
+                description="class",
+                style={"button_width": "70px"},
+            )
             classes.observe(lambda ch: setattr(self, "current_class", ch["new"]), names="value")
             brush = W.IntSlider(value=1, min=1, max=4, description="brush")
             brush.observe(lambda ch: setattr(self, "brush", ch["new"]), names="value")
             cells = []
             for r in range(self.grid):
                 for c in range(self.grid):
-                    b = W.Button(layout=W.Layout(width="16px", height="16px", padding="0",
-                                                 margin="0", border="0"))
+                    b = W.Button(layout=W.Layout(width="16px", height="16px", padding="0", margin="0", border="0"))
                     b.style.button_color = self.cell_color(r, c)
                     b.on_click(lambda _b, r=r, c=c: self.paint(r, c))
                     cells.append(b)
-            board = W.GridBox(cells, layout=W.Layout(
-                grid_template_columns=f"repeat({self.grid}, 16px)", grid_gap="1px"))
+            board = W.GridBox(
+                cells, layout=W.Layout(grid_template_columns=f"repeat({self.grid}, 16px)", grid_gap="1px")
+            )
             shape = W.Dropdown(options=self.SHAPES, description="shape")
-            sliders = {k: W.FloatSlider(value=v, min=0.0, max=1.0, step=0.05, description=k)
-                       for k, v in (("centre y", 0.5), ("centre x", 0.5), ("height", 0.3),
-                                    ("width", 0.3))}
+            sliders = {
+                k: W.FloatSlider(value=v, min=0.0, max=1.0, step=0.05, description=k)
+                for k, v in (("centre y", 0.5), ("centre x", 0.5), ("height", 0.3), ("width", 0.3))
+            }
             add = W.Button(description="place shape", icon="plus")
-            add.on_click(lambda _b: self.place_shape(
-                shape.value, sliders["centre y"].value, sliders["centre x"].value,
-                sliders["height"].value, sliders["width"].value))
+            add.on_click(
+                lambda _b: self.place_shape(
+                    shape.value,
+                    sliders["centre y"].value,
+                    sliders["centre x"].value,
+                    sliders["height"].value,
+                    sliders["width"].value,
+                )
+            )
             clear = W.Button(description="fill with class", icon="fill")
             clear.on_click(lambda _b: self.fill())
-            w.update(classes=classes, brush=brush, cells=cells, shape=shape, add=add, clear=clear,
-                     **{f"slider_{k}": s for k, s in sliders.items()})
+            w.update(
+                classes=classes,
+                brush=brush,
+                cells=cells,
+                shape=shape,
+                add=add,
+                clear=clear,
+                **{f"slider_{k}": s for k, s in sliders.items()},
+            )
             tools = [classes, brush, W.HBox([shape, add, clear]), *sliders.values(), *tools]
             left = W.VBox([board])
         else:
@@ -473,8 +533,7 @@ class StyleDemo:
         n_gallery: random styles in the gallery.
     """
 
-    def __init__(self, gen_a, gen_b, images_a, images_b=None, n_gallery=6, seed=0,
-                 display=DISPLAY):
+    def __init__(self, gen_a, gen_b, images_a, images_b=None, n_gallery=6, seed=0, display=DISPLAY):
         self.gen_a, self.gen_b = gen_a, gen_b
         self.style_dim = int(gen_b.style_dim)
         self.images_a = np.asarray(images_a, np.float32)
@@ -510,8 +569,7 @@ class StyleDemo:
         """The style code of target-domain example ``index`` (``gen_b``'s style encoder)."""
         if self.images_b is None:
             raise ValueError("StyleDemo.style_from_example: no style examples (images_b) given.")
-        _, code = self.gen_b.encode(self.images_b[int(index) % len(self.images_b)][None],
-                                    training=False)
+        _, code = self.gen_b.encode(self.images_b[int(index) % len(self.images_b)][None], training=False)
         self.style = _numpy(code)[0]
         self._changed(sliders=True)
 
@@ -569,13 +627,20 @@ class StyleDemo:
         import ipywidgets as W
 
         view, gallery = W.Image(format="png"), W.Image(format="png")
-        picker = W.IntSlider(value=self.index, min=0, max=len(self.images_a) - 1,
-                             description="input", continuous_update=False)
+        picker = W.IntSlider(
+            value=self.index, min=0, max=len(self.images_a) - 1, description="input", continuous_update=False
+        )
         picker.observe(lambda ch: self.set_input(ch["new"]), names="value")
         sliders = []
         for k in range(self.style_dim):
-            s = W.FloatSlider(value=float(np.clip(self.style[k], -3, 3)), min=-3.0, max=3.0,
-                              step=0.1, description=f"style[{k}]", continuous_update=False)
+            s = W.FloatSlider(
+                value=float(np.clip(self.style[k], -3, 3)),
+                min=-3.0,
+                max=3.0,
+                step=0.1,
+                description=f"style[{k}]",
+                continuous_update=False,
+            )
             s.observe(lambda ch, k=k: self._on_slider(k, ch["new"]), names="value")
             sliders.append(s)
         rand = W.Button(description="random style", icon="random")
@@ -583,14 +648,13 @@ class StyleDemo:
         more = W.Button(description="new gallery", icon="th")
         more.on_click(lambda _b: self.new_gallery())
         controls = [picker, W.HBox([rand, more])]
-        w = {"view": view, "gallery": gallery, "picker": picker, "sliders": sliders,
-             "random": rand, "more": more}
+        w = {"view": view, "gallery": gallery, "picker": picker, "sliders": sliders, "random": rand, "more": more}
         if self.images_b is not None:
-            example = W.Dropdown(options=[("-", None)] + [(f"example {i + 1}", i)
-                                                          for i in range(len(self.images_b))],
-                                 description="style of")
-            example.observe(lambda ch: ch["new"] is not None and self.style_from_example(ch["new"]),
-                            names="value")
+            example = W.Dropdown(
+                options=[("-", None)] + [(f"example {i + 1}", i) for i in range(len(self.images_b))],
+                description="style of",
+            )
+            example.observe(lambda ch: ch["new"] is not None and self.style_from_example(ch["new"]), names="value")
             controls.append(example)
             w["example"] = example
         box = W.VBox([W.HBox([W.VBox(controls + sliders), view]), gallery])
@@ -625,11 +689,12 @@ class BeforeAfterDemo:
             for each A image, by day for each B image), shown as "truth".
     """
 
-    def __init__(self, g_ab, g_ba, images_a, images_b=None, true_b=None, true_a=None,
-                 display=DISPLAY):
+    def __init__(self, g_ab, g_ba, images_a, images_b=None, true_b=None, true_a=None, display=DISPLAY):
         self.nets = {"AtoB": (g_ab, g_ba), "BtoA": (g_ba, g_ab)}
-        self.images = {"AtoB": np.asarray(images_a, np.float32),
-                       "BtoA": None if images_b is None else np.asarray(images_b, np.float32)}
+        self.images = {
+            "AtoB": np.asarray(images_a, np.float32),
+            "BtoA": None if images_b is None else np.asarray(images_b, np.float32),
+        }
         self.truth = {"AtoB": true_b, "BtoA": true_a}
         self.display = display
         self.direction = "AtoB"
@@ -699,10 +764,14 @@ class BeforeAfterDemo:
         import ipywidgets as W
 
         view, wipe_view = W.Image(format="png"), W.Image(format="png")
-        direction = W.ToggleButtons(options=self.directions, value=self.direction,
-                                    description="direction")
-        picker = W.IntSlider(value=self.index, min=0, max=len(self.images[self.direction]) - 1,
-                             description="input", continuous_update=False)
+        direction = W.ToggleButtons(options=self.directions, value=self.direction, description="direction")
+        picker = W.IntSlider(
+            value=self.index,
+            min=0,
+            max=len(self.images[self.direction]) - 1,
+            description="input",
+            continuous_update=False,
+        )
 
         def on_direction(change):
             self.set_direction(change["new"])
@@ -710,12 +779,17 @@ class BeforeAfterDemo:
 
         direction.observe(on_direction, names="value")
         picker.observe(lambda ch: self.set_index(ch["new"]), names="value")
-        slider = W.FloatSlider(value=self.fraction, min=0.0, max=1.0, step=0.02,
-                               description="wipe")
+        slider = W.FloatSlider(value=self.fraction, min=0.0, max=1.0, step=0.02, description="wipe")
         slider.observe(lambda ch: self.set_fraction(ch["new"]), names="value")
         box = W.VBox([W.HBox([direction, picker]), view, slider, wipe_view])
-        self._widgets = {"view": view, "wipe_view": wipe_view, "direction": direction,
-                         "picker": picker, "wipe": slider, "box": box}
+        self._widgets = {
+            "view": view,
+            "wipe_view": wipe_view,
+            "direction": direction,
+            "picker": picker,
+            "wipe": slider,
+            "box": box,
+        }
         self._changed()
         return box
 
@@ -748,8 +822,9 @@ def munit_examples(size, n=8, folder_a=None, folder_b=None, half_a=None, half_b=
 def describe(info):
     """One line saying where a demo's model came from."""
     data = info.get("data")
-    return (f"{info['source']} ({info['image_size']}x{info['image_size']}"
-            + (f", trained on {data}" if data else "") + ")")
+    return (
+        f"{info['source']} ({info['image_size']}x{info['image_size']}" + (f", trained on {data}" if data else "") + ")"
+    )
 
 
 def clear_fallback_runs(cache_dir=None):

@@ -41,9 +41,8 @@ MUNIT_EXAMPLES_A, MUNIT_EXAMPLES_B = None, None  # edges2shoes: "data/pix2pix/ed
 MUNIT_HALF_A, MUNIT_HALF_B = None, None  # edges2shoes: "left" (edges), "right" (shoes)
 
 # %%
-from IPython.display import Image, display
-
 import demo_widgets as dw
+from IPython.display import Image, display
 
 
 def preview(image):
@@ -72,8 +71,11 @@ print("pix2pix model:", dw.describe(pix2pix_info))
 if pix2pix_info["synthetic"]:
     painter = dw.LabelMapDemo(pix2pix_generator)
 else:  # a model trained on other labels (e.g. official facades): pick or upload inputs
-    examples = dw.read_examples(dw.resolve(PIX2PIX_EXAMPLES), pix2pix_info["image_size"],
-                                half=PIX2PIX_HALF) if PIX2PIX_EXAMPLES else None
+    examples = (
+        dw.read_examples(dw.resolve(PIX2PIX_EXAMPLES), pix2pix_info["image_size"], half=PIX2PIX_HALF)
+        if PIX2PIX_EXAMPLES
+        else None
+    )
     painter = dw.LabelMapDemo(pix2pix_generator, examples=examples, palette=None)
 display(painter.widget())
 
@@ -99,8 +101,12 @@ preview(painter.render())
 munit_a, munit_b, munit_info = dw.load_or_train("munit", dw.resolve(MUNIT), smoke=SMOKE)
 print("MUNIT model:", dw.describe(munit_info))
 images_a, images_b = dw.munit_examples(
-    munit_info["image_size"], folder_a=dw.resolve(MUNIT_EXAMPLES_A),
-    folder_b=dw.resolve(MUNIT_EXAMPLES_B), half_a=MUNIT_HALF_A, half_b=MUNIT_HALF_B)
+    munit_info["image_size"],
+    folder_a=dw.resolve(MUNIT_EXAMPLES_A),
+    folder_b=dw.resolve(MUNIT_EXAMPLES_B),
+    half_a=MUNIT_HALF_A,
+    half_b=MUNIT_HALF_B,
+)
 styles = dw.StyleDemo(munit_a, munit_b, images_a, images_b)
 display(styles.widget())
 
@@ -124,8 +130,8 @@ preview(styles.gallery())
 g_ab, g_ba, cyclegan_info = dw.load_or_train("cyclegan", dw.resolve(CYCLEGAN), smoke=SMOKE)
 print("CycleGAN model:", dw.describe(cyclegan_info))
 day, night, true_night, true_day = dw.cyclegan_examples(
-    cyclegan_info["image_size"], folder_a=dw.resolve(CYCLEGAN_EXAMPLES_A),
-    folder_b=dw.resolve(CYCLEGAN_EXAMPLES_B))
+    cyclegan_info["image_size"], folder_a=dw.resolve(CYCLEGAN_EXAMPLES_A), folder_b=dw.resolve(CYCLEGAN_EXAMPLES_B)
+)
 before_after = dw.BeforeAfterDemo(g_ab, g_ba, day, night, true_b=true_night, true_a=true_day)
 display(before_after.widget())
 

@@ -35,8 +35,23 @@ import numpy as np
 
 #: Tiny PatchGAN-depth ablation of ``--smoke`` (n_layers of the discriminator; pix2pix Table 3).
 SMOKE_DEPTHS = (0, 1, 3)
-SMOKE_ARGS = ["--image-size", "32", "--ngf", "8", "--ndf", "8", "--n-train", "32",
-              "--batch-size", "8", "--epochs", "3", "--samples", "3", "--quiet"]
+SMOKE_ARGS = [
+    "--image-size",
+    "32",
+    "--ngf",
+    "8",
+    "--ndf",
+    "8",
+    "--n-train",
+    "32",
+    "--batch-size",
+    "8",
+    "--epochs",
+    "3",
+    "--samples",
+    "3",
+    "--quiet",
+]
 
 
 # ------------------------------------------------------------------------------- reading runs
@@ -89,7 +104,7 @@ def titled_row(images, titles, pad=8, font_size=18):
     except TypeError:  # Pillow < 10.1: a fixed bitmap font
         font = ImageFont.load_default()
     x = pad
-    for im, title in zip(images, titles):
+    for im, title in zip(images, titles, strict=False):
         canvas.paste(Image.fromarray(im), (x, strip))
         tw = draw.textlength(title, font=font)
         draw.text((x + (im.shape[1] - tw) / 2, 4), title, fill=(0, 0, 0), font=font)
@@ -188,8 +203,16 @@ def example_batch(config, n):
     loader = recipes.dataset_loader(model)
     for split in ("test", "val", "train"):
         try:
-            ds = loader(spec, split=split, image_size=size, load_size=size, jitter=False,
-                        batch_size=n, shuffle=False, cache=False)
+            ds = loader(
+                spec,
+                split=split,
+                image_size=size,
+                load_size=size,
+                jitter=False,
+                batch_size=n,
+                shuffle=False,
+                cache=False,
+            )
             x, y = next(iter(ds))
             break
         except (data.DataError, StopIteration):
@@ -262,8 +285,9 @@ def run_figures(run, out, k=4):
     if sample_files(run):
         written.append(progress_figure(run, out / f"{name}_progress.png", k))
     if not written:
-        raise FileNotFoundError(f"{run}: neither log.csv nor samples/epoch_*.png; is it an "
-                                "`i2ilab train --out` folder?")
+        raise FileNotFoundError(
+            f"{run}: neither log.csv nor samples/epoch_*.png; is it an `i2ilab train --out` folder?"
+        )
     return written
 
 
@@ -281,8 +305,17 @@ def smoke_runs(out):
         rf = receptive_field(depth)
         label = f"D {rf}x{rf}"
         if not (folder / "config.json").is_file():
-            argv = ["train", "pix2pix", "--data", "synthetic", *SMOKE_ARGS, "--n-layers-d", str(depth),
-                    "--out", str(folder)]
+            argv = [
+                "train",
+                "pix2pix",
+                "--data",
+                "synthetic",
+                *SMOKE_ARGS,
+                "--n-layers-d",
+                str(depth),
+                "--out",
+                str(folder),
+            ]
             if (folder / "checkpoints").is_dir():
                 argv.append("--resume")
             print("make_figures: i2ilab " + " ".join(argv), flush=True)
@@ -308,15 +341,23 @@ def parse_ablation(specs):
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        description="Slide figures (PNG) from i2ilab training runs: loss curves, samples over "
-        "training, ablation grids.")
+        description="Slide figures (PNG) from i2ilab training runs: loss curves, samples over training, ablation grids."
+    )
     parser.add_argument("runs", nargs="*", help="i2ilab train --out folders (one figure set each)")
-    parser.add_argument("--ablation", nargs="+", default=[], metavar="LABEL=RUN",
-                        help="runs to compare on the same inputs (two or more)")
+    parser.add_argument(
+        "--ablation",
+        nargs="+",
+        default=[],
+        metavar="LABEL=RUN",
+        help="runs to compare on the same inputs (two or more)",
+    )
     parser.add_argument("--out", default="figures", help="output folder (default: figures)")
-    parser.add_argument("--smoke", action="store_true",
-                        help="first train tiny PatchGAN-depth runs on synthetic data into OUT/runs "
-                        "and use them (a minute or two on a CPU)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="first train tiny PatchGAN-depth runs on synthetic data into OUT/runs "
+        "and use them (a minute or two on a CPU)",
+    )
     parser.add_argument("--epochs-shown", type=int, default=4, help="sample grids per progress figure")
     parser.add_argument("--examples", type=int, default=4, help="rows of the ablation grid")
     return parser

@@ -49,9 +49,15 @@ def measure(model, image_size=32, batch_size=1, ngf=64, ndf=64, steps=10, warmup
             cpu.append(time.process_time() - c0)
             wall.append(time.perf_counter() - t0)
     return {
-        "model": model, "image_size": image_size, "batch_size": batch_size, "ngf": ngf,
-        "ndf": ndf, "steps": steps, "backend": keras.backend.backend(),
-        "cpu_s": float(np.median(cpu)), "wall_s": float(np.median(wall)),
+        "model": model,
+        "image_size": image_size,
+        "batch_size": batch_size,
+        "ngf": ngf,
+        "ndf": ndf,
+        "steps": steps,
+        "backend": keras.backend.backend(),
+        "cpu_s": float(np.median(cpu)),
+        "wall_s": float(np.median(wall)),
     }
 
 
@@ -66,8 +72,7 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     args = parser.parse_args(argv)
     for model in args.models:
-        result = measure(model, args.image_size, args.batch_size, args.ngf, args.ndf,
-                         args.steps, args.warmup)
+        result = measure(model, args.image_size, args.batch_size, args.ngf, args.ndf, args.steps, args.warmup)
         print(json.dumps(result), flush=True)
     return 0
 

@@ -47,27 +47,48 @@ def add_convert_parser(subparsers):
 
 
 def _add_arguments(parser):
-    parser.add_argument("--from-pytorch", required=True, metavar="FILE",
-                        help="checkpoint: .pth/.pt (needs torch) or .npz state dict")
-    parser.add_argument("--model", required=True, choices=sorted(MODEL_TYPES),
-                        help="reference network (junyanz --netG / --netD name, or munit / munit_dis)")
+    parser.add_argument(
+        "--from-pytorch", required=True, metavar="FILE", help="checkpoint: .pth/.pt (needs torch) or .npz state dict"
+    )
+    parser.add_argument(
+        "--model",
+        required=True,
+        choices=sorted(MODEL_TYPES),
+        help="reference network (junyanz --netG / --netD name, or munit / munit_dis)",
+    )
     parser.add_argument("--out", required=True, metavar="MODEL.keras", help="output .keras file")
-    parser.add_argument("--domain", choices=("a", "b"),
-                        help="which network of a MUNIT two-domain file (gen_*.pt holds 'a' and 'b')")
-    parser.add_argument("--image-size", type=int, default=256,
-                        help="input size of the model (default 256, the references' test size); "
-                        "0: fully convolutional, any valid size")
-    parser.add_argument("--infer-args", action="store_true",
-                        help="take every architecture argument not given from the checkpoint")
+    parser.add_argument(
+        "--domain", choices=("a", "b"), help="which network of a MUNIT two-domain file (gen_*.pt holds 'a' and 'b')"
+    )
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=256,
+        help="input size of the model (default 256, the references' test size); 0: fully convolutional, any valid size",
+    )
+    parser.add_argument(
+        "--infer-args", action="store_true", help="take every architecture argument not given from the checkpoint"
+    )
     group = parser.add_argument_group("architecture (defaults: the reference defaults)")
     for flag, dest, typ, text in _ARCH_FLAGS:
         choices = ("batch", "instance") if dest == "norm" else None  # the references' norms
         group.add_argument(flag, dest=dest, type=typ, default=None, choices=choices, help=text)
     drop = group.add_mutually_exclusive_group()
-    drop.add_argument("--dropout", dest="dropout", action="store_const", const=True, default=None,
-                      help="generator with dropout (pix2pix U-Net default)")
-    drop.add_argument("--no-dropout", dest="dropout", action="store_const", const=False,
-                      help="generator without dropout (CycleGAN default)")
+    drop.add_argument(
+        "--dropout",
+        dest="dropout",
+        action="store_const",
+        const=True,
+        default=None,
+        help="generator with dropout (pix2pix U-Net default)",
+    )
+    drop.add_argument(
+        "--no-dropout",
+        dest="dropout",
+        action="store_const",
+        const=False,
+        help="generator without dropout (CycleGAN default)",
+    )
     parser.set_defaults(func=run_convert)
 
 
@@ -90,15 +111,16 @@ def run_convert(args):
         if args.infer_args:
             _, fixed = family_of(args.model)  # what the model name fixes is checked, not inferred
             inferred = infer_model_args(state, args.model)
-            kwargs = {**{k: v for k, v in inferred.items() if k in allowed and k not in fixed},
-                      **given}
+            kwargs = {**{k: v for k, v in inferred.items() if k in allowed and k not in fixed}, **given}
         model = convert(state, args.model, image_size=args.image_size or None, **kwargs)
         path = save(model, args.out)
     except (ImportError, OSError, ValueError) as err:  # CheckpointMismatchError is a ValueError
         raise SystemExit(f"i2ilab convert: {err}") from err
     n_params = sum(int(np.prod(w.shape)) for w in model.weights)
-    print(f"converted {args.from_pytorch} -> {path}: {model.name} "
-          f"({args.model}, {n_params:,} values, arguments {kwargs or 'reference defaults'})")
+    print(
+        f"converted {args.from_pytorch} -> {path}: {model.name} "
+        f"({args.model}, {n_params:,} values, arguments {kwargs or 'reference defaults'})"
+    )
     return 0
 
 

@@ -108,44 +108,55 @@ def _infer(state, family):
         first = _shape(state, "model.model.0.weight")
         out = _shape(state, "model.model.3.weight")
         n4 = sum(1 for v in state.values() if len(np.shape(v)) == 4)
-        return dict(in_channels=first[1], out_channels=out[1], ngf=first[0], num_downs=n4 // 2,
-                    norm=_norm_from_keys(state))
+        return dict(
+            in_channels=first[1], out_channels=out[1], ngf=first[0], num_downs=n4 // 2, norm=_norm_from_keys(state)
+        )
     if family == "resnet":
         first = _shape(state, "model.1.weight")
         blocks = _indices(state, r"model\.(\d+)\.conv_block\..*")
         plain = _indices(state, r"model\.(\d+)\.weight")
         plain = [i for i in plain if len(_shape(state, f"model.{i}.weight")) == 4]
         dropout = any(
-            re.fullmatch(r"model\.\d+\.conv_block\.6\.weight", k) and len(np.shape(v)) == 4
-            for k, v in state.items()
+            re.fullmatch(r"model\.\d+\.conv_block\.6\.weight", k) and len(np.shape(v)) == 4 for k, v in state.items()
         )
-        return dict(in_channels=first[1], out_channels=_shape(state, f"model.{plain[-1]}.weight")[0],
-                    ngf=first[0], n_blocks=len(blocks), norm=_norm_from_keys(state),
-                    dropout=dropout, n_downsampling=(len(plain) - 2) // 2)
+        return dict(
+            in_channels=first[1],
+            out_channels=_shape(state, f"model.{plain[-1]}.weight")[0],
+            ngf=first[0],
+            n_blocks=len(blocks),
+            norm=_norm_from_keys(state),
+            dropout=dropout,
+            n_downsampling=(len(plain) - 2) // 2,
+        )
     if family == "patchgan":
         if "net.0.weight" in state:
             first = _shape(state, "net.0.weight")
             return dict(in_channels=first[1], ndf=first[0], n_layers=0, norm=_norm_from_keys(state))
         first = _shape(state, "model.0.weight")
-        convs = [i for i in _indices(state, r"model\.(\d+)\.weight")
-                 if len(_shape(state, f"model.{i}.weight")) == 4]
-        return dict(in_channels=first[1], ndf=first[0], n_layers=len(convs) - 2,
-                    norm=_norm_from_keys(state))
+        convs = [i for i in _indices(state, r"model\.(\d+)\.weight") if len(_shape(state, f"model.{i}.weight")) == 4]
+        return dict(in_channels=first[1], ndf=first[0], n_layers=len(convs) - 2, norm=_norm_from_keys(state))
     if family == "munit":
         first = _shape(state, "enc_content.model.0.conv.weight")
         downs = _indices(state, r"enc_content\.model\.(\d+)\.conv\.weight")
         n_down = len(downs) - 1
         res = _indices(state, rf"enc_content\.model\.{n_down + 1}\.model\.(\d+)\..*")
         style = _indices(state, r"enc_style\.model\.(\d+)\.weight")
-        return dict(in_channels=first[1], dim=first[0],
-                    style_dim=_shape(state, f"enc_style.model.{style[-1]}.weight")[0],
-                    n_downsample=n_down, n_res=len(res),
-                    mlp_dim=_shape(state, "mlp.model.0.fc.weight")[0])
+        return dict(
+            in_channels=first[1],
+            dim=first[0],
+            style_dim=_shape(state, f"enc_style.model.{style[-1]}.weight")[0],
+            n_downsample=n_down,
+            n_res=len(res),
+            mlp_dim=_shape(state, "mlp.model.0.fc.weight")[0],
+        )
     if family == "munit_dis":
         first = _shape(state, "cnns.0.0.conv.weight")
-        return dict(in_channels=first[1], dim=first[0],
-                    n_layer=len(_indices(state, r"cnns\.0\.(\d+)\.conv\.weight")),
-                    num_scales=len(_indices(state, r"cnns\.(\d+)\..*")))
+        return dict(
+            in_channels=first[1],
+            dim=first[0],
+            n_layer=len(_indices(state, r"cnns\.0\.(\d+)\.conv\.weight")),
+            num_scales=len(_indices(state, r"cnns\.(\d+)\..*")),
+        )
     raise ValueError(f"unknown family {family!r}")
 
 
@@ -162,11 +173,9 @@ def infer_model_args(state_dict, model_type):
         args = _infer(state, family)
     except (KeyError, IndexError) as err:
         raise ValueError(
-            f"the checkpoint does not look like a {family} network: no key like {err} "
-            f"(first keys: {list(state)[:3]})."
+            f"the checkpoint does not look like a {family} network: no key like {err} (first keys: {list(state)[:3]})."
         ) from None
-    return {k: (int(v) if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else v)
-            for k, v in args.items()}
+    return {k: (int(v) if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else v) for k, v in args.items()}
 
 
 def _call_string(model_type, kwargs):
@@ -198,8 +207,10 @@ def convert(source, model_type, domain=None, image_size=256, **model_kwargs):
     hint = None
     try:
         inferred = infer_model_args(state, model_type)
-        hint = (f"The checkpoint's keys and shapes look like {family} with {inferred}; "
-                "pass those arguments if that is the network you meant.")
+        hint = (
+            f"The checkpoint's keys and shapes look like {family} with {inferred}; "
+            "pass those arguments if that is the network you meant."
+        )
     except ValueError:
         others = [t for t in ("unet", "resnet", "patchgan", "munit", "munit_dis") if t != family]
         for other in others:
@@ -236,4 +247,3 @@ __all__ = [
     "load_weights",
     "save",
 ]
-

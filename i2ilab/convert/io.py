@@ -89,8 +89,7 @@ def load_state_dict(source, domain=None):
             obj = _read_torch(path)
         else:
             raise ValueError(
-                f"{path}: unknown checkpoint type {path.suffix!r}; expected one of "
-                f"{TORCH_SUFFIXES + ('.npz',)}."
+                f"{path}: unknown checkpoint type {path.suffix!r}; expected one of {TORCH_SUFFIXES + ('.npz',)}."
             )
     obj = _select_domain(obj, name, domain)
     if not isinstance(obj, collections.abc.Mapping):

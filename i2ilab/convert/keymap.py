@@ -189,9 +189,7 @@ def _resnet(model):
         block = model.get_layer(f"res{j}")
         second = 6 if block.drop is not None else 5
         b.block(f"model.{idx}.conv_block.1", f"model.{idx}.conv_block.2", block.conv1)
-        b.block(
-            f"model.{idx}.conv_block.{second}", f"model.{idx}.conv_block.{second + 1}", block.conv2
-        )
+        b.block(f"model.{idx}.conv_block.{second}", f"model.{idx}.conv_block.{second + 1}", block.conv2)
         idx += 1
     for i in range(n_up):
         b.block(f"model.{idx}", f"model.{idx + 1}", model.get_layer(f"up{i}"))

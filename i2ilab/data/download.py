@@ -134,10 +134,18 @@ def _stream_to(resp, part, mode, have, total, progress, chunk_size):
     from tqdm.auto import tqdm
 
     written = 0
-    with open(part, mode) as f, tqdm(
-        total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
-        desc=part.name.removesuffix(".part"), disable=not progress,
-    ) as bar:
+    with (
+        open(part, mode) as f,
+        tqdm(
+            total=total,
+            initial=have,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=part.name.removesuffix(".part"),
+            disable=not progress,
+        ) as bar,
+    ):
         while True:
             block = resp.read(chunk_size)
             if not block:
@@ -148,7 +156,9 @@ def _stream_to(resp, part, mode, have, total, progress, chunk_size):
     return written
 
 
-def fetch(url, dest, *, sha256=None, size=None, retries=3, retry_wait=2.0, progress=True, timeout=60, chunk_size=1 << 20):
+def fetch(
+    url, dest, *, sha256=None, size=None, retries=3, retry_wait=2.0, progress=True, timeout=60, chunk_size=1 << 20
+):
     """Download `url` to `dest` (resumable, verified, atomic); return the file's SHA-256.
 
     Bytes go to `dest.part`; a cut connection is resumed with an HTTP Range request (up to
@@ -246,7 +256,9 @@ def _extract_into(archive, target):
                     raise DownloadError(f"{archive}: refusing to extract link {info.filename!r}.")
             bad = zf.testzip()
             if bad is not None:
-                raise DownloadError(f"{archive}: corrupt member {bad!r} (CRC error); delete the archive and download again.")
+                raise DownloadError(
+                    f"{archive}: corrupt member {bad!r} (CRC error); delete the archive and download again."
+                )
             zf.extractall(target)
     else:
         with tarfile.open(archive, "r:*") as tar:
@@ -287,7 +299,15 @@ def extract(archive, out_dir, name):
 
 
 def download_dataset(
-    name, family="pix2pix", out="data", *, mirror=None, sha256=None, keep_archive=False, progress=True, retries=3,
+    name,
+    family="pix2pix",
+    out="data",
+    *,
+    mirror=None,
+    sha256=None,
+    keep_archive=False,
+    progress=True,
+    retries=3,
     retry_wait=2.0,
 ):
     """Download and extract one dataset to `<out>/<family>/<name>/`; return that folder.
@@ -308,16 +328,22 @@ def download_dataset(
     archive = root / info.filename
     expected = sha256 or info.sha256
     got = fetch(
-        url, archive, sha256=expected, size=None if sha256 else info.size, retries=retries,
-        retry_wait=retry_wait, progress=progress,
+        url,
+        archive,
+        sha256=expected,
+        size=None if sha256 else info.size,
+        retries=retries,
+        retry_wait=retry_wait,
+        progress=progress,
     )
     extract(archive, root, name)
     record = {
-        "url": url, "archive": info.filename, "bytes": archive.stat().st_size, "sha256": got,
+        "url": url,
+        "archive": info.filename,
+        "bytes": archive.stat().st_size,
+        "sha256": got,
         "sha256_checked_against": (
-            "the --sha256 argument" if sha256 else
-            "tensorflow-datasets url_checksums record" if info.sha256 else
-            None
+            "the --sha256 argument" if sha256 else "tensorflow-datasets url_checksums record" if info.sha256 else None
         ),
         "note": None if expected else "no public checksum exists; this sum was computed at download time",
     }
@@ -356,7 +382,12 @@ def main(argv=None, family=None):
     for name in args.names:
         try:
             path = download_dataset(
-                name, family, args.out, mirror=args.mirror, sha256=args.sha256, keep_archive=args.keep_archive,
+                name,
+                family,
+                args.out,
+                mirror=args.mirror,
+                sha256=args.sha256,
+                keep_archive=args.keep_archive,
                 progress=not args.quiet,
             )
             print(f"{name}: ready in {path}")

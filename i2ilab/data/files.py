@@ -92,10 +92,13 @@ def scan_images(files, *, paired=False, min_size=None, skip_bad=False, fix_hint=
         probes = list(pool.map(_probe, files))
     good, sizes = [], []
     skipped = collections.defaultdict(list)
-    for path, (w, h, problem) in zip(files, probes):
+    for path, (w, h, problem) in zip(files, probes, strict=True):
         reason = None
         if problem is not None:
-            reason, message = "unreadable", f"{path}: {problem}. Remove or replace it, or pass skip_bad=True to skip such files."
+            reason, message = (
+                "unreadable",
+                f"{path}: {problem}. Remove or replace it, or pass skip_bad=True to skip such files.",
+            )
         elif paired and w % 2:
             reason = "odd width"
             message = (

@@ -92,7 +92,8 @@ def _random_crop_flip(img, rnd, size):
     u = tf.random.stateless_uniform([3], seed=tf.stack([rnd, tf.constant(0x5EED, tf.int64)]))
     shape = tf.shape(img)[-3:-1]
     tf.debugging.assert_greater_equal(
-        tf.reduce_min(shape), size,
+        tf.reduce_min(shape),
+        size,
         message=f"an image is smaller than the {size}x{size} crop: use a load_size >= image_size",
     )
     oy = tf.cast(tf.floor(u[0] * tf.cast(shape[0] - size + 1, tf.float32)), tf.int32)
@@ -102,7 +103,19 @@ def _random_crop_flip(img, rnd, size):
 
 
 def _image_stream(
-    items, load_fn, *, n, stack, image_size, load_size, jitter, shuffle, seed, cache, max_side, skip_bad,
+    items,
+    load_fn,
+    *,
+    n,
+    stack,
+    image_size,
+    load_size,
+    jitter,
+    shuffle,
+    seed,
+    cache,
+    max_side,
+    skip_bad,
     convert=None,
 ):
     """Unbatched dataset of float32 images in [-1, 1] from `items` (paths or images).
@@ -159,7 +172,9 @@ def _crop_hint(image_size):
     return f"pass load_size (e.g. load_size={load}) to resize before cropping, or a smaller image_size"
 
 
-def _folder_stream(folder, *, paired, image_size, load_size, jitter, shuffle, seed, cache, skip_bad, what, convert=None):
+def _folder_stream(
+    folder, *, paired, image_size, load_size, jitter, shuffle, seed, cache, skip_bad, what, convert=None
+):
     files = list_images(folder, what=what)
     min_size = image_size if (jitter and load_size is None) else None
     files, sizes = scan_images(
@@ -167,9 +182,18 @@ def _folder_stream(folder, *, paired, image_size, load_size, jitter, shuffle, se
     )
     max_side = max(max(w // 2 if paired else w, h) for w, h in sizes)
     stream = _image_stream(
-        [str(f) for f in files], _decode_pair if paired else _decode,
-        n=len(files), stack=2 if paired else None, image_size=image_size, load_size=load_size,
-        jitter=jitter, shuffle=shuffle, seed=seed, cache=cache, max_side=max_side, skip_bad=skip_bad,
+        [str(f) for f in files],
+        _decode_pair if paired else _decode,
+        n=len(files),
+        stack=2 if paired else None,
+        image_size=image_size,
+        load_size=load_size,
+        jitter=jitter,
+        shuffle=shuffle,
+        seed=seed,
+        cache=cache,
+        max_side=max_side,
+        skip_bad=skip_bad,
         convert=convert,
     )
     return stream, len(files)
@@ -180,8 +204,19 @@ def _batch(ds, batch_size, drop_remainder):
 
 
 def paired_dataset(
-    root, split="train", direction="AtoB", image_size=256, load_size=286, jitter=True, batch_size=1,
-    shuffle=True, seed=None, *, cache=None, skip_bad=False, drop_remainder=False,
+    root,
+    split="train",
+    direction="AtoB",
+    image_size=256,
+    load_size=286,
+    jitter=True,
+    batch_size=1,
+    shuffle=True,
+    seed=None,
+    *,
+    cache=None,
+    skip_bad=False,
+    drop_remainder=False,
 ):
     """pix2pix data: `root/<split>/*.jpg|png`, each image A|B side by side (e.g. 512x256).
 
@@ -195,8 +230,16 @@ def paired_dataset(
         raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}.")
     _check_args(image_size, load_size, jitter, batch_size)
     stream, _ = _folder_stream(
-        pathlib.Path(root) / split, paired=True, image_size=image_size, load_size=load_size, jitter=jitter,
-        shuffle=shuffle, seed=seed, cache=cache, skip_bad=skip_bad, what=f"split {split!r}: folder",
+        pathlib.Path(root) / split,
+        paired=True,
+        image_size=image_size,
+        load_size=load_size,
+        jitter=jitter,
+        shuffle=shuffle,
+        seed=seed,
+        cache=cache,
+        skip_bad=skip_bad,
+        what=f"split {split!r}: folder",
     )
     first, second = (0, 1) if direction == "AtoB" else (1, 0)
     ds = stream.map(lambda x: (x[first], x[second]), num_parallel_calls=AUTOTUNE)
@@ -214,8 +257,18 @@ def _zip_unpaired(stream_a, n_a, stream_b, n_b):
 
 
 def unpaired_dataset(
-    root, split="train", image_size=256, load_size=286, jitter=True, batch_size=1, shuffle=True, seed=None,
-    *, cache=None, skip_bad=False, drop_remainder=False,
+    root,
+    split="train",
+    image_size=256,
+    load_size=286,
+    jitter=True,
+    batch_size=1,
+    shuffle=True,
+    seed=None,
+    *,
+    cache=None,
+    skip_bad=False,
+    drop_remainder=False,
 ):
     """CycleGAN data: `root/<split>A/` and `root/<split>B/` image folders (trainA, trainB, testA, testB).
 
@@ -228,16 +281,34 @@ def unpaired_dataset(
     streams = []
     for k, domain in enumerate("AB"):
         streams += _folder_stream(
-            pathlib.Path(root) / (split + domain), paired=False, image_size=image_size, load_size=load_size,
-            jitter=jitter, shuffle=shuffle, seed=_sub_seed(seed, 10 + k), cache=cache, skip_bad=skip_bad,
+            pathlib.Path(root) / (split + domain),
+            paired=False,
+            image_size=image_size,
+            load_size=load_size,
+            jitter=jitter,
+            shuffle=shuffle,
+            seed=_sub_seed(seed, 10 + k),
+            cache=cache,
+            skip_bad=skip_bad,
             what=f"split {split + domain!r}: folder",
         )
     return _batch(_zip_unpaired(*streams), batch_size, drop_remainder)
 
 
 def tfds_unpaired(
-    name="cycle_gan/horse2zebra", split="train", data_dir=None, image_size=256, load_size=286, jitter=True,
-    batch_size=1, shuffle=True, seed=None, *, download=False, cache=None, drop_remainder=False,
+    name="cycle_gan/horse2zebra",
+    split="train",
+    data_dir=None,
+    image_size=256,
+    load_size=286,
+    jitter=True,
+    batch_size=1,
+    shuffle=True,
+    seed=None,
+    *,
+    download=False,
+    cache=None,
+    drop_remainder=False,
 ):
     """`unpaired_dataset` over tensorflow-datasets (`cycle_gan/NAME`, splits trainA/trainB/testA/testB).
 
@@ -265,9 +336,18 @@ def tfds_unpaired(
         side = load_size or 256
         streams += [
             _image_stream(
-                images, lambda img: img, n=n if n > 0 else 4096, stack=None, image_size=image_size,
-                load_size=load_size, jitter=jitter, shuffle=shuffle, seed=_sub_seed(seed, 10 + k),
-                cache=cache if n > 0 else bool(cache), max_side=side, skip_bad=False,
+                images,
+                lambda img: img,
+                n=n if n > 0 else 4096,
+                stack=None,
+                image_size=image_size,
+                load_size=load_size,
+                jitter=jitter,
+                shuffle=shuffle,
+                seed=_sub_seed(seed, 10 + k),
+                cache=cache if n > 0 else bool(cache),
+                max_side=side,
+                skip_bad=False,
             ),
             n,
         ]
@@ -275,8 +355,18 @@ def tfds_unpaired(
 
 
 def colorization_dataset(
-    root, split="train", image_size=256, load_size=286, jitter=True, batch_size=1, shuffle=True, seed=None,
-    *, cache=None, skip_bad=False, drop_remainder=False,
+    root,
+    split="train",
+    image_size=256,
+    load_size=286,
+    jitter=True,
+    batch_size=1,
+    shuffle=True,
+    seed=None,
+    *,
+    cache=None,
+    skip_bad=False,
+    drop_remainder=False,
 ):
     """Colorization data: RGB images in `root/<split>/` -> (L, ab) in Lab (pix2pix colorization model).
 
@@ -290,8 +380,16 @@ def colorization_dataset(
         return tf.concat(color.scale_l_ab(color.rgb_to_lab_tf(tf.cast(rgb_u8, tf.float32) / 255.0)), axis=-1)
 
     stream, _ = _folder_stream(
-        pathlib.Path(root) / split, paired=False, image_size=image_size, load_size=load_size, jitter=jitter,
-        shuffle=shuffle, seed=seed, cache=cache, skip_bad=skip_bad, what=f"split {split!r}: folder",
+        pathlib.Path(root) / split,
+        paired=False,
+        image_size=image_size,
+        load_size=load_size,
+        jitter=jitter,
+        shuffle=shuffle,
+        seed=seed,
+        cache=cache,
+        skip_bad=skip_bad,
+        what=f"split {split!r}: folder",
         convert=to_scaled_lab,
     )
     ds = stream.map(lambda lab: (lab[..., :1], lab[..., 1:]), num_parallel_calls=AUTOTUNE)

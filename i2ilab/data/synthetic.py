@@ -142,9 +142,10 @@ def _render_colors(rng, size):
 # labels2photo
 PHOTO_CLASSES = ("background", "wall", "window", "bush", "road", "pole")
 PHOTO_LABEL_COLORS = ((40, 40, 160), (230, 100, 30), (0, 200, 255), (60, 200, 60), (128, 128, 128), (255, 230, 0))
-_PHOTO_BASE = np.array(
-    [(150, 180, 220), (170, 95, 65), (70, 80, 100), (60, 125, 55), (95, 95, 100), (205, 200, 175)], np.float32
-) / 255.0
+_PHOTO_BASE = (
+    np.array([(150, 180, 220), (170, 95, 65), (70, 80, 100), (60, 125, 55), (95, 95, 100), (205, 200, 175)], np.float32)
+    / 255.0
+)
 # Texture per class: (kind, period in pixels at 32x32, amplitude, angle in degrees).
 _PHOTO_TEXTURE = {
     1: ("stripes", 4.0, 0.16, 90.0),
@@ -173,11 +174,19 @@ def _layout_labels2photo(rng, size):
     if rng.random() < 0.7:
         labels[np.broadcast_to(y >= rng.uniform(0.7, 0.9), labels.shape)] = 4
     for _ in range(rng.integers(1, 3)):
-        labels[_rect(y, x, rng.uniform(0.3, 0.7), rng.uniform(0.2, 0.8), rng.uniform(0.15, 0.3), rng.uniform(0.12, 0.3))] = 1
+        labels[
+            _rect(y, x, rng.uniform(0.3, 0.7), rng.uniform(0.2, 0.8), rng.uniform(0.15, 0.3), rng.uniform(0.12, 0.3))
+        ] = 1
     for _ in range(rng.integers(0, 4)):
-        labels[_rect(y, x, rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9), rng.uniform(0.05, 0.1), rng.uniform(0.05, 0.1))] = 2
+        labels[
+            _rect(y, x, rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9), rng.uniform(0.05, 0.1), rng.uniform(0.05, 0.1))
+        ] = 2
     for _ in range(rng.integers(0, 3)):
-        labels[_ellipse(y, x, rng.uniform(0.2, 0.9), rng.uniform(0.1, 0.9), rng.uniform(0.08, 0.18), rng.uniform(0.08, 0.18))] = 3
+        labels[
+            _ellipse(
+                y, x, rng.uniform(0.2, 0.9), rng.uniform(0.1, 0.9), rng.uniform(0.08, 0.18), rng.uniform(0.08, 0.18)
+            )
+        ] = 3
     for _ in range(rng.integers(0, 2)):
         hw = max(0.035, 0.75 / size)
         labels[_rect(y, x, rng.uniform(0.4, 0.8), rng.uniform(0.05, 0.95), rng.uniform(0.2, 0.4), hw)] = 5
@@ -286,10 +295,18 @@ _AMB_DAY = np.array([(120, 180, 235), (80, 160, 70), (210, 50, 50), (50, 50, 210
 _AMB_NIGHT = np.array([(15, 20, 55), (25, 45, 30), (60, 200, 200), (200, 200, 60)], np.float32) / 255
 STYLE_NAMES = ("sunset", "night", "snow", "desert")
 # Per style: sky, ground; the shapes keep their day colours, tinted 25% towards the sky colour.
-_STYLE_SKY_GROUND = np.array(
-    [[(250, 140, 60), (110, 60, 40)], [(15, 20, 60), (30, 40, 35)],
-     [(200, 210, 225), (245, 245, 250)], [(240, 220, 160), (210, 170, 90)]], np.float32
-) / 255
+_STYLE_SKY_GROUND = (
+    np.array(
+        [
+            [(250, 140, 60), (110, 60, 40)],
+            [(15, 20, 60), (30, 40, 35)],
+            [(200, 210, 225), (245, 245, 250)],
+            [(240, 220, 160), (210, 170, 90)],
+        ],
+        np.float32,
+    )
+    / 255
+)
 
 
 def _scene(rng, size, ambiguous=False):
@@ -456,7 +473,13 @@ _DESCRIPTIONS = {
 
 
 def write_synthetic(
-    name, root, n_train=DEFAULT_N_TRAIN, n_test=DEFAULT_N_TEST, image_size=32, seed=0, progress=None,
+    name,
+    root,
+    n_train=DEFAULT_N_TRAIN,
+    n_test=DEFAULT_N_TEST,
+    image_size=32,
+    seed=0,
+    progress=None,
     shared_colors=False,
 ):
     """Write a synthetic dataset under `root` in the real datasets' on-disk format; return root.
@@ -479,7 +502,9 @@ def write_synthetic(
     else:
         jobs = [("train", n_train), ("test", n_test)]
     total = sum(n for _, n in jobs)
-    bar = tqdm(total=total, desc=f"writing {name}", unit="img", disable=not (progress or (progress is None and total > 2000)))
+    bar = tqdm(
+        total=total, desc=f"writing {name}", unit="img", disable=not (progress or (progress is None and total > 2000))
+    )
     styles_used = {}
     for split, count in jobs:
         domain = split[-1] if name in UNPAIRED else None
@@ -519,13 +544,17 @@ def write_synthetic(
             bar.update(1)
     bar.close()
     if name == "styles":
-        (root / "styles.json").write_text(
-            json.dumps({"names": list(STYLE_NAMES), **styles_used}, indent=1)
-        )
+        (root / "styles.json").write_text(json.dumps({"names": list(STYLE_NAMES), **styles_used}, indent=1))
     meta = {
-        "name": name, "version": VERSION, "image_size": image_size, "n_train": n_train, "n_test": n_test,
-        "seed": seed, "format": "pix2pix" if name in PAIRED else "cyclegan" if name in UNPAIRED else "folder",
-        "description": _DESCRIPTIONS[name], "classes": _classes(name),
+        "name": name,
+        "version": VERSION,
+        "image_size": image_size,
+        "n_train": n_train,
+        "n_test": n_test,
+        "seed": seed,
+        "format": "pix2pix" if name in PAIRED else "cyclegan" if name in UNPAIRED else "folder",
+        "description": _DESCRIPTIONS[name],
+        "classes": _classes(name),
     }
     if shared_colors:
         meta["shared_colors"] = [PHOTO_CLASSES[c] for c in SHARED_COLOR_CLASSES]

@@ -114,7 +114,7 @@ def vgg16_feature_model(weights_path=None):
     if not path.is_file():
         raise FileNotFoundError(
             f"vgg16_feature_model: no VGG16 weights file at {path}. i2ilab never downloads weights. On a "
-            'machine with internet access run `import keras; keras.applications.VGG16(include_top=False, '
+            "machine with internet access run `import keras; keras.applications.VGG16(include_top=False, "
             f'weights="imagenet")`, which saves {VGG16_WEIGHTS_FILE} into ~/.keras/models/; copy it here and '
             "pass weights_path=<that file>, or use pixel_l1_distance / another feature model instead."
         )

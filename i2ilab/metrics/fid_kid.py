@@ -187,11 +187,7 @@ def mmd2_unbiased(x, y):
     kxx = polynomial_kernel(x, x)
     kyy = polynomial_kernel(y, y)
     kxy = polynomial_kernel(x, y)
-    return (
-        (kxx.sum() - np.trace(kxx)) / (m * (m - 1))
-        + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
-        - 2.0 * kxy.mean()
-    )
+    return (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) - 2.0 * kxy.mean()
 
 
 def kid_from_features(features1, features2, num_subsets=100, subset_size=1000, seed=0):

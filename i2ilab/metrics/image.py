@@ -55,4 +55,3 @@ def ssim(images, references, max_val=2.0, filter_size=11, filter_sigma=1.5, k1=0
     c2 = (k2 * max_val) ** 2
     ssim_map = ((2.0 * mu_x * mu_y + c1) * (2.0 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     return ops.mean(ssim_map, axis=(1, 2, 3))
-

@@ -7,9 +7,7 @@ from i2ilab.layers import ConvBlock, ResnetBlock, kaiming_init
 from i2ilab.models.munit_blocks import AdaINResBlock, DownsampleAvgPool, UpsampleConvBlock
 
 
-def content_encoder(
-    image_size=256, in_channels=3, dim=64, n_downsample=2, n_res=4, name="content_encoder"
-):
+def content_encoder(image_size=256, in_channels=3, dim=64, n_downsample=2, n_res=4, name="content_encoder"):
     """c7s1-dim, n_downsample x (4x4 stride 2, doubling), n_res residual blocks; IN, reflect pad.
 
     (B, S, S, in_channels) -> content code (B, S / 2**n, S / 2**n, dim * 2**n): 64 x 64 x 256
@@ -26,9 +24,7 @@ def content_encoder(
     return keras.Model(inputs, h, name=name)
 
 
-def style_encoder(
-    image_size=256, in_channels=3, dim=64, style_dim=8, n_downsample=4, name="style_encoder"
-):
+def style_encoder(image_size=256, in_channels=3, dim=64, style_dim=8, n_downsample=4, name="style_encoder"):
     """c7s1-dim, 2 x (4x4 stride 2, doubling), n_downsample - 2 more at constant width, global
     average pool, linear map to ``style_dim``; no normalisation (it would remove the style).
 
@@ -59,9 +55,7 @@ def style_mlp(style_dim=8, mlp_dim=256, num_adain_params=4096, n_blk=3, name="ml
     return keras.Model(inputs, out, name=name)
 
 
-def adain_decoder(
-    content_size=64, content_dim=256, out_channels=3, n_upsample=2, n_res=4, name="decoder"
-):
+def adain_decoder(content_size=64, content_dim=256, out_channels=3, n_upsample=2, n_res=4, name="decoder"):
     """n_res AdaIN residual blocks, n_upsample x (nearest x2, conv 5x5, MUNIT LayerNorm, ReLU),
     c7s1-out and tanh; reflect padding. Each upsampling stage is one ``UpsampleConvBlock``
     (the same numbers as the reference's upsample-then-conv, at 9 / 25 of its multiply-adds).
@@ -78,12 +72,22 @@ def adain_decoder(
     for i in range(n_upsample):
         dim //= 2
         h = UpsampleConvBlock(
-            dim, 5, pad_mode="reflect", norm="layer", activation="relu",
-            kernel_initializer="kaiming", name=f"up{i}",
+            dim,
+            5,
+            pad_mode="reflect",
+            norm="layer",
+            activation="relu",
+            kernel_initializer="kaiming",
+            name=f"up{i}",
         )(h)
     out = ConvBlock(
-        out_channels, 7, padding=3, pad_mode="reflect", activation="tanh",
-        kernel_initializer="kaiming", name="head",
+        out_channels,
+        7,
+        padding=3,
+        pad_mode="reflect",
+        activation="tanh",
+        kernel_initializer="kaiming",
+        name="head",
     )(h)
     return keras.Model([content, params], out, name=name)
 
@@ -174,9 +178,7 @@ def munit_generator(
     """MUNIT generator of one domain (edges2shoes config: 15,026,187 parameters; style encoder
     2,764,936, content encoder 5,385,856, decoder 5,754,627, MLP 1,120,768). See MUNITGenerator.
     """
-    model = MUNITGenerator(
-        image_size, in_channels, dim, style_dim, n_downsample, n_res, mlp_dim, name=name
-    )
+    model = MUNITGenerator(image_size, in_channels, dim, style_dim, n_downsample, n_res, mlp_dim, name=name)
     return model
 
 
@@ -198,7 +200,12 @@ def multiscale_discriminator(
         h, width = x, dim
         for i in range(n_layer):
             h = ConvBlock(
-                width, 4, strides=2, padding=1, pad_mode="reflect", activation="lrelu",
+                width,
+                4,
+                strides=2,
+                padding=1,
+                pad_mode="reflect",
+                activation="lrelu",
                 name=f"scale{s}_conv{i}",
             )(h)
             if i < n_layer - 1:

@@ -182,7 +182,10 @@ class AdaINResBlock(keras.layers.Layer):
         self.block_index = block_index
         self.kernel_initializer = kernel_initializer
         common = dict(
-            padding=1, pad_mode="reflect", norm="none", use_bias=True,
+            padding=1,
+            pad_mode="reflect",
+            norm="none",
+            use_bias=True,
             kernel_initializer=kernel_initializer,
         )
         self.conv1 = ConvBlock(filters, 3, name="conv1", **common)

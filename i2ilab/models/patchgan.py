@@ -55,11 +55,14 @@ def patch_discriminator(
         return keras.Model(inputs, out, name=name)
     h = ConvBlock(ndf, 4, strides=2, padding=1, activation="lrelu", use_bias=True, name="conv0")(inputs)
     for i in range(1, n_layers):
-        h = ConvBlock(
-            ndf * min(2**i, 8), 4, strides=2, padding=1, norm=norm, activation="lrelu", name=f"conv{i}"
-        )(h)
+        h = ConvBlock(ndf * min(2**i, 8), 4, strides=2, padding=1, norm=norm, activation="lrelu", name=f"conv{i}")(h)
     h = ConvBlock(
-        ndf * min(2**n_layers, 8), 4, strides=1, padding=1, norm=norm, activation="lrelu",
+        ndf * min(2**n_layers, 8),
+        4,
+        strides=1,
+        padding=1,
+        norm=norm,
+        activation="lrelu",
         name=f"conv{n_layers}",
     )(h)
     out = ConvBlock(1, 4, strides=1, padding=1, use_bias=True, name="logits")(h)

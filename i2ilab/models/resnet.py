@@ -28,25 +28,25 @@ def resnet_generator(
     divisible by 2**n_downsampling. ``image_size=None`` gives a fully convolutional model.
     """
     if image_size is not None and image_size % 2**n_downsampling:
-        raise ValueError(
-            f"image_size={image_size} must be divisible by 2**n_downsampling={2**n_downsampling}."
-        )
+        raise ValueError(f"image_size={image_size} must be divisible by 2**n_downsampling={2**n_downsampling}.")
     name = name or f"resnet_{n_blocks}blocks"
     inputs = keras.Input((image_size, image_size, in_channels), name="input")
     h = ConvBlock(ngf, 7, padding=3, pad_mode="reflect", norm=norm, activation="relu", name="stem")(inputs)
     for i in range(n_downsampling):
-        h = ConvBlock(
-            ngf * 2 ** (i + 1), 3, strides=2, padding=1, norm=norm, activation="relu", name=f"down{i}"
-        )(h)
+        h = ConvBlock(ngf * 2 ** (i + 1), 3, strides=2, padding=1, norm=norm, activation="relu", name=f"down{i}")(h)
     width = ngf * 2**n_downsampling
     for i in range(n_blocks):
         h = ResnetBlock(width, norm=norm, dropout=0.5 if dropout else 0.0, name=f"res{i}")(h)
     for i in range(n_downsampling):
         h = ConvTransposeBlock(
-            ngf * 2 ** (n_downsampling - i - 1), 3, strides=2, padding=1, output_padding=1,
-            norm=norm, activation="relu", name=f"up{i}",
+            ngf * 2 ** (n_downsampling - i - 1),
+            3,
+            strides=2,
+            padding=1,
+            output_padding=1,
+            norm=norm,
+            activation="relu",
+            name=f"up{i}",
         )(h)
-    out = ConvBlock(
-        out_channels, 7, padding=3, pad_mode="reflect", activation="tanh", use_bias=True, name="head"
-    )(h)
+    out = ConvBlock(out_channels, 7, padding=3, pad_mode="reflect", activation="tanh", use_bias=True, name="head")(h)
     return keras.Model(inputs, out, name=name)

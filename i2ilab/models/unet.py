@@ -130,9 +130,7 @@ def _unet(image_size, in_channels, out_channels, ngf, num_downs, norm, dropout, 
     inputs = keras.Input((image_size, image_size, in_channels), name="input")
     downs, h = [], inputs
     for i, f in enumerate(filters):
-        h = UNetDown(
-            f, norm=norm, outermost=i == 0, innermost=i == num_downs - 1, name=f"down{i}"
-        )(h)
+        h = UNetDown(f, norm=norm, outermost=i == 0, innermost=i == num_downs - 1, name=f"down{i}")(h)
         downs.append(h)
     for i in reversed(range(num_downs)):
         if i < num_downs - 1 and skips:

@@ -169,7 +169,8 @@ class GANTrainer(shim.SkipSymbolicBuild, keras.Model):
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
         shim.check_distributed(
-            self.networks, [g_optimizer] + ([d_optimizer] if d_optimizer else []),
+            self.networks,
+            [g_optimizer] + ([d_optimizer] if d_optimizer else []),
             type(self).__name__,
         )
         if jit_compile is None:
@@ -213,9 +214,7 @@ class GANTrainer(shim.SkipSymbolicBuild, keras.Model):
         for network in self.networks.values():
             if network is not None:
                 layers += [
-                    layer
-                    for layer in shim.sublayers(network)
-                    if isinstance(layer, keras.layers.BatchNormalization)
+                    layer for layer in shim.sublayers(network) if isinstance(layer, keras.layers.BatchNormalization)
                 ]
         return layers
 
@@ -265,8 +264,7 @@ class GANTrainer(shim.SkipSymbolicBuild, keras.Model):
     def _require_compiled(self, what):
         if self.g_optimizer is None:
             raise ValueError(
-                f"{type(self).__name__}.{what}: call compile() first (the optimizers' state is "
-                "part of the checkpoint)."
+                f"{type(self).__name__}.{what}: call compile() first (the optimizers' state is part of the checkpoint)."
             )
 
     def _prepare_load(self, arrays, meta):

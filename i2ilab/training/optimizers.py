@@ -7,9 +7,7 @@ from i2ilab import backend
 
 def default_adam(learning_rate=2e-4):
     """Adam with the references' settings: beta_1 0.5, beta_2 0.999, epsilon 1e-8 (PyTorch's)."""
-    return keras.optimizers.Adam(
-        learning_rate=learning_rate, beta_1=0.5, beta_2=0.999, epsilon=1e-8
-    )
+    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=0.5, beta_2=0.999, epsilon=1e-8)
 
 
 @keras.saving.register_keras_serializable(package="i2ilab")
@@ -66,9 +64,7 @@ class OptimizerGroup(keras.optimizers.Optimizer):
     @learning_rate.setter
     def learning_rate(self, value):
         if hasattr(self, "_members"):
-            raise AttributeError(
-                "OptimizerGroup has no single learning rate: set it on g_optimizer / d_optimizer."
-            )
+            raise AttributeError("OptimizerGroup has no single learning rate: set it on g_optimizer / d_optimizer.")
         keras.optimizers.Optimizer.learning_rate.fset(self, value)
 
     def apply(self, grads, trainable_variables=None):

@@ -68,9 +68,7 @@ class ImagePool(keras.layers.Layer):
                 trainable=False,
                 name="buffer",
             )
-            self.count = self.add_weight(
-                shape=(), initializer="zeros", dtype="int32", trainable=False, name="count"
-            )
+            self.count = self.add_weight(shape=(), initializer="zeros", dtype="int32", trainable=False, name="count")
         self.built = True
 
     def query(self, images):
