@@ -40,3 +40,10 @@ def test_make_test_runs_the_same_lines():
     makefile = (REPO / "Makefile").read_text()
     recipes = [line.strip().removesuffix(" $(ARGS)") for line in makefile.splitlines() if line.startswith("\t")]
     assert recipes == command_lines(readme_test_command())
+
+
+def test_ci_checks_lint_and_format_with_the_configured_ruff():
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "python -m ruff check . && python -m ruff format --check ." in ci
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert "[tool.ruff]" in pyproject and "line-length = 120" in pyproject and '"ruff>=' in pyproject
