@@ -14,7 +14,7 @@ from PIL import Image
 from i2ilab import callbacks as cb
 from i2ilab import cli, inference, recipes, viz
 
-TINY = ["--image-size", "16", "--ngf", "4", "--ndf", "4", "--n-train", "16", "--batch-size", "8", "--quiet"]
+TINY = "--image-size 16 --ngf 4 --ndf 4 --n-train 16 --batch-size 8 --quiet".split()
 
 
 @pytest.fixture(scope="module", autouse=True)

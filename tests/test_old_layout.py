@@ -1,6 +1,7 @@
 """Files written by the layout before the library layer moved (tests/fixtures/old_layout, made
 at commit e0a336e by its make.py) still load, and the run resumes exactly."""
 
+import importlib.util
 import json
 import shutil
 
@@ -12,6 +13,9 @@ from conftest import REPO
 from i2ilab import cli
 
 OLD = REPO / "tests" / "fixtures" / "old_layout"
+_spec = importlib.util.spec_from_file_location("old_layout_make", OLD / "make.py")
+make = importlib.util.module_from_spec(_spec)  # the fixture's own script: its ARGS
+_spec.loader.exec_module(make)
 
 
 def _load(path):
@@ -44,33 +48,7 @@ def test_old_checkpoint_resumes_exactly(tmp_path, monkeypatch):
     monkeypatch.setenv("I2ILAB_CACHE", str(tmp_path / "cache"))
     run = tmp_path / "run"
     shutil.copytree(OLD / "run", run)
-    argv = [
-        "train",
-        "pix2pix",
-        "--data",
-        "synthetic",
-        "--image-size",
-        "16",
-        "--ngf",
-        "4",
-        "--ndf",
-        "4",
-        "--n-train",
-        "8",
-        "--batch-size",
-        "4",
-        "--samples",
-        "2",
-        "--keep",
-        "3",
-        "--quiet",
-        "--epochs",
-        "2",
-        "--out",
-        str(run),
-        "--resume",
-    ]
-    assert cli.main(argv) == 0
+    assert cli.main([*make.ARGS, "--epochs", "2", "--out", str(run), "--resume"]) == 0
     with np.load(OLD / "expected_epoch2.npz") as want, np.load(run / "checkpoints" / "ckpt-epoch0002.npz") as got:
         assert sorted(want.files) == sorted(got.files)
         meta_want, meta_got = (json.loads(str(f["__meta__"])) for f in (want, got))

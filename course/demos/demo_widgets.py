@@ -38,50 +38,9 @@ DISPLAY = 192
 #: ``i2ilab train`` options of the CPU fallback models (32x32, synthetic data). Measured CPU cost
 #: is in course/README.md ("Pretraining the demo models").
 FALLBACK_ARGS = {
-    "pix2pix": [
-        "--image-size",
-        "32",
-        "--ngf",
-        "32",
-        "--ndf",
-        "32",
-        "--batch-size",
-        "16",
-        "--n-train",
-        "512",
-        "--epochs",
-        "15",
-        "--sample-every",
-        "5",
-    ],
-    "cyclegan": [
-        "--image-size",
-        "32",
-        "--ngf",
-        "16",
-        "--ndf",
-        "16",
-        "--batch-size",
-        "4",
-        "--n-train",
-        "512",
-        "--epochs",
-        "3",
-    ],
-    "munit": [
-        "--image-size",
-        "32",
-        "--ngf",
-        "16",
-        "--ndf",
-        "16",
-        "--batch-size",
-        "4",
-        "--n-train",
-        "512",
-        "--epochs",
-        "2",
-    ],
+    "pix2pix": "--image-size 32 --ngf 32 --ndf 32 --batch-size 16 --n-train 512 --epochs 15 --sample-every 5".split(),
+    "cyclegan": "--image-size 32 --ngf 16 --ndf 16 --batch-size 4 --n-train 512 --epochs 3".split(),
+    "munit": "--image-size 32 --ngf 16 --ndf 16 --batch-size 4 --n-train 512 --epochs 2".split(),
 }
 #: Seconds-long stand-ins for tests and headless smoke runs (I2ILAB_SMOKE=1): untrained-looking
 #: output, the same code path.

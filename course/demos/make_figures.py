@@ -35,23 +35,7 @@ import numpy as np
 
 #: Tiny PatchGAN-depth ablation of ``--smoke`` (n_layers of the discriminator; pix2pix Table 3).
 SMOKE_DEPTHS = (0, 1, 3)
-SMOKE_ARGS = [
-    "--image-size",
-    "32",
-    "--ngf",
-    "8",
-    "--ndf",
-    "8",
-    "--n-train",
-    "32",
-    "--batch-size",
-    "8",
-    "--epochs",
-    "3",
-    "--samples",
-    "3",
-    "--quiet",
-]
+SMOKE_ARGS = "--image-size 32 --ngf 8 --ndf 8 --n-train 32 --batch-size 8 --epochs 3 --samples 3 --quiet".split()
 
 
 # ------------------------------------------------------------------------------- reading runs
