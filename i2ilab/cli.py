@@ -24,13 +24,9 @@ trained model. (pix2pix's paper protocol keeps dropout and batch statistics at t
 ``Pix2Pix.translate(x, training=True)`` in Python.) Fixed-size networks get inputs resized to
 their training size; ``--full-size`` runs them fully convolutionally near each image's own size.
 
-``--devices N`` (or ``all``) trains data-parallel with Keras' own engine
-(i2ilab.training.distribute: MirroredStrategy on TensorFlow, keras.distribution.DataParallel
-on JAX): ``--batch-size`` is the global batch, split equally over the devices, BatchNorm uses
-the global batch's statistics, and the image pool is one pool fed by the global batch. A resume
-on the same device count is exact; on another count it continues from the same state (weights,
-optimizers, pools, RNG, epoch, data order), equal to an unbroken run up to float rounding (the
-reductions are summed in another order; on TensorFlow dropout masks are drawn per replica).
+``--devices N`` (or ``all``) trains data-parallel with Keras' own engine (see
+:func:`i2ilab.training.distribute`); ``--batch-size`` is the global batch. A resume on the same
+device count is exact; on another count it equals an unbroken run up to float rounding.
 
 Exit status: 0 done, 1 training stopped on a NaN/inf loss, 2 a usage or data error (with a
 message saying what to change), 130 interrupted (the last checkpoint is kept; use --resume).
@@ -57,18 +53,8 @@ CLIError = UsageError
 # ---------------------------------------------------------------------------------------- data
 def make_data(args, image_size):
     """(training dataset, sample batch (x, y), description) for the train command."""
-    return recipes.training_data(
-        args.model,
-        args.data,
-        image_size,
-        args.batch_size,
-        args.samples,
-        seed=args.seed,
-        load_size=args.load_size,
-        direction=args.direction,
-        n_train=args.n_train,
-        data_dir=args.data_dir,
-    )
+    options = {k: getattr(args, k) for k in ("seed", "load_size", "direction", "n_train", "data_dir")}
+    return recipes.training_data(args.model, args.data, image_size, args.batch_size, args.samples, **options)
 
 
 # --------------------------------------------------------------------------------------- train
@@ -91,9 +77,6 @@ def _data_parallel(args):
 
     try:
         dist = training.distribute(args.devices)
-    except ValueError as err:
-        raise UsageError(f"--devices {args.devices}: {err}") from err
-    try:
         dist.check_batch_size(args.batch_size, "--batch-size")
     except ValueError as err:
         raise UsageError(f"--devices {args.devices}: {err}") from err

@@ -112,3 +112,7 @@ def test_modules_import_only_their_floor_or_below():
             if name.startswith("i2ilab") and _floor(name) > _floor(module):
                 upward.append(f"{module} -> {name}")
     assert upward == []
+
+
+def test_the_command_line_is_a_thin_layer():
+    assert len((REPO / "i2ilab" / "cli.py").read_text().splitlines()) <= 450
