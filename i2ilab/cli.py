@@ -100,10 +100,7 @@ def run_train(args):
             f"{ckpt_dir} already holds checkpoints: pass --resume to continue that run, or choose a new --out folder."
         )
     if args.resume:
-        try:
-            runs.check_config(ckpt_dir, cfg)
-        except ValueError as err:
-            raise UsageError(str(err)) from err
+        runs.check_config(ckpt_dir, cfg)
     dist = _data_parallel(args)
     out.mkdir(parents=True, exist_ok=True)
     # Python, NumPy, TensorFlow (tf.data shuffles and crops combine it with their own seeds) and

@@ -24,6 +24,7 @@ import keras
 
 import i2ilab
 from i2ilab.backend import BACKEND
+from i2ilab.errors import UsageError
 
 #: Name of the JSON pointer to the newest checkpoint inside a checkpoint folder.
 LATEST = "latest.json"
@@ -116,7 +117,7 @@ def find_latest(out_dir):
         try:
             info = json.loads(pointer.read_text())
         except json.JSONDecodeError as err:
-            raise ValueError(
+            raise UsageError(
                 f"{pointer} is not valid JSON ({err}); delete it to resume from the newest ckpt-epoch file."
             ) from err
         file = out_dir / info.get("path", "")
@@ -131,20 +132,20 @@ def find_latest(out_dir):
 
 
 def compare_config(info, expect_config, out_dir):
-    """Raise ValueError naming the keys of ``expect_config`` that differ from ``info["config"]``
+    """Raise UsageError naming the keys of ``expect_config`` that differ from ``info["config"]``
     (a :func:`find_latest` dict of the checkpoint folder ``out_dir``)."""
     saved = info.get("config") or {}
     diff = {k: (saved[k], v) for k, v in (expect_config or {}).items() if k in saved and saved[k] != v}
     if diff:
         detail = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items())
-        raise ValueError(
+        raise UsageError(
             f"The checkpoint in {out_dir} was trained with a different configuration "
             f"({detail}). Use the same options, or a new --out folder."
         )
 
 
 def check_config(out_dir, expect_config):
-    """Raise ValueError naming the keys of ``expect_config`` that differ from the ``config``
+    """Raise UsageError naming the keys of ``expect_config`` that differ from the ``config``
     saved with the newest checkpoint of ``out_dir`` (nothing to compare: no error). Lets a
     program refuse a mismatched resume before it builds anything."""
     info = find_latest(out_dir)
