@@ -149,8 +149,9 @@ def load_networks(checkpoint, names):
 
 
 def load_trainer(checkpoint, model=None):
-    """``(trainer, config)`` around every network of a training folder (uncompiled), for its
-    ``translate``; ``model``: the model name it must hold (e.g. ``"munit"``), or None."""
+    """``(trainer, config)`` around the networks of a training folder (uncompiled), for its
+    ``translate``: the generators, and the discriminators the folder holds (else None).
+    ``model``: the model name it must hold (e.g. ``"munit"``), or None for any."""
     folder = pathlib.Path(checkpoint)
     if folder.suffix == ".keras":
         raise UsageError(f"--checkpoint {folder}: a .keras file holds one network; pass the training folder.")
@@ -159,8 +160,10 @@ def load_trainer(checkpoint, model=None):
     found = model or run_model(folder)
     if found not in recipes.NETWORKS:
         raise UsageError(f"--checkpoint {folder}: cannot tell which model it holds.")
-    nets, config = load_networks(folder, list(recipes.NETWORKS[found]))
-    return recipes.make_trainer(found, nets), config
+    exported = (runs.read_config(folder) or {}).get("networks")
+    optional = [n for n in recipes.DISCRIMINATORS[found] if exported is None or n in exported]
+    nets, config = load_networks(folder, [*recipes.GENERATORS[found], *optional])
+    return recipes.make_trainer(found, {n: nets.get(n) for n in recipes.NETWORKS[found]}), config
 
 
 class Translator:

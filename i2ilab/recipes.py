@@ -17,13 +17,20 @@ from i2ilab.errors import UsageError
 MODELS = ("colorize", "pix2pix", "cyclegan", "munit")
 #: Built-in synthetic dataset of each model (i2ilab.data.synthetic).
 SYNTHETIC = {"colorize": "colors", "pix2pix": "labels2photo", "cyclegan": "day2night", "munit": "styles"}
-#: The networks of each model's trainer (the keys of :func:`build_networks`).
-NETWORKS = {
+#: The generators and discriminators of each model's trainer (the keys of :func:`build_networks`).
+GENERATORS = {
     "colorize": ("generator",),
-    "pix2pix": ("generator", "discriminator"),
-    "cyclegan": ("g_ab", "g_ba", "d_a", "d_b"),
-    "munit": ("gen_a", "gen_b", "dis_a", "dis_b"),
+    "pix2pix": ("generator",),
+    "cyclegan": ("g_ab", "g_ba"),
+    "munit": ("gen_a", "gen_b"),
 }
+DISCRIMINATORS = {
+    "colorize": (),
+    "pix2pix": ("discriminator",),
+    "cyclegan": ("d_a", "d_b"),
+    "munit": ("dis_a", "dis_b"),
+}
+NETWORKS = {model: GENERATORS[model] + DISCRIMINATORS[model] for model in GENERATORS}
 #: Generator that translates, per model and direction (MUNIT translates with a style instead).
 TRANSLATORS = {
     "colorize": {"AtoB": "generator"},
@@ -124,7 +131,7 @@ def build_networks(cfg):
 
 def make_trainer(model, networks, seed=None):
     """The (uncompiled) trainer of ``model`` around ``networks`` (a :func:`build_networks` dict),
-    with the reference loss settings."""
+    with the reference loss settings. Without its discriminators (None) it can only translate."""
     from i2ilab import training
 
     if model == "colorize":
