@@ -63,17 +63,61 @@ def labs():
     return sorted(p.stem for p in SOURCES.glob("*.py"))
 
 
-def course_env(**extra):
-    """Environment for nbgrader and notebook kernels: the venv's bin on PATH (alembic), quiet logs.
+#: Variables of the test process that an instructor's or a student's shell does not have.
+#: PYTEST_CURRENT_TEST matters: ipykernel stops capturing the kernel's file descriptors 1 and 2
+#: when it is set (``ipykernel.iostream.OutStream``), so TensorFlow's C-level log lines would
+#: leave the notebook instead of landing in the running cell as they do on a real machine.
+TEST_ONLY_VARIABLES = ("PYTEST_CURRENT_TEST", "PYTEST_VERSION", "PYTEST_XDIST_WORKER")
 
+#: What the simulated chatter writes to file descriptor 2 (the lines TensorFlow writes on a CPU
+#: machine with a CUDA runtime and no driver, and on XLA's first use).
+CHATTER_LINES = (
+    "E0000 00:00:1796193382.387109    2441 cuda_platform.cc:52] failed call to cuInit: INTERNAL: "
+    "CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)",
+    "I0000 00:00:1796193383.123456    2441 service.cc:153] XLA service 0x55d0c0a0 initialized for platform Host",
+)
+
+_CHATTER_STARTUP = '''"""Test chatter: C-level log lines on file descriptor 2 before and after every cell (i2ilab tests)."""
+import os
+
+_LINES = {lines!r}
+
+
+def _chatter(*args, **kwargs):
+    for line in _LINES:
+        os.write(2, (line + "\\n").encode())
+
+
+get_ipython().events.register("pre_run_cell", _chatter)
+get_ipython().events.register("post_run_cell", _chatter)
+'''
+
+
+def chatter_ipython_dir(folder):
+    """An IPYTHONDIR whose start-up file makes every kernel write ``CHATTER_LINES`` to file
+    descriptor 2 (below Python, as TensorFlow's C++ logging does) before and after every cell.
+
+    Pass it to ``course_env(IPYTHONDIR=...)``: every kernel nbgrader or nbclient starts then
+    behaves like one on a grading machine where the backend writes log lines at unpredictable
+    moments, graded cells included.
+    """
+    startup = pathlib.Path(folder) / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    (startup / "00-chatter.py").write_text(_CHATTER_STARTUP.format(lines=CHATTER_LINES))
+    return pathlib.Path(folder)
+
+
+def course_env(**extra):
+    """The environment of an instructor's or student's shell for nbgrader and notebook kernels.
+
+    It is this process's environment with the venv's ``bin`` first on PATH (an activated venv:
+    nbgrader runs ``alembic`` from it), minus what only pytest sets (``TEST_ONLY_VARIABLES``).
+    Nothing is quietened: no log level, no warning filter, no matplotlib backend.
     ``extra``: variables to set (str() of the value), or to remove when the value is None.
     """
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in TEST_ONLY_VARIABLES}
     bindir = str(pathlib.Path(sys.executable).parent)
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
-    env["PYTHONWARNINGS"] = "ignore:::nbgrader.api"
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env["MPLBACKEND"] = "Agg"
     env.setdefault("CI", "true")
     for key, value in extra.items():
         if value is None:
@@ -101,7 +145,7 @@ def execute_smoke(lab, workdir, timeout=SMOKE_CELL_TIMEOUT, **env):
     """Execute ``solutions/<lab>/<lab>.ipynb`` top to bottom in smoke mode in a copy under ``workdir``.
 
     The kernel (python3, this venv) runs with cwd = ``workdir/<lab>`` (a copy of
-    ``solutions/<lab>/``) and ``I2ILAB_SMOKE=1``, ``MPLBACKEND=Agg`` (+ ``env``). A failing cell
+    ``solutions/<lab>/``) and ``I2ILAB_SMOKE=1`` (+ ``env``). A failing cell
     raises ``nbclient.exceptions.CellExecutionError``. The executed notebook is also written to
     ``workdir/<lab>/<lab>.executed.ipynb`` for inspection.
     """
