@@ -382,6 +382,53 @@ def stub_first_solution(nb):
     raise ValueError("stub_first_solution: the notebook has no '### BEGIN SOLUTION' region in a code cell.")
 
 
+def edit_cell(nb, grade_id, old, new, count=1):
+    """A copy of ``nb`` whose cell ``grade_id`` has ``old`` replaced by ``new`` (a student's variant
+    or mistake); ``old`` must occur exactly ``count`` times in that cell."""
+    nb = copy.deepcopy(nb)
+    cells = [c for c in nb.cells if _nbgrader_meta(c).get("grade_id") == grade_id]
+    if len(cells) != 1:
+        raise ValueError(f"edit_cell: no single cell with grade_id {grade_id!r}")
+    found = cells[0].source.count(old)
+    if found != count:
+        raise ValueError(f"edit_cell: {old!r} occurs {found} times in {grade_id}, expected {count}")
+    cells[0].source = cells[0].source.replace(old, new)
+    return nb
+
+
+def set_answer(nb, grade_id, code):
+    """A copy of ``nb`` whose cell ``grade_id`` holds ``code`` in place of its whole solution region
+    (``### BEGIN SOLUTION`` .. ``### END SOLUTION``; ``code`` is indented like the region)."""
+    nb = copy.deepcopy(nb)
+    cells = [c for c in nb.cells if _nbgrader_meta(c).get("grade_id") == grade_id]
+    if len(cells) != 1:
+        raise ValueError(f"set_answer: no single cell with grade_id {grade_id!r}")
+    lines = cells[0].source.split("\n")
+    begin = next(i for i, line in enumerate(lines) if "### BEGIN SOLUTION" in line)
+    end = next(i for i, line in enumerate(lines) if i > begin and "### END SOLUTION" in line)
+    indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
+    body = [indent + line if line else line for line in code.strip("\n").split("\n")]
+    cells[0].source = "\n".join(lines[:begin] + body + lines[end + 1 :])
+    return nb
+
+
+def points(nb):
+    """grade_id -> points of every autograded test cell of ``nb``."""
+    return {_nbgrader_meta(c)["grade_id"]: float(_nbgrader_meta(c)["points"]) for c in nb.cells if is_test_cell(c)}
+
+
+def check_scores(grades, expected, full):
+    """Assert every submission's per-cell scores: ``expected[student]`` maps the test cells that
+    score 0 (a set of grade_ids); every other cell of ``full`` (grade_id -> points) scores full.
+    Prints a table first (what the closing note quotes)."""
+    for student, g in grades.items():
+        print(f"{student:>28s}: {g.auto_score:g}/{g.auto_max:g}  zero: {sorted(k for k, v in g.cells.items() if v == 0)}"
+              f"  ({g.seconds:.1f} s)")
+    for student, zero in expected.items():
+        want = {k: (0.0 if k in zero else v) for k, v in full.items()}
+        assert grades[student].cells == want, f"{student}: got {grades[student].cells}, expected {want}"
+
+
 def tamper_tests(nb):
     """A cheating submission: a copy of ``nb`` with every autograded test cell's source replaced by ``pass``."""
     nb = copy.deepcopy(nb)
