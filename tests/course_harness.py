@@ -295,7 +295,7 @@ class Grade:
     cpu_seconds: float
 
 
-def _ensure_assignment(root, lab):
+def _ensure_assignment(root, lab, env=None):
     """Fill the copy's gradebook with ``lab`` (generate_assignment with the db), once."""
     with gradebook(root) as gb:
         try:
@@ -303,7 +303,7 @@ def _ensure_assignment(root, lab):
             return
         except Exception:  # nbgrader.api.MissingEntry
             pass
-    nbgrader(root, "generate_assignment", lab, "--force")
+    nbgrader(root, "generate_assignment", lab, "--force", **(env or {}))
 
 
 def _grade_of(root, lab, student, seconds, cpu_seconds):
@@ -319,15 +319,18 @@ def _grade_of(root, lab, student, seconds, cpu_seconds):
         return Grade(float(sub.score), float(sub.max_score), auto_score, auto_max, cells, seconds, cpu_seconds)
 
 
-def autograde(root, lab, submissions):
+def autograde(root, lab, submissions, env=None):
     """Submit ``{student: notebook}`` to the course copy at ``root`` and autograde each one.
+
+    ``env``: extra environment variables of the nbgrader processes and their kernels
+    (``course_env`` keywords, e.g. ``IPYTHONDIR`` from :func:`chatter_ipython_dir`).
 
     Each notebook (an nbformat node or a path) becomes
     ``course/submitted/<student>/<lab>/<lab>.ipynb``; each student is graded by its own
     ``nbgrader autograde <lab> --student <s> --force`` process, timed. Returns ``{student: Grade}``.
     """
     root = pathlib.Path(root)
-    _ensure_assignment(root, lab)
+    _ensure_assignment(root, lab, env)
     for student, nb in submissions.items():
         if not re.fullmatch(r"[A-Za-z0-9_]+", student):
             raise ValueError(f"student id {student!r}: use letters, digits and _ only.")
@@ -340,7 +343,7 @@ def autograde(root, lab, submissions):
     grades = {}
     for student in submissions:
         cpu0, t0 = _children_cpu(), time.perf_counter()
-        nbgrader(root, "autograde", lab, "--student", student, "--force")
+        nbgrader(root, "autograde", lab, "--student", student, "--force", **(env or {}))
         seconds, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
         grades[student] = _grade_of(root, lab, student, seconds, cpu)
     return grades
