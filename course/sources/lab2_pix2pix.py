@@ -666,7 +666,7 @@ if not GRADING:
 # photos'. A flat output scores 0, the real photos 1. (Full mode has no label maps: there it is
 # measured over whole images.) A callback records it on the test images after every epoch.
 
-# %%
+# %% tags=["texture-energy"]
 def texture_energy(images, labels=None, margin=2):
     """Mean squared high-pass response (image minus its 3x3 mean) over textured pixels, per image set.
 
