@@ -197,6 +197,8 @@ def test_instructor_workflow_from_the_readme(tmp_path):
     solution = ch.solution_notebook(LAB)
     auto_points, all_points = expected_points(solution)
     assert 0 < auto_points < all_points
+    stated = " ".join(README.read_text().split())
+    assert f"scores all {auto_points:g} autograded points (of {all_points:g}:" in stated, "course/README.md states other points"
 
     run_step("generate", root, blocks)
     assert (root / "labs" / LAB / f"{LAB}.ipynb").is_file()
