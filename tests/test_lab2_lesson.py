@@ -133,7 +133,8 @@ def test_swapped_d_labels_train_no_textures():
                                shuffle=True, seed=0, drop_remainder=True)
         values = []
         measure = keras.callbacks.LambdaCallback(
-            on_epoch_end=lambda epoch, logs: values.append(texture_energy(trainer.translate(test_x), labels) / real))
+            on_epoch_end=lambda epoch, logs, values=values, trainer=trainer: values.append(
+                texture_energy(trainer.translate(test_x), labels) / real))
         trainer.fit(train.repeat(), steps_per_epoch=100, epochs=4, verbose=0, callbacks=[measure])
         energy[name] = float(np.mean(values[-2:]))
     print({k: round(v, 3) for k, v in energy.items()})

@@ -68,7 +68,7 @@ def test_down_block_is_called_per_level_with_the_same_arguments(factory):
     ]
     assert tuple(g.output.shape) == (None, 32, 32, 3)
     library = factory(32, ngf=8, norm="none")
-    count = lambda m: sum(int(np.prod(w.shape)) for w in m.trainable_weights)  # noqa: E731
+    count = lambda m: sum(int(np.prod(w.shape)) for w in m.trainable_weights)
     assert count(g) == count(library)
 
 

@@ -39,7 +39,7 @@ def _down_block(down_block, filters, norm, outermost, innermost, name):
     norm=..., outermost=..., innermost=...)`` (a lab's own block; ``name=`` only if it takes one)."""
     if down_block is None:
         return UNetDown(filters, norm=norm, outermost=outermost, innermost=innermost, name=name)
-    kwargs = dict(norm=norm, outermost=outermost, innermost=innermost)
+    kwargs = {"norm": norm, "outermost": outermost, "innermost": innermost}
     try:
         params = inspect.signature(down_block).parameters
     except (TypeError, ValueError):
