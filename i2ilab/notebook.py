@@ -72,23 +72,36 @@ def _captured(fn):
             os.dup2(saved_fd, 2)
             os.close(saved_fd)
             sys.stderr = saved_stderr
+            log_stream.capturing = False
         log.seek(0)
         text = log.read().decode(errors="replace") + log_stream.text
     return result, text
 
 
 class _TextSink:
-    """A write-only text stream that keeps what is written (sys.stderr during start-up)."""
+    """sys.stderr during start-up: keeps what is written while ``capturing``; afterwards it
+    forwards to whatever ``sys.stderr`` is then (a logging handler created during start-up, such
+    as absl's, keeps this object as its stream)."""
 
     def __init__(self):
         self.text = ""
+        self.capturing = True
 
     def write(self, text):
-        self.text += text
-        return len(text)
+        if self.capturing:
+            self.text += text
+            return len(text)
+        return sys.stderr.write(text)
 
     def flush(self):
-        pass
+        if not self.capturing:
+            sys.stderr.flush()
+
+    def isatty(self):
+        return False
+
+    def close(self):
+        self.capturing = False
 
 
 def _route_benign_output():
