@@ -23,7 +23,9 @@ GAN_MODES = ("vanilla", "lsgan", "hinge", "wgangp")
 __all__ = [
     "GAN_MODES",
     "GANLoss",
+    "FunctionGANLoss",
     "gan_loss",
+    "as_gan_loss",
     "gradient_penalty",
     "l1_loss",
     "l2_loss",
@@ -122,6 +124,54 @@ class GANLoss:
 def gan_loss(mode="vanilla"):
     """Return the :class:`GANLoss` of ``mode`` in ``vanilla | lsgan | hinge | wgangp``."""
     return GANLoss(mode)
+
+
+class FunctionGANLoss:
+    """A GAN loss made of two functions, e.g. a lab's own losses plugged into a trainer.
+
+    Same interface as :class:`GANLoss`: ``d_loss(real_logits, fake_logits) -> (d_real, d_fake)``
+    and ``g_loss(fake_logits) -> scalar``. The functions take one logit map each; a list of maps
+    (a multi-scale discriminator) gives the sum over scales, as :class:`GANLoss` does.
+
+    Args:
+        d_loss: ``(real_logits, fake_logits) -> (d_real, d_fake)``, two float32 scalars.
+        g_loss: ``fake_logits -> scalar``.
+        name: shown in ``repr``.
+    """
+
+    uses_penalty = False
+
+    def __init__(self, d_loss, g_loss, name="custom"):
+        self._d_loss, self._g_loss, self.mode = d_loss, g_loss, name
+
+    def d_loss(self, real_logits, fake_logits):
+        _check_pair(real_logits, fake_logits)
+        if not isinstance(real_logits, (list, tuple)):
+            d_real, d_fake = self._d_loss(_f32(real_logits), _f32(fake_logits))
+            return _f32(d_real), _f32(d_fake)
+        pairs = [self._d_loss(_f32(r), _f32(f)) for r, f in zip(real_logits, fake_logits, strict=True)]
+        d_real, d_fake = _f32(pairs[0][0]), _f32(pairs[0][1])
+        for r, f in pairs[1:]:
+            d_real, d_fake = d_real + _f32(r), d_fake + _f32(f)
+        return d_real, d_fake
+
+    def g_loss(self, fake_logits):
+        return _over_scales(lambda f: _f32(self._g_loss(f)), fake_logits)
+
+    def __repr__(self):
+        return f"FunctionGANLoss({self.mode!r})"
+
+
+def as_gan_loss(spec):
+    """A GAN loss from a trainer's ``gan_mode`` argument: a mode name (:func:`gan_loss`) or an
+    object with ``d_loss``, ``g_loss`` and ``uses_penalty`` (:class:`GANLoss`, :class:`FunctionGANLoss`)."""
+    if isinstance(spec, str):
+        return gan_loss(spec)
+    if all(hasattr(spec, name) for name in ("d_loss", "g_loss", "uses_penalty")):
+        return spec
+    raise ValueError(
+        f"gan_mode must be one of {GAN_MODES} or a GAN loss object (i2ilab.losses.FunctionGANLoss), got {spec!r}."
+    )
 
 
 def gradient_penalty(critic, real, fake, alpha=None, seed=None, weight=10.0, target_norm=1.0):

@@ -1,14 +1,14 @@
-"""Shared pytest setup: quiet logs, a headless matplotlib, fixed seeds, the parity fixtures."""
+"""Shared pytest setup: fixed seeds, the parity fixtures, the tf_only marker.
 
-import os
+The test process keeps the environment a user has: no log level, warning filter or matplotlib
+backend is set here (matplotlib picks a headless backend by itself where there is no display).
+"""
+
 import pathlib
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("MPLBACKEND", "Agg")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import keras
+import numpy as np
+import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 # The parity fixtures live in ../shared/parity next to a developer checkout, and in

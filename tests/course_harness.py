@@ -63,17 +63,61 @@ def labs():
     return sorted(p.stem for p in SOURCES.glob("*.py"))
 
 
-def course_env(**extra):
-    """Environment for nbgrader and notebook kernels: the venv's bin on PATH (alembic), quiet logs.
+#: Variables of the test process that an instructor's or a student's shell does not have.
+#: PYTEST_CURRENT_TEST matters: ipykernel stops capturing the kernel's file descriptors 1 and 2
+#: when it is set (``ipykernel.iostream.OutStream``), so TensorFlow's C-level log lines would
+#: leave the notebook instead of landing in the running cell as they do on a real machine.
+TEST_ONLY_VARIABLES = ("PYTEST_CURRENT_TEST", "PYTEST_VERSION", "PYTEST_XDIST_WORKER")
 
+#: What the simulated chatter writes to file descriptor 2 (the lines TensorFlow writes on a CPU
+#: machine with a CUDA runtime and no driver, and on XLA's first use).
+CHATTER_LINES = (
+    "E0000 00:00:1796193382.387109    2441 cuda_platform.cc:52] failed call to cuInit: INTERNAL: "
+    "CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)",
+    "I0000 00:00:1796193383.123456    2441 service.cc:153] XLA service 0x55d0c0a0 initialized for platform Host",
+)
+
+_CHATTER_STARTUP = '''"""Test chatter: C-level log lines on file descriptor 2 before and after every cell (i2ilab tests)."""
+import os
+
+_LINES = {lines!r}
+
+
+def _chatter(*args, **kwargs):
+    for line in _LINES:
+        os.write(2, (line + "\\n").encode())
+
+
+get_ipython().events.register("pre_run_cell", _chatter)
+get_ipython().events.register("post_run_cell", _chatter)
+'''
+
+
+def chatter_ipython_dir(folder):
+    """An IPYTHONDIR whose start-up file makes every kernel write ``CHATTER_LINES`` to file
+    descriptor 2 (below Python, as TensorFlow's C++ logging does) before and after every cell.
+
+    Pass it to ``course_env(IPYTHONDIR=...)``: every kernel nbgrader or nbclient starts then
+    behaves like one on a grading machine where the backend writes log lines at unpredictable
+    moments, graded cells included.
+    """
+    startup = pathlib.Path(folder) / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    (startup / "00-chatter.py").write_text(_CHATTER_STARTUP.format(lines=CHATTER_LINES))
+    return pathlib.Path(folder)
+
+
+def course_env(**extra):
+    """The environment of an instructor's or student's shell for nbgrader and notebook kernels.
+
+    It is this process's environment with the venv's ``bin`` first on PATH (an activated venv:
+    nbgrader runs ``alembic`` from it), minus what only pytest sets (``TEST_ONLY_VARIABLES``).
+    Nothing is quietened: no log level, no warning filter, no matplotlib backend.
     ``extra``: variables to set (str() of the value), or to remove when the value is None.
     """
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in TEST_ONLY_VARIABLES}
     bindir = str(pathlib.Path(sys.executable).parent)
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
-    env["PYTHONWARNINGS"] = "ignore:::nbgrader.api"
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env["MPLBACKEND"] = "Agg"
     env.setdefault("CI", "true")
     for key, value in extra.items():
         if value is None:
@@ -101,7 +145,7 @@ def execute_smoke(lab, workdir, timeout=SMOKE_CELL_TIMEOUT, **env):
     """Execute ``solutions/<lab>/<lab>.ipynb`` top to bottom in smoke mode in a copy under ``workdir``.
 
     The kernel (python3, this venv) runs with cwd = ``workdir/<lab>`` (a copy of
-    ``solutions/<lab>/``) and ``I2ILAB_SMOKE=1``, ``MPLBACKEND=Agg`` (+ ``env``). A failing cell
+    ``solutions/<lab>/``) and ``I2ILAB_SMOKE=1`` (+ ``env``). A failing cell
     raises ``nbclient.exceptions.CellExecutionError``. The executed notebook is also written to
     ``workdir/<lab>/<lab>.executed.ipynb`` for inspection.
     """
@@ -175,7 +219,10 @@ def execute_until(lab, workdir, tag, extra_source="", timeout=SMOKE_CELL_TIMEOUT
     if extra_source:
         nb.cells.append(nbformat.v4.new_code_cell(extra_source))
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(run_dir)}},
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(run_dir)}},
         extra_arguments=["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"],
     )
     client.execute(env=course_env(**env))
@@ -251,7 +298,7 @@ class Grade:
     cpu_seconds: float
 
 
-def _ensure_assignment(root, lab):
+def _ensure_assignment(root, lab, env=None):
     """Fill the copy's gradebook with ``lab`` (generate_assignment with the db), once."""
     with gradebook(root) as gb:
         try:
@@ -259,7 +306,7 @@ def _ensure_assignment(root, lab):
             return
         except Exception:  # nbgrader.api.MissingEntry
             pass
-    nbgrader(root, "generate_assignment", lab, "--force")
+    nbgrader(root, "generate_assignment", lab, "--force", **(env or {}))
 
 
 def _grade_of(root, lab, student, seconds, cpu_seconds):
@@ -275,15 +322,18 @@ def _grade_of(root, lab, student, seconds, cpu_seconds):
         return Grade(float(sub.score), float(sub.max_score), auto_score, auto_max, cells, seconds, cpu_seconds)
 
 
-def autograde(root, lab, submissions):
+def autograde(root, lab, submissions, env=None):
     """Submit ``{student: notebook}`` to the course copy at ``root`` and autograde each one.
+
+    ``env``: extra environment variables of the nbgrader processes and their kernels
+    (``course_env`` keywords, e.g. ``IPYTHONDIR`` from :func:`chatter_ipython_dir`).
 
     Each notebook (an nbformat node or a path) becomes
     ``course/submitted/<student>/<lab>/<lab>.ipynb``; each student is graded by its own
     ``nbgrader autograde <lab> --student <s> --force`` process, timed. Returns ``{student: Grade}``.
     """
     root = pathlib.Path(root)
-    _ensure_assignment(root, lab)
+    _ensure_assignment(root, lab, env)
     for student, nb in submissions.items():
         if not re.fullmatch(r"[A-Za-z0-9_]+", student):
             raise ValueError(f"student id {student!r}: use letters, digits and _ only.")
@@ -296,7 +346,7 @@ def autograde(root, lab, submissions):
     grades = {}
     for student in submissions:
         cpu0, t0 = _children_cpu(), time.perf_counter()
-        nbgrader(root, "autograde", lab, "--student", student, "--force")
+        nbgrader(root, "autograde", lab, "--student", student, "--force", **(env or {}))
         seconds, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
         grades[student] = _grade_of(root, lab, student, seconds, cpu)
     return grades
@@ -336,6 +386,55 @@ def stub_first_solution(nb):
         cell.source = "\n".join(lines[:begin] + stub + lines[end + 1 :])
         return nb
     raise ValueError("stub_first_solution: the notebook has no '### BEGIN SOLUTION' region in a code cell.")
+
+
+def edit_cell(nb, grade_id, old, new, count=1):
+    """A copy of ``nb`` whose cell ``grade_id`` has ``old`` replaced by ``new`` (a student's variant
+    or mistake); ``old`` must occur exactly ``count`` times in that cell."""
+    nb = copy.deepcopy(nb)
+    cells = [c for c in nb.cells if _nbgrader_meta(c).get("grade_id") == grade_id]
+    if len(cells) != 1:
+        raise ValueError(f"edit_cell: no single cell with grade_id {grade_id!r}")
+    found = cells[0].source.count(old)
+    if found != count:
+        raise ValueError(f"edit_cell: {old!r} occurs {found} times in {grade_id}, expected {count}")
+    cells[0].source = cells[0].source.replace(old, new)
+    return nb
+
+
+def set_answer(nb, grade_id, code):
+    """A copy of ``nb`` whose cell ``grade_id`` holds ``code`` in place of its whole solution region
+    (``### BEGIN SOLUTION`` .. ``### END SOLUTION``; ``code`` is indented like the region)."""
+    nb = copy.deepcopy(nb)
+    cells = [c for c in nb.cells if _nbgrader_meta(c).get("grade_id") == grade_id]
+    if len(cells) != 1:
+        raise ValueError(f"set_answer: no single cell with grade_id {grade_id!r}")
+    lines = cells[0].source.split("\n")
+    begin = next(i for i, line in enumerate(lines) if "### BEGIN SOLUTION" in line)
+    end = next(i for i, line in enumerate(lines) if i > begin and "### END SOLUTION" in line)
+    indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
+    body = [indent + line if line else line for line in code.strip("\n").split("\n")]
+    cells[0].source = "\n".join(lines[:begin] + body + lines[end + 1 :])
+    return nb
+
+
+def points(nb):
+    """grade_id -> points of every autograded test cell of ``nb``."""
+    return {_nbgrader_meta(c)["grade_id"]: float(_nbgrader_meta(c)["points"]) for c in nb.cells if is_test_cell(c)}
+
+
+def check_scores(grades, expected, full):
+    """Assert every submission's per-cell scores: ``expected[student]`` maps the test cells that
+    score 0 (a set of grade_ids); every other cell of ``full`` (grade_id -> points) scores full.
+    Prints a table first (what the closing note quotes)."""
+    for student, g in grades.items():
+        print(
+            f"{student:>28s}: {g.auto_score:g}/{g.auto_max:g}  zero: {sorted(k for k, v in g.cells.items() if v == 0)}"
+            f"  ({g.seconds:.1f} s)"
+        )
+    for student, zero in expected.items():
+        want = {k: (0.0 if k in zero else v) for k, v in full.items()}
+        assert grades[student].cells == want, f"{student}: got {grades[student].cells}, expected {want}"
 
 
 def tamper_tests(nb):

@@ -3,18 +3,19 @@
 (a) solutions/<lab>/<lab>.ipynb is what course/build_notebooks.py makes from the source;
 (b) labs/<lab>/ is byte for byte what `nbgrader generate_assignment` makes from solutions/;
 (c) a real autograde round trip in a temporary course copy (notebook marker: runs under
-    `make test-notebooks`): the solution scores full marks, the blank release 0, a partly wrong
+    `make test-notebooks`), in an instructor's environment (no pytest variables, so ipykernel
+    captures the kernel's file descriptor 2 as on a real machine) with TF_CPP_MIN_LOG_LEVEL unset
+    and at 0 with simulated C-level stderr chatter: the solution scores full marks, the blank release 0, a partly wrong
     submission in between, a student who weakens the tests is graded by the original tests, the
     CSV export has the scores, and grading one submission takes <= 20 s.
 """
 
+import json
 import subprocess
 import sys
 
-import pytest
-from nbgrader.validator import Validator
-
 import course_harness as ch
+import pytest
 
 LABS = ch.labs()
 #: Seconds one submission may take to autograde (200 students an hour on 2 cores, NBGRADER.md);
@@ -25,14 +26,18 @@ AUTOGRADE_BUDGET_S = ch.budget("I2ILAB_AUTOGRADE_BUDGET_S", 20.0)
 def test_labs_discovered():
     assert LABS, "no lab sources found in course/sources/"
     for lab in LABS:
-        assert (ch.SOLUTIONS / lab / f"{lab}.ipynb").is_file(), f"solutions/{lab} missing: run course/build_notebooks.py"
+        assert (ch.SOLUTIONS / lab / f"{lab}.ipynb").is_file(), (
+            f"solutions/{lab} missing: run course/build_notebooks.py"
+        )
 
 
 @pytest.mark.parametrize("lab", LABS)
 def test_solutions_built_from_sources(lab):
     proc = subprocess.run(
         [sys.executable, str(ch.COURSE / "build_notebooks.py"), "--check", lab],
-        capture_output=True, text=True, env=ch.course_env(),
+        capture_output=True,
+        text=True,
+        env=ch.course_env(),
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -60,20 +65,54 @@ def test_release_has_no_solutions(lab):
     assert "raise NotImplementedError()" in text
 
 
+#: The grading environments of the round trip: TF_CPP_MIN_LOG_LEVEL unset (TensorFlow's default:
+#: every log line), and at 0 with C-level stderr chatter in every cell (IPYTHONDIR start-up hook).
+ENVIRONMENTS = {
+    "log-level-unset": {"TF_CPP_MIN_LOG_LEVEL": None},
+    "log-level-0-chatter": {"TF_CPP_MIN_LOG_LEVEL": "0", "IPYTHONDIR": "chatter"},
+}
+
+
+def _environment(name, tmp_path):
+    env = dict(ENVIRONMENTS[name])
+    if env.get("IPYTHONDIR") == "chatter":
+        env["IPYTHONDIR"] = ch.chatter_ipython_dir(tmp_path / "ipython")
+    return env
+
+
+_VALIDATE = (
+    "import json, sys\n"
+    "from nbgrader.validator import Validator\n"
+    "print('RESULT ' + json.dumps(Validator().validate(sys.argv[1])))\n"
+)
+
+
+def validate(path, **env):
+    """nbgrader's Validator (the student's Validate button) in a fresh process with a student's environment."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _VALIDATE, str(path)],
+        capture_output=True,
+        text=True,
+        env=ch.course_env(**env),
+        stdin=subprocess.DEVNULL,
+        timeout=900,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("lab", LABS)
 def test_validator(lab, tmp_path):
-    """nbgrader's Validator (what students run): the solution passes, the blank release fails, unchanged."""
+    """Validate (what students run) with stderr chatter in every cell: the solution passes, the blank release fails."""
     import shutil
 
     for kind, folder in (("solution", ch.SOLUTIONS / lab), ("release", ch.LABS / lab)):
         shutil.copytree(folder, tmp_path / kind)
-    env = ch.course_env(I2ILAB_SMOKE="1")
-    with pytest.MonkeyPatch.context() as mp:
-        for key in ("PATH", "PYTHONWARNINGS", "MPLBACKEND", "I2ILAB_SMOKE"):
-            mp.setenv(key, env[key])
-        solved = Validator().validate(str(tmp_path / "solution" / f"{lab}.ipynb"))
-        blank = Validator().validate(str(tmp_path / "release" / f"{lab}.ipynb"))
+    env = {"I2ILAB_SMOKE": "1", **_environment("log-level-0-chatter", tmp_path)}
+    solved = validate(tmp_path / "solution" / f"{lab}.ipynb", **env)
+    blank = validate(tmp_path / "release" / f"{lab}.ipynb", **env)
     assert solved == {}, [c.get("raw_error", c) for c in solved.get("failed", [])]
     assert set(blank) == {"failed"}, blank.keys()
     failed_sources = "\n".join(c["source"] for c in blank["failed"])
@@ -81,20 +120,28 @@ def test_validator(lab, tmp_path):
 
 
 @pytest.mark.notebook
+@pytest.mark.parametrize("environment", list(ENVIRONMENTS))
 @pytest.mark.parametrize("lab", LABS)
-def test_autograde_round_trip(lab, tmp_path):
+def test_autograde_round_trip(lab, environment, tmp_path):
     root = ch.make_course_copy(tmp_path)
     solution = ch.solution_notebook(lab)
     release = ch.release_notebook(lab, root)
-    grades = ch.autograde(root, lab, {
-        "solution": solution,
-        "blank": release,
-        "partial": ch.stub_first_solution(solution),
-        "tamper": ch.tamper_tests(release),
-    })
+    grades = ch.autograde(
+        root,
+        lab,
+        {
+            "solution": solution,
+            "blank": release,
+            "partial": ch.stub_first_solution(solution),
+            "tamper": ch.tamper_tests(release),
+        },
+        env=_environment(environment, tmp_path),
+    )
     for student, g in grades.items():
-        print(f"{lab} {student}: auto {g.auto_score:g}/{g.auto_max:g}, total {g.score:g}/{g.max_score:g}, "
-              f"autograde {g.seconds:.1f} s wall, {g.cpu_seconds:.1f} s CPU")
+        print(
+            f"{lab} [{environment}] {student}: auto {g.auto_score:g}/{g.auto_max:g}, total {g.score:g}/{g.max_score:g}, "
+            f"autograde {g.seconds:.1f} s wall, {g.cpu_seconds:.1f} s CPU"
+        )
     full = grades["solution"]
     assert full.auto_max > 0
     assert full.auto_score == full.auto_max, {k: v for k, v in full.cells.items()}

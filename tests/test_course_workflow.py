@@ -24,16 +24,26 @@ import sys
 import textwrap
 import zipfile
 
+import course_harness as ch
 import nbformat
 import pytest
-
-import course_harness as ch
 
 README = ch.COURSE / "README.md"
 LAB = "lab1_colorization"
 #: The workflow steps, in the order the README gives them.
-STEPS = ("generate", "release", "student-fetch", "student-submit", "collect", "zip-collect",
-         "autograde", "feedback", "release-feedback", "student-feedback", "export")
+STEPS = (
+    "generate",
+    "release",
+    "student-fetch",
+    "student-submit",
+    "collect",
+    "zip-collect",
+    "autograde",
+    "feedback",
+    "release-feedback",
+    "student-feedback",
+    "export",
+)
 INSTRUCTOR_STEPS = tuple(s for s in STEPS if not s.startswith("student-"))
 FENCE = re.compile(r"( *)```(\S*)\s*")
 SHELLS = ("bash", "sh", "shell", "")
@@ -89,8 +99,15 @@ def commands(block):
 def run_step(step, cwd, blocks):
     """Run the README's block for ``step`` with bash in ``cwd``; fail with its output."""
     script = "set -euo pipefail\n" + blocks[step]
-    proc = subprocess.run(["bash", "-c", script], cwd=cwd, env=ch.course_env(), capture_output=True,
-                          text=True, timeout=1800, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        ["bash", "-c", script],
+        cwd=cwd,
+        env=ch.course_env(),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.returncode == 0, f"README step {step!r} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc
 
@@ -117,15 +134,18 @@ def test_readme_marks_every_workflow_step_in_order():
                 assert f"{LAB} " in cmd + " " or step == "export", cmd
                 assert "--NbGrader.config_file=course/nbgrader_config" in cmd, (
                     f"README step {step}: instructor commands run from the repository root with "
-                    f"the course config: {cmd}")
+                    f"the course config: {cmd}"
+                )
     for step in ("student-fetch", "student-submit", "student-feedback"):
         assert all("--course=i2ilab" in c for c in commands(blocks[step]) if c.startswith("nbgrader"))
 
 
 def test_workflow_block_parser():
-    text = ("intro\n```bash\n# ci: workflow a\nx --y \\\n  --z  # note\n\n# c\nw\n```\n"
-            "```bash\necho plain\n```\n```python\n# ci: workflow b\n```\n"
-            "- item:\n\n  ```bash\n  # ci: workflow c\n  y\n  ```\n")
+    text = (
+        "intro\n```bash\n# ci: workflow a\nx --y \\\n  --z  # note\n\n# c\nw\n```\n"
+        "```bash\necho plain\n```\n```python\n# ci: workflow b\n```\n"
+        "- item:\n\n  ```bash\n  # ci: workflow c\n  y\n  ```\n"
+    )
     blocks = workflow_blocks(text)
     assert list(blocks) == ["a", "c"]
     assert commands(blocks["a"]) == ["x --y --z  # note", "w"]
@@ -197,6 +217,10 @@ def test_instructor_workflow_from_the_readme(tmp_path):
     solution = ch.solution_notebook(LAB)
     auto_points, all_points = expected_points(solution)
     assert 0 < auto_points < all_points
+    stated = " ".join(README.read_text().split())
+    assert f"scores all {auto_points:g} autograded points (of {all_points:g}:" in stated, (
+        "course/README.md states other points"
+    )
 
     run_step("generate", root, blocks)
     assert (root / "labs" / LAB / f"{LAB}.ipynb").is_file()

@@ -11,9 +11,8 @@ without training.
 import json
 import shutil
 
-import pytest
-
 import course_harness as ch
+import pytest
 
 LAB = "lab1_colorization"
 
@@ -73,3 +72,57 @@ json.dump({"FULL": FULL, "IMAGE_SIZE": IMAGE_SIZE, "l": list(l_batch.shape), "ab
     assert p["FULL"] and p["IMAGE_SIZE"] == 256 and p["root"] == str(photos) and p["splits"] == ["trainA", "testA"]
     assert p["l"] == [16, 256, 256, 1] and p["ab"] == [16, 256, 256, 2] and p["test_l"] == [2, 256, 256, 1]
     assert p["labels"] and p["out"] == [1, 256, 256, 2]
+
+
+@pytest.mark.slow
+@pytest.mark.tf_only
+def test_a_wrong_student_loss_changes_what_the_lab_trains():
+    """The lab trains the student's own loss: an "l1_loss" that squares (a plausible mistake)
+    makes the L1 colorizer as grey as L2's on the ambiguous shapes, where the correct one is not."""
+    import keras
+    import numpy as np
+    from keras import ops
+
+    from i2ilab.data import colorization_dataset, l_ab_to_rgb, synthetic_root
+    from i2ilab.data.synthetic import load_labels
+    from i2ilab.metrics import srgb_to_lab
+    from i2ilab.models import unet_generator
+    from i2ilab.training import Colorizer
+
+    def own_l1(x, y):
+        return ops.mean(ops.abs(ops.cast(x, "float32") - ops.cast(y, "float32")))
+
+    def squared_l1(x, y):
+        return ops.mean(ops.square(ops.cast(x, "float32") - ops.cast(y, "float32")))
+
+    root = synthetic_root("colors", 32, n_train=4096)
+    train = colorization_dataset(
+        root,
+        "train",
+        image_size=32,
+        load_size=36,
+        jitter=True,
+        batch_size=32,
+        shuffle=True,
+        seed=0,
+        drop_remainder=True,
+    )
+    test_l, test_ab = (
+        np.asarray(t) for t in next(iter(colorization_dataset(root, "test", image_size=32, batch_size=64)))
+    )
+    ambiguous = np.isin(load_labels(root, "test")[: len(test_l)], (1, 2))
+
+    def chroma_ratio(loss):
+        keras.utils.set_random_seed(0)
+        trainer = Colorizer(unet_generator(32, in_channels=1, out_channels=2, ngf=16), loss=loss)
+        trainer.compile(g_optimizer=keras.optimizers.Adam(2e-3, beta_1=0.5))
+        trainer.fit(train.repeat(), steps_per_epoch=400, epochs=1, verbose=0)
+        chroma = [
+            np.hypot(*np.moveaxis(srgb_to_lab(img)[..., 1:], -1, 0))
+            for img in (trainer.translate(test_l), np.asarray(l_ab_to_rgb(test_l, test_ab)))
+        ]
+        return chroma[0][ambiguous].mean() / chroma[1][ambiguous].mean()
+
+    right, wrong = chroma_ratio(own_l1), chroma_ratio(squared_l1)
+    print(f"chroma kept on ambiguous shapes: own l1 {right:.3f}, squared 'l1' {wrong:.3f}")
+    assert right > wrong + 0.08, (right, wrong)

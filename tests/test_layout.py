@@ -81,7 +81,7 @@ FLOORS = [
     {"i2ilab.models"},
     {"i2ilab.training", "i2ilab.callbacks", "i2ilab.convert"},
     {"i2ilab.recipes", "i2ilab.inference"},
-    {"i2ilab.cli", "i2ilab.__main__"},
+    {"i2ilab.cli", "i2ilab.__main__", "i2ilab.notebook", "i2ilab.grading"},
 ]
 
 

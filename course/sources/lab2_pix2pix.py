@@ -9,15 +9,21 @@
 # 1. build the pieces yourself: a U-Net encoder block (`UNetDown`), the PatchGAN
 #    (`patch_discriminator`) and its receptive field (`receptive_field`), and the two losses
 #    (`discriminator_loss`, `generator_loss`);
-# 2. train pix2pix with the library trainer (`i2ilab.training.Pix2Pix`) on label maps -> photos;
+# 2. train pix2pix on label maps -> photos with *your* pieces: your blocks build the networks and
+#    your losses are plugged into the library trainer (`i2ilab.training.Pix2Pix`);
 # 3. reproduce the paper's ablations side by side: **L1 vs cGAN vs L1 + cGAN** (its Table 1),
 #    **U-Net vs encoder-decoder** (Table 2) and the **discriminator's receptive field** (Table 3);
 # 4. measure why L1 alone blurs: the texture (high-frequency) energy of the outputs;
 # 5. explain in writing why L1 blurs and what the PatchGAN assumes about images.
 #
-# **Grading.** Exercises are autograded (visible tests check shapes, parameter counts and simple
-# cases; hidden tests compare with `i2ilab` on fixed inputs). Written answers are graded by
-# hand. While nbgrader grades, the training cells skip themselves.
+# **Grading.** The exercises are autograded: the visible tests below each exercise check shapes,
+# parameter counts and simple cases; hidden tests check the property the exercise teaches
+# against the library's version (`i2ilab`) on fixed inputs, with tolerances, so any correct way
+# of writing it passes, and a failure says which property failed, with the numbers. The
+# library's version is there to check yours: an answer that imports, wraps or calls it scores 0
+# for that exercise (the test says so). The written questions are graded by hand. While nbgrader
+# grades your notebook, the training cells skip themselves, so only the exercises count there.
+# The training then uses your pieces: a mistake shows in your own plots.
 #
 # **Modes.** With `I2ILAB_SMOKE=1` the lab trains on the built-in synthetic label -> photo set at
 # 32x32 and finishes in a few minutes on a CPU. Without it (full mode, for a GPU), it trains on
@@ -51,39 +57,37 @@ DATA_DIR = os.environ.get("I2ILAB_DATA", "data")  # where full mode downloads fa
 
 # %% [markdown]
 # ## 0. Setup
+#
+# `notebook.start` starts the backend before the first exercise (its start-up log lines are
+# kept in `notebook.startup_log()` instead of filling this cell) and shows later log lines and
+# warnings as ordinary output, so they never count as a failed test.
 
-# %%
+# %% nbgrader={"grade": false, "solution": false, "locked": true, "grade_id": "setup", "schema_version": 3} tags=["setup"]
+import time
+
+from i2ilab import notebook
+
+START_CPU, START_WALL = time.process_time(), time.time()
+notebook.start(seed=SEED, mode="full" if FULL else "smoke", image_size=IMAGE_SIZE)
+
 import json
 import logging
-import time
-import warnings
 
 import keras
 import numpy as np
 from keras import ops
 from matplotlib.figure import Figure
 
-import i2ilab
-from i2ilab import viz
+from i2ilab import grading, viz
+from i2ilab.notebook import to_numpy
 
-warnings.filterwarnings("ignore", message=".*shuffle=True.*was passed")  # fit() on a tf.data pipeline
 logging.getLogger("tensorflow").setLevel(logging.ERROR)  # no retracing notes from the TensorFlow backend
-keras.utils.set_random_seed(SEED)
-START_CPU, START_WALL = time.process_time(), time.time()
-
-
-def to_numpy(x):
-    """Any tensor (TensorFlow, JAX, NumPy) -> NumPy array."""
-    return np.asarray(ops.convert_to_numpy(x))
 
 
 def trainable_count(model):
     """Number of trainable parameters (the papers' counts leave out BatchNorm's moving statistics)."""
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
-
-print(f"i2ilab {i2ilab.__version__}, Keras {keras.__version__} on {keras.backend.backend()}; "
-      f"{'full' if FULL else 'smoke'} mode, {IMAGE_SIZE}x{IMAGE_SIZE}")
 
 # %% [markdown]
 # ## 1. The generator: a U-Net
@@ -111,6 +115,7 @@ print(f"i2ilab {i2ilab.__version__}, Keras {keras.__version__} on {keras.backend
 # `ZeroPadding2D(1)` and a `'valid'` `Conv2D`, `BatchNormalization(momentum=0.9, epsilon=1e-5)`,
 # PyTorch's defaults). `norm` is `"batch"` or `"none"`.
 
+
 # %% nbgrader={"grade": false, "solution": true, "locked": false, "grade_id": "ex_unet_down", "schema_version": 3}
 def UNetDown(filters, norm="batch", outermost=False, innermost=False):
     """U-Net encoder block: (B, H, W, C) -> (B, H / 2, W / 2, filters)."""
@@ -126,58 +131,179 @@ def UNetDown(filters, norm="batch", outermost=False, innermost=False):
     return keras.Sequential(layers)
     ### END SOLUTION
 
+
 # %% nbgrader={"grade": true, "solution": false, "locked": true, "grade_id": "test_unet_down", "points": 2, "schema_version": 3}
+import i2ilab.layers as _layers
+
+_LIBRARY_UNET_DOWN = (_layers.UNetDown, _layers.ConvBlock, _layers.TorchBatchNormalization, _layers.make_norm)
 x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype(np.float32)
-block = UNetDown(64)
-y = to_numpy(block(x, training=False))
-assert y.shape == (2, 16, 16, 64), f"a down block halves H and W: expected (2, 16, 16, 64), got {y.shape}"
-assert trainable_count(block) == 4 * 4 * 3 * 64 + 2 * 64, "conv 4x4 without bias + BatchNorm gamma and beta"
-outer = UNetDown(64, outermost=True)
-outer(x)
-assert trainable_count(outer) == 4 * 4 * 3 * 64, "the outermost block is the convolution alone (no bias with BatchNorm nets)"
-assert np.allclose(to_numpy(outer(-x)), -to_numpy(outer(x)), atol=1e-5), "the outermost block has no activation"
-inner = UNetDown(8, innermost=True)
-assert to_numpy(inner(x)).shape == (2, 16, 16, 8) and trainable_count(inner) == 4 * 4 * 3 * 8, "no norm in the innermost block"
-plain = UNetDown(8, norm="none")
-plain(x)
-assert trainable_count(plain) == 4 * 4 * 3 * 8 + 8, "with norm='none' the conv has a bias"
+
+
+def _visible_blocks():
+    blocks = {
+        "UNetDown(64)": UNetDown(64),
+        "outermost": UNetDown(64, outermost=True),
+        "innermost": UNetDown(8, innermost=True),
+        "norm='none'": UNetDown(8, norm="none"),
+    }
+    out = {name: to_numpy(b(x, training=False)) for name, b in blocks.items()}
+    out["outermost(-x)"] = to_numpy(blocks["outermost"](-x, training=False))
+    return blocks, out
+
+
+blocks, out = grading.own_work("Exercise 1 (UNetDown)", UNetDown, _LIBRARY_UNET_DOWN, run=_visible_blocks)
+grading.check(
+    out["UNetDown(64)"].shape == (2, 16, 16, 64),
+    f"a down block halves H and W: UNetDown(64) of (2, 32, 32, 3) should be (2, 16, 16, 64), got {out['UNetDown(64)'].shape}",
+)
+_count = trainable_count(blocks["UNetDown(64)"])
+grading.check(
+    _count == 4 * 4 * 3 * 64 + 2 * 64,
+    f"UNetDown(64) on 3 channels: conv 4x4 without bias (3,072) + BatchNorm gamma and beta (128) = 3,200 trainable parameters, got {_count:,}",
+)
+_count = trainable_count(blocks["outermost"])
+grading.check(
+    _count == 4 * 4 * 3 * 64,
+    f"the outermost block is the convolution alone (no bias in a BatchNorm net): 3,072 trainable parameters, got {_count:,}",
+)
+grading.assert_close(
+    out["outermost(-x)"],
+    -out["outermost"],
+    "the outermost block has no activation: block(-x) = -block(x)",
+    atol=1e-5,
+    rtol=1e-4,
+)
+_count = trainable_count(blocks["innermost"])
+grading.check(
+    out["innermost"].shape == (2, 16, 16, 8) and _count == 4 * 4 * 3 * 8,
+    f"the innermost block has no norm (and no bias): UNetDown(8, innermost=True) gives (2, 16, 16, 8) with 384 trainable parameters, "
+    f"got {out['innermost'].shape} with {_count:,}",
+)
+_count = trainable_count(blocks["norm='none'"])
+grading.check(
+    _count == 4 * 4 * 3 * 8 + 8, f"with norm='none' the conv has a bias: 392 trainable parameters, got {_count:,}"
+)
 print("UNetDown: visible tests passed")
+
+
 ### BEGIN HIDDEN TESTS
-from i2ilab.layers import UNetDown as _ReferenceUNetDown
+def _bn_note(block):
+    """What the answer's BatchNormalization layers say about momentum and epsilon (for messages)."""
+    found = [layer for layer in getattr(block, "layers", []) if isinstance(layer, keras.layers.BatchNormalization)]
+    return "".join(
+        f"; your BatchNormalization has momentum {layer.momentum:g}, epsilon {layer.epsilon:g}" for layer in found
+    )
 
 
-def _same_numbers(kwargs, channels, filters, training):
-    rng = np.random.default_rng(21)
-    _x = rng.normal(size=(3, 8, 8, channels)).astype(np.float32)
-    mine, ref = UNetDown(filters, **kwargs), _ReferenceUNetDown(filters, **kwargs)
-    mine(_x), ref(_x)
-    weights = [rng.normal(size=w.shape).astype(np.float32) for w in ref.weights]
-    weights = [np.abs(w) + 0.5 if "variance" in v.path else w for w, v in zip(weights, ref.weights)]
-    assert [tuple(w.shape) for w in mine.weights] == [tuple(w.shape) for w in ref.weights], kwargs
-    ref.set_weights(weights)
-    mine.set_weights(weights)
-    assert np.allclose(to_numpy(mine(_x, training=training)), to_numpy(ref(_x, training=training)), rtol=1e-3, atol=1e-3), kwargs
+def _by_role(block):
+    return {v.name: v for v in block.weights}
+
+
+def _compare_unet_down(kwargs, channels, filters):
+    """The answer and i2ilab's UNetDown with the same weights: inference where epsilon matters, one
+    training call (batch statistics), then the moving statistics (momentum)."""
+    rng = np.random.default_rng(21 + channels)
+    _x = rng.normal(size=(4, 16, 16, channels)).astype(np.float32)
+    ref = _layers.UNetDown(filters, **kwargs)
+    ref(_x)
+    ref_roles = _by_role(ref)
+    values = {}
+    for role, v in ref_roles.items():
+        shape = tuple(v.shape)
+        if role == "kernel":
+            values[role] = rng.normal(0.0, 1.0 / np.sqrt(16 * channels), size=shape)
+        elif role == "gamma":  # small gamma and small moving variances: the output scale stays ~1
+            values[role] = 0.01 * rng.uniform(0.5, 1.5, size=shape)
+        elif role == "moving_variance":
+            values[role] = 1e-4 * rng.uniform(0.5, 1.5, size=shape)
+        else:
+            values[role] = rng.normal(0.0, 0.1, size=shape)
+    values = {k: v.astype(np.float32) for k, v in values.items()}
+    for role, v in ref_roles.items():
+        v.assign(values[role])
+    ref_infer = to_numpy(ref(_x, training=False))
+    ref_train = to_numpy(ref(_x, training=True))
+    ref_after = {role: to_numpy(v) for role, v in ref_roles.items() if role.startswith("moving")}
+
+    def run():
+        mine = UNetDown(filters, **kwargs)
+        mine(_x)
+        roles = _by_role(mine)
+        got = {role: tuple(v.shape) for role, v in roles.items()}
+        want = {role: tuple(v.shape) for role, v in ref_roles.items()}
+        grading.check(
+            got == want,
+            f"UNetDown({filters}, {kwargs}) on {channels} channels: weights (name: shape) should be {want}, got {got}",
+        )
+        for role, v in roles.items():
+            v.assign(values[role])
+        infer = to_numpy(mine(_x, training=False))
+        train = to_numpy(mine(_x, training=True))
+        return mine, infer, train, {role: to_numpy(v) for role, v in roles.items() if role.startswith("moving")}
+
+    mine, infer, train, after = grading.own_work("Exercise 1 (UNetDown)", UNetDown, _LIBRARY_UNET_DOWN, run=run)
+    what = f"UNetDown({filters}, **{kwargs})"
+    note = _bn_note(mine)
+    grading.assert_close(
+        infer,
+        ref_infer,
+        f"{what} in inference mode, same weights as i2ilab's, moving variances about 1e-4 "
+        f"(where BatchNormalization's epsilon matters: PyTorch's epsilon=1e-5, Keras' default 1e-3){note}",
+        rtol=1e-3,
+        atol=1e-3,
+    )
+    grading.assert_close(
+        train, ref_train, f"{what} in training mode (batch statistics; epsilon=1e-5){note}", rtol=1e-3, atol=1e-3
+    )
+    for role in ref_after:
+        # moving = momentum * moving + (1 - momentum) * batch statistic; i2ilab updates the variance with
+        # the unbiased batch variance (as PyTorch), Keras' layer with the biased one: 0.4% apart here.
+        grading.assert_close(
+            after[role],
+            ref_after[role],
+            f"{what}: {role} after one training call (momentum=0.9 in Keras terms, "
+            f"PyTorch's 0.1; Keras' default 0.99 moves it ten times slower){note}",
+            rtol=1e-2,
+            atol=1e-6,
+        )
 
 
 for _kwargs in ({}, {"outermost": True}, {"innermost": True}, {"norm": "none"}, {"norm": "none", "outermost": True}):
-    _same_numbers(_kwargs, 5, 7, training=False)
-_same_numbers({}, 4, 6, training=True)
+    _compare_unet_down(_kwargs, 5, 7)
+_compare_unet_down({}, 3, 16)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# With the library's blocks (`i2ilab.layers.UNetDown` / `UNetUp`) the generator factories build
-# both networks: `unet_generator` and its ablation `encoder_decoder_generator` (same blocks, no
-# skips). At 256x256 the U-Net has 54,413,955 parameters, as the reference `unet_256`.
+# The generator factories take your block: `unet_generator(..., down_block=UNetDown)` builds the
+# U-Net's encoder from your `UNetDown` (it calls `UNetDown(filters, norm=..., outermost=...,
+# innermost=...)` for every level; the decoder blocks are the library's `UNetUp`), and so does
+# its ablation `encoder_decoder_generator` (same blocks, no skips). At 256x256 the U-Net has
+# 54,413,955 parameters, as the reference `unet_256`. Every network this lab trains is built
+# this way.
 
 # %%
 from i2ilab.models import encoder_decoder_generator, unet_generator
 
+
+def encoder_blocks(net):
+    """The layers of `net` that shrink the image: the U-Net's encoder blocks."""
+    return [
+        layer
+        for layer in net.layers
+        if not isinstance(layer.input, list)
+        and len(layer.input.shape) == 4
+        and layer.output.shape[1] < layer.input.shape[1]
+    ]
+
+
 if not GRADING:
     for factory in (unet_generator, encoder_decoder_generator):
-        net = factory(IMAGE_SIZE, ngf=NGF)
-        downs = sum(layer.name.startswith("down") for layer in net.layers)
-        print(f"{net.name}: {trainable_count(net):,} parameters, {downs} down blocks, "
-              f"{IMAGE_SIZE}x{IMAGE_SIZE} -> bottleneck {IMAGE_SIZE // 2**downs}x{IMAGE_SIZE // 2**downs}")
+        net = factory(IMAGE_SIZE, ngf=NGF, down_block=UNetDown)
+        downs = len(encoder_blocks(net))
+        print(
+            f"{net.name} with your UNetDown: {trainable_count(net):,} parameters, {downs} down blocks, "
+            f"{IMAGE_SIZE}x{IMAGE_SIZE} -> bottleneck {IMAGE_SIZE // 2**downs}x{IMAGE_SIZE // 2**downs}"
+        )
 
 # %% [markdown]
 # ## 2. The discriminator: a PatchGAN
@@ -205,6 +331,7 @@ if not GRADING:
 # kernel k and stride s, a field of r pixels becomes `(r - 1) * s + k`. Return the receptive
 # field of `patch_discriminator(n_layers=...)` (1 for the pixel discriminator).
 
+
 # %% nbgrader={"grade": false, "solution": true, "locked": false, "grade_id": "ex_receptive_field", "schema_version": 3}
 def receptive_field(n_layers):
     """Receptive field in pixels of one logit of the PatchGAN with n_layers stride-2 layers."""
@@ -217,15 +344,50 @@ def receptive_field(n_layers):
     return field
     ### END SOLUTION
 
+
 # %% nbgrader={"grade": true, "solution": false, "locked": true, "grade_id": "test_receptive_field", "points": 1, "schema_version": 3}
-assert receptive_field(3) == 70, f"the basic PatchGAN sees 70x70 pixels, got {receptive_field(3)}"
-assert receptive_field(0) == 1, "the pixel discriminator sees one pixel"
+import i2ilab.models.patchgan as _patchgan
+
+
+def _fields_without_the_table(layers):
+    """receptive_field(n) for each n while the library's table RECEPTIVE_FIELDS holds decoys (-1000 - n)."""
+    table = dict(_patchgan.RECEPTIVE_FIELDS)
+    _patchgan.RECEPTIVE_FIELDS.update({n: -1000 - n for n in table})
+    try:
+        fields = [receptive_field(n) for n in layers]
+    finally:
+        _patchgan.RECEPTIVE_FIELDS.update(table)
+    grading.check(
+        not any(f == -1000 - n for f, n in zip(fields, layers, strict=True)),
+        "Exercise 2 (receptive_field): your answer reads i2ilab.models.RECEPTIVE_FIELDS, the library's table of the "
+        "answers. Compute the field yourself: 0 points for this exercise.",
+    )
+    return fields
+
+
+_fields = grading.own_work(
+    "Exercise 2 (receptive_field)",
+    receptive_field,
+    _patchgan.receptive_field,
+    run=lambda: _fields_without_the_table([3, 0]),
+)
+grading.check(_fields[0] == 70, f"receptive_field(3): the basic PatchGAN sees 70x70 pixels, got {_fields[0]}")
+grading.check(_fields[1] == 1, f"receptive_field(0): the pixel discriminator sees 1 pixel, got {_fields[1]}")
 print("receptive_field: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from i2ilab.models import receptive_field as _reference_receptive_field
-
-assert [receptive_field(n) for n in range(6)] == [1, 16, 34, 70, 142, 286]
-assert all(receptive_field(n) == _reference_receptive_field(n) for n in range(8))
+_layers_n = list(range(9))
+_fields = grading.own_work(
+    "Exercise 2 (receptive_field)",
+    receptive_field,
+    _patchgan.receptive_field,
+    run=lambda: _fields_without_the_table(_layers_n),
+)
+_expected = [_patchgan.receptive_field(n) for n in _layers_n]
+grading.check(
+    list(_fields) == _expected,
+    f"receptive_field(n) for n = 0..8 (n stride-2 4x4 layers, then two stride-1 4x4 layers; r -> (r - 1) * s + k from the "
+    f"logit back): expected {_expected}, got {list(_fields)}",
+)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -238,6 +400,7 @@ assert all(receptive_field(n) == _reference_receptive_field(n) for n in range(8)
 # every convolution has a bias). The input is `(image_size, image_size, in_channels)`: the
 # pix2pix discriminator is **conditional**, it sees the input and the output image
 # concatenated (6 channels).
+
 
 # %% nbgrader={"grade": false, "solution": true, "locked": false, "grade_id": "ex_patch_discriminator", "schema_version": 3}
 def patch_discriminator(image_size=256, in_channels=6, ndf=64, n_layers=3, norm="batch"):
@@ -266,34 +429,154 @@ def patch_discriminator(image_size=256, in_channels=6, ndf=64, n_layers=3, norm=
     return keras.Model(inputs, conv(h, 1, 4, 1, 1, True))
     ### END SOLUTION
 
-# %% nbgrader={"grade": true, "solution": false, "locked": true, "grade_id": "test_patch_discriminator", "points": 3, "schema_version": 3}
-d70 = patch_discriminator()
-assert tuple(d70.output.shape) == (None, 30, 30, 1), f"256x256 -> 30x30 logits, got {d70.output.shape}"
-assert trainable_count(d70) == 2_768_705, f"the 70x70 PatchGAN has 2,768,705 parameters, got {trainable_count(d70):,}"
-d16 = patch_discriminator(32, ndf=8, n_layers=1)
-logits = to_numpy(d16(np.zeros((2, 32, 32, 6), np.float32), training=False))
-assert logits.shape == (2, 14, 14, 1), f"32x32 with n_layers=1 -> 14x14 logits, got {logits.shape}"
-print("patch_discriminator: visible tests passed")
-### BEGIN HIDDEN TESTS
-from i2ilab.models import patch_discriminator as _reference_patch_discriminator
 
+# %% nbgrader={"grade": true, "solution": false, "locked": true, "grade_id": "test_patch_discriminator", "points": 3, "schema_version": 3}
+import i2ilab.layers as _layers
+import i2ilab.models.patchgan as _patchgan
+
+_LIBRARY_PATCHGAN = (
+    _patchgan.patch_discriminator,
+    _layers.ConvBlock,
+    _layers.TorchBatchNormalization,
+    _layers.make_norm,
+)
+
+
+def _visible_discriminators():
+    d70 = patch_discriminator()
+    d16 = patch_discriminator(32, ndf=8, n_layers=1)
+    return d70, d16, to_numpy(d16(np.zeros((2, 32, 32, 6), np.float32), training=False))
+
+
+d70, d16, logits = grading.own_work(
+    "Exercise 3 (patch_discriminator)", patch_discriminator, _LIBRARY_PATCHGAN, run=_visible_discriminators
+)
+grading.check(
+    tuple(d70.output.shape) == (None, 30, 30, 1),
+    f"256x256 -> 30x30 logits: expected output shape (None, 30, 30, 1), got {tuple(d70.output.shape)}",
+)
+grading.check(
+    trainable_count(d70) == 2_768_705,
+    f"the 70x70 PatchGAN has 2,768,705 trainable parameters, got {trainable_count(d70):,}",
+)
+grading.check(
+    logits.shape == (2, 14, 14, 1),
+    f"32x32 with n_layers=1 -> 14x14 logits: expected (2, 14, 14, 1), got {logits.shape}",
+)
+print("patch_discriminator: visible tests passed")
+
+
+### BEGIN HIDDEN TESTS
+def _hidden_discriminators():
+    nets = {}
+    for n in range(6):
+        nets[("counts", n)] = patch_discriminator(None, ndf=8, n_layers=n)
+    for n in range(4):
+        nets[("shape", n)] = patch_discriminator(64, ndf=8, n_layers=n)
+    nets["none"] = patch_discriminator(64, 3, 16, 2, norm="none")
+    return nets
+
+
+_nets = grading.own_work(
+    "Exercise 3 (patch_discriminator)", patch_discriminator, _LIBRARY_PATCHGAN, run=_hidden_discriminators
+)
 for _n in range(6):
-    _mine, _ref = patch_discriminator(None, ndf=8, n_layers=_n), _reference_patch_discriminator(None, ndf=8, n_layers=_n)
-    assert trainable_count(_mine) == trainable_count(_ref), _n
+    _want = trainable_count(_patchgan.patch_discriminator(None, ndf=8, n_layers=_n))
+    _got = trainable_count(_nets[("counts", _n)])
+    grading.check(
+        _got == _want,
+        f"patch_discriminator(ndf=8, n_layers={_n}): {_want:,} trainable parameters expected, got {_got:,}",
+    )
 for _n in range(4):
-    _mine, _ref = patch_discriminator(64, ndf=8, n_layers=_n), _reference_patch_discriminator(64, ndf=8, n_layers=_n)
-    assert tuple(_mine.output.shape) == tuple(_ref.output.shape), _n
-assert trainable_count(patch_discriminator(64, 3, 16, 2, norm="none")) == trainable_count(_reference_patch_discriminator(64, 3, 16, 2, norm="none"))
+    _want = tuple(_patchgan.patch_discriminator(64, ndf=8, n_layers=_n).output.shape)
+    _got = tuple(_nets[("shape", _n)].output.shape)
+    grading.check(
+        _got == _want, f"patch_discriminator(64, ndf=8, n_layers={_n}): output shape {_want} expected, got {_got}"
+    )
+_want = trainable_count(_patchgan.patch_discriminator(64, 3, 16, 2, norm="none"))
+_got = trainable_count(_nets["none"])
+grading.check(
+    _got == _want,
+    f"patch_discriminator(64, 3, 16, 2, norm='none') (every conv with a bias): {_want:,} trainable parameters expected, got {_got:,}",
+)
+
+
+def _same_weights(ref, rng):
+    """Weights for ``ref`` (a list in its order): activations stay ~1 with tiny moving variances
+    (gamma 0.01, moving variance 1e-4), so BatchNormalization's epsilon matters."""
+    values = []
+    for v in ref.weights:
+        shape = tuple(v.shape)
+        if v.name == "kernel":
+            values.append(rng.normal(0.0, 1.0 / np.sqrt(np.prod(shape[:-1])), size=shape))
+        elif v.name == "gamma":
+            values.append(0.01 * rng.uniform(0.5, 1.5, size=shape))
+        elif v.name == "moving_variance":
+            values.append(1e-4 * rng.uniform(0.5, 1.5, size=shape))
+        else:
+            values.append(rng.normal(0.0, 0.1, size=shape))
+    return [w.astype(np.float32) for w in values]
+
+
+def _bn_note(model):
+    found = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    return (
+        f"; your BatchNormalization has momentum {found[0].momentum:g}, epsilon {found[0].epsilon:g}" if found else ""
+    )
+
+
 for _n in (0, 1, 2):
     _rng = np.random.default_rng(22 + _n)
-    _mine = patch_discriminator(32, 6, 8, _n)
-    _ref = _reference_patch_discriminator(32, 6, 8, _n)
-    _weights = [_rng.normal(0.0, 0.2, size=w.shape).astype(np.float32) for w in _ref.weights]
-    _weights = [np.abs(w) + 0.5 if "variance" in v.path else w for w, v in zip(_weights, _ref.weights)]
+    _ref = _patchgan.patch_discriminator(32, 6, 8, _n)
+    _weights = _same_weights(_ref, _rng)
     _ref.set_weights(_weights)
-    _mine.set_weights(_weights)
     _x = _rng.normal(size=(2, 32, 32, 6)).astype(np.float32)
-    assert np.allclose(to_numpy(_mine(_x, training=False)), to_numpy(_ref(_x, training=False)), rtol=1e-3, atol=1e-3), _n
+    _ref_infer = to_numpy(_ref(_x, training=False))
+    _ref_train = to_numpy(_ref(_x, training=True))
+    _ref_moving = [to_numpy(v) for v in _ref.weights if v.name.startswith("moving")]
+
+    def _run_numbers():
+        mine = patch_discriminator(32, 6, 8, _n)
+        got = [(v.name, tuple(v.shape)) for v in mine.weights]
+        want = [(v.name, tuple(v.shape)) for v in _ref.weights]
+        grading.check(
+            [s for _, s in got] == [s for _, s in want],
+            f"patch_discriminator(32, 6, 8, n_layers={_n}): weights in layer order (name, shape) should be {want}, got {got}",
+        )
+        mine.set_weights(_weights)
+        infer = to_numpy(mine(_x, training=False))
+        train = to_numpy(mine(_x, training=True))
+        return mine, infer, train, [to_numpy(v) for v in mine.weights if v.name.startswith("moving")]
+
+    _mine, _infer, _train, _moving = grading.own_work(
+        "Exercise 3 (patch_discriminator)", patch_discriminator, _LIBRARY_PATCHGAN, run=_run_numbers
+    )
+    _note = _bn_note(_mine)
+    _what = f"patch_discriminator(32, 6, 8, n_layers={_n})"
+    grading.assert_close(
+        _infer,
+        _ref_infer,
+        f"{_what} in inference mode, same weights as i2ilab's, moving variances about 1e-4 (layer order "
+        f"conv -> norm -> LeakyReLU(0.2); BatchNormalization epsilon=1e-5, Keras' default 1e-3){_note}",
+        rtol=1e-3,
+        atol=1e-3,
+    )
+    grading.assert_close(
+        _train, _ref_train, f"{_what} in training mode (batch statistics){_note}", rtol=1e-3, atol=1e-3
+    )
+    grading.check(
+        len(_moving) == len(_ref_moving),
+        f"{_what}: {len(_ref_moving) // 2} BatchNormalization layers expected, got {len(_moving) // 2}",
+    )
+    for _i, (_got, _want) in enumerate(zip(_moving, _ref_moving, strict=True)):
+        grading.assert_close(
+            _got,
+            _want,
+            f"{_what}: moving {'mean' if _i % 2 == 0 else 'variance'} of norm layer {_i // 2 + 1} after one "
+            f"training call (momentum=0.9 in Keras terms, PyTorch's 0.1; Keras' default 0.99){_note}",
+            rtol=3e-2,
+            atol=1e-6,
+        )
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -305,7 +588,9 @@ from i2ilab.models import RECEPTIVE_FIELDS
 for n in RF_ABLATION:
     rf = RECEPTIVE_FIELDS[n]
     scale = "pixel" if rf == 1 else "patch" if rf < IMAGE_SIZE else "whole image (and more)"
-    print(f"n_layers={n}: {rf:3d}x{rf:<3d} pixels = {min(rf / IMAGE_SIZE, 1):5.1%} of the {IMAGE_SIZE}-pixel width -> {scale}")
+    print(
+        f"n_layers={n}: {rf:3d}x{rf:<3d} pixels = {min(rf / IMAGE_SIZE, 1):5.1%} of the {IMAGE_SIZE}-pixel width -> {scale}"
+    )
 
 # %% [markdown]
 # ## 3. The objective: cGAN + lambda * L1
@@ -314,83 +599,211 @@ for n in RF_ABLATION:
 # outputs logits (one per patch). With the non-saturating GAN loss of the paper (binary
 # cross-entropy on the logits, $\sigma$ the sigmoid, means over all patches and the batch):
 #
-# - D minimises $\frac{1}{2}\big[-\log \sigma(D(x, y)) - \log(1 - \sigma(D(x, G(x))))\big]$,
-#   halved "to slow down the rate at which D learns relative to G" (Sec. 3.3);
-# - G minimises $-\log \sigma(D(x, G(x))) + \lambda \, \lVert y - G(x) \rVert_1$ with
-#   $\lambda = 100$, the L1 term a mean over pixels.
+# - D minimises $\frac{1}{2}\big[d_{real} + d_{fake}\big]$ with
+#   $d_{real} = -\log \sigma(D(x, y))$ (real pairs labelled 1) and
+#   $d_{fake} = -\log(1 - \sigma(D(x, G(x))))$ (generated pairs labelled 0), halved "to slow
+#   down the rate at which D learns relative to G" (Sec. 3.3);
+# - G minimises $g_{GAN} + \lambda \, g_{L1}$ with $g_{GAN} = -\log \sigma(D(x, G(x)))$ (the
+#   non-saturating form: G labels its outputs 1, instead of minimising $\log(1 - \sigma)$,
+#   whose gradient vanishes exactly when D rejects G's outputs with confidence) and
+#   $g_{L1} = \lVert y - G(x) \rVert_1$, a mean over pixels; $\lambda = 100$.
+#
+# Your two functions return the **terms** ($d_{real}, d_{fake}$ and $g_{GAN}, g_{L1}$), each a
+# mean, unweighted: that is the convention of the library trainer (`i2ilab.training.Pix2Pix`),
+# which halves the D sum, weights the L1 term with `lambda_l1` and logs the four terms as
+# `D_real`, `D_fake`, `G_GAN` and `G_L1`. The training below runs on your functions.
 #
 # Write them with `keras.ops` on logits; note $-\log \sigma(z) = \mathrm{softplus}(-z)$ and
 # $-\log(1 - \sigma(z)) = \mathrm{softplus}(z)$ (numerically safe, unlike `log(sigmoid)`).
 #
 # ### Exercise 4 (2 points): `discriminator_loss`
 
+
 # %% nbgrader={"grade": false, "solution": true, "locked": false, "grade_id": "ex_discriminator_loss", "schema_version": 3}
 def discriminator_loss(real_logits, fake_logits):
-    """0.5 * (BCE(real_logits, 1) + BCE(fake_logits, 0)), each a mean over all logits; a scalar."""
+    """(d_real, d_fake) = (BCE(real_logits, 1), BCE(fake_logits, 0)), each a mean over its logits (not halved)."""
     ### BEGIN SOLUTION
     real_logits = ops.cast(real_logits, "float32")
     fake_logits = ops.cast(fake_logits, "float32")
-    return 0.5 * (ops.mean(ops.softplus(-real_logits)) + ops.mean(ops.softplus(fake_logits)))
+    return ops.mean(ops.softplus(-real_logits)), ops.mean(ops.softplus(fake_logits))
     ### END SOLUTION
 
+
 # %% nbgrader={"grade": true, "solution": false, "locked": true, "grade_id": "test_discriminator_loss", "points": 2, "schema_version": 3}
+import i2ilab.losses as _losses
+
+_LIBRARY_D_LOSS = (_losses.gan_loss, _losses.GANLoss)
+
+
+def _pair(terms, what):
+    grading.check(
+        isinstance(terms, (tuple, list)) and len(terms) == 2,
+        f"discriminator_loss{what} must return the pair (d_real, d_fake), got {type(terms).__name__} {terms!r:.80}",
+    )
+    values = [to_numpy(t) for t in terms]
+    grading.check(
+        all(v.shape == () for v in values),
+        f"discriminator_loss{what}: d_real and d_fake are scalars (means), got shapes {[v.shape for v in values]}",
+    )
+    return [float(v) for v in values]
+
+
 # Stand-in logits (no networks needed): a D that cannot tell, one that is sure and right, one sure and wrong.
-undecided = float(to_numpy(discriminator_loss(np.zeros((2, 4, 4, 1)), np.zeros((2, 4, 4, 1)))))
-assert np.isclose(undecided, np.log(2.0), atol=1e-5), f"logits 0 everywhere give log 2 = 0.693, got {undecided}"
-right = float(to_numpy(discriminator_loss(np.full((2, 4, 4, 1), 20.0), np.full((2, 4, 4, 1), -20.0))))
-wrong = float(to_numpy(discriminator_loss(np.full((2, 4, 4, 1), -20.0), np.full((2, 4, 4, 1), 20.0))))
-assert right < 1e-6 and np.isclose(wrong, 20.0, rtol=1e-3), (right, wrong)
+_zero, _sure = np.zeros((2, 4, 4, 1), np.float32), np.full((2, 4, 4, 1), 20.0, np.float32)
+_cases = grading.own_work(
+    "Exercise 4 (discriminator_loss)",
+    discriminator_loss,
+    _LIBRARY_D_LOSS,
+    run=lambda: [
+        discriminator_loss(_zero, _zero),
+        discriminator_loss(_sure, -_sure),
+        discriminator_loss(-_sure, _sure),
+    ],
+)
+undecided, right, wrong = (
+    _pair(c, f" ({name})") for c, name in zip(_cases, ("undecided", "right", "wrong"), strict=True)
+)
+grading.assert_close(undecided, [np.log(2.0)] * 2, "logits 0 everywhere: d_real = d_fake = log 2 = 0.693", atol=1e-5)
+grading.assert_close(
+    right, [0.0, 0.0], "real logits +20, fake logits -20 (D sure and right): both terms about 0", atol=1e-6
+)
+grading.assert_close(
+    wrong, [20.0, 20.0], "real logits -20, fake logits +20 (D sure and wrong): both terms about 20", rtol=1e-3
+)
 print("discriminator_loss: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from i2ilab.losses import gan_loss as _gan_loss
-
 _rng = np.random.default_rng(23)
-_r, _f = _rng.normal(size=(3, 6, 6, 1)).astype(np.float32) * 3, _rng.normal(size=(3, 6, 6, 1)).astype(np.float32) * 3
-_d_real, _d_fake = _gan_loss("vanilla").d_loss(_r, _f)
-assert np.isclose(float(to_numpy(discriminator_loss(_r, _f))), 0.5 * float(to_numpy(_d_real + _d_fake)), rtol=1e-5)
-assert np.isclose(float(to_numpy(discriminator_loss(_r[:1], _f))), 0.5 * float(to_numpy(sum(_gan_loss("vanilla").d_loss(_r[:1], _f)))), rtol=1e-5)
-assert np.isfinite(float(to_numpy(discriminator_loss(np.full((1, 2, 2, 1), 1e4), np.full((1, 2, 2, 1), -1e4)))))
+_r, _f = _rng.normal(size=(3, 6, 6, 1)).astype(np.float32) * 3, _rng.normal(size=(2, 5, 5, 1)).astype(np.float32) * 3
+_big = np.full((1, 2, 2, 1), 200.0, np.float32)
+_inputs = {
+    "random logits, real (3, 6, 6, 1) and fake (2, 5, 5, 1)": (_r, _f),
+    "the same in float64": (_r.astype(np.float64), _f.astype(np.float64)),
+    "real logits -200, fake +200 (numerically safe: softplus, not log(sigmoid))": (-_big, _big),
+    "real logits +200, fake -200": (_big, -_big),
+    "real (3, 6, 6, 1) with fake logits 0 (d_real must not depend on the fake logits)": (_r, np.zeros_like(_f)),
+}
+_got = grading.own_work(
+    "Exercise 4 (discriminator_loss)",
+    discriminator_loss,
+    _LIBRARY_D_LOSS,
+    run=lambda: {k: discriminator_loss(*v) for k, v in _inputs.items()},
+)
+for _name, (_real, _fake) in _inputs.items():
+    _want = [
+        float(to_numpy(t))
+        for t in _losses.gan_loss("vanilla").d_loss(_real.astype(np.float32), _fake.astype(np.float32))
+    ]
+    grading.assert_close(
+        _pair(_got[_name], f" ({_name})"),
+        _want,
+        f"(d_real, d_fake) = (mean softplus(-real), mean softplus(fake)), not halved (the trainer halves the sum), for {_name}",
+        rtol=1e-5,
+        atol=1e-5,
+    )
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Exercise 5 (2 points): `generator_loss`
 
+
 # %% nbgrader={"grade": false, "solution": true, "locked": false, "grade_id": "ex_generator_loss", "schema_version": 3}
-def generator_loss(fake_logits, generated, target, lambda_l1=100.0):
-    """BCE(fake_logits, 1) + lambda_l1 * mean|target - generated|; a scalar."""
+def generator_loss(fake_logits, generated, target):
+    """(g_gan, g_l1) = (BCE(fake_logits, 1), mean|target - generated|), unweighted (the trainer applies lambda_l1)."""
     ### BEGIN SOLUTION
     gan = ops.mean(ops.softplus(-ops.cast(fake_logits, "float32")))
     l1 = ops.mean(ops.abs(ops.cast(target, "float32") - ops.cast(generated, "float32")))
-    return gan + lambda_l1 * l1
+    return gan, l1
     ### END SOLUTION
 
+
 # %% nbgrader={"grade": true, "solution": false, "locked": true, "grade_id": "test_generator_loss", "points": 2, "schema_version": 3}
+import i2ilab.losses as _losses
+
+_LIBRARY_G_LOSS = (_losses.gan_loss, _losses.GANLoss, _losses.l1_loss)
+
+
+def _g_pair(terms, what):
+    grading.check(
+        isinstance(terms, (tuple, list)) and len(terms) == 2,
+        f"generator_loss{what} must return the pair (g_gan, g_l1), got {type(terms).__name__} {terms!r:.80}",
+    )
+    values = [to_numpy(t) for t in terms]
+    grading.check(
+        all(v.shape == () for v in values),
+        f"generator_loss{what}: g_gan and g_l1 are scalars (means), got shapes {[v.shape for v in values]}",
+    )
+    return [float(v) for v in values]
+
+
 image = np.zeros((2, 8, 8, 3), np.float32)
-fooled = float(to_numpy(generator_loss(np.full((2, 4, 4, 1), 20.0), image, image)))
-assert fooled < 1e-6, f"a perfect output that fools D costs nothing, got {fooled}"
-off = float(to_numpy(generator_loss(np.full((2, 4, 4, 1), 20.0), image + 0.5, image)))
-assert np.isclose(off, 100.0 * 0.5, rtol=1e-4), f"an output 0.5 off everywhere costs lambda * 0.5 = 50, got {off}"
-caught = float(to_numpy(generator_loss(np.zeros((2, 4, 4, 1)), image, image, lambda_l1=0.0)))
-assert np.isclose(caught, np.log(2.0), atol=1e-5), "an undecided D gives the GAN term log 2"
+_fooled, _undecided = np.full((2, 4, 4, 1), 20.0, np.float32), np.zeros((2, 4, 4, 1), np.float32)
+_cases = grading.own_work(
+    "Exercise 5 (generator_loss)",
+    generator_loss,
+    _LIBRARY_G_LOSS,
+    run=lambda: [
+        generator_loss(_fooled, image, image),
+        generator_loss(_fooled, image + 0.5, image),
+        generator_loss(_undecided, image, image),
+    ],
+)
+perfect, off, caught = (
+    _g_pair(c, f" ({name})") for c, name in zip(_cases, ("perfect", "off", "undecided"), strict=True)
+)
+grading.assert_close(
+    perfect,
+    [0.0, 0.0],
+    "a perfect output (generated = target) that fools D (logits +20): both terms about 0",
+    atol=1e-6,
+)
+grading.assert_close(off[1], 0.5, "an output 0.5 off everywhere: g_l1 = 0.5 (a mean, unweighted)", rtol=1e-4)
+grading.assert_close(caught[0], np.log(2.0), "an undecided D (logits 0): g_gan = log 2 = 0.693", atol=1e-5)
 print("generator_loss: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from i2ilab.losses import gan_loss as _gan_loss, l1_loss as _l1_loss
-
 _rng = np.random.default_rng(24)
 _f = _rng.normal(size=(2, 5, 5, 1)).astype(np.float32) * 2
-_g, _t = _rng.uniform(-1, 1, size=(2, 8, 8, 3)).astype(np.float32), _rng.uniform(-1, 1, size=(2, 8, 8, 3)).astype(np.float32)
-for _lam in (100.0, 10.0, 0.0):
-    _expected = float(to_numpy(_gan_loss("vanilla").g_loss(_f) + _lam * _l1_loss(_g, _t)))
-    assert np.isclose(float(to_numpy(generator_loss(_f, _g, _t, lambda_l1=_lam))), _expected, rtol=1e-5), _lam
-assert np.isclose(float(to_numpy(generator_loss(_f, _g, _t))), float(to_numpy(_gan_loss("vanilla").g_loss(_f) + 100.0 * _l1_loss(_g, _t))), rtol=1e-5)
+_g, _t = (
+    _rng.uniform(-1, 1, size=(3, 8, 8, 3)).astype(np.float32),
+    _rng.uniform(-1, 1, size=(3, 8, 8, 3)).astype(np.float32),
+)
+_inputs = {
+    "random logits (2, 5, 5, 1) and images (3, 8, 8, 3)": (_f, _g, _t),
+    "the same in float64": (_f.astype(np.float64), _g.astype(np.float64), _t.astype(np.float64)),
+    "fake logits -200, D sure the output is fake (the non-saturating term is large: softplus(200) = 200)": (
+        np.full((1, 2, 2, 1), -200.0, np.float32),
+        _g,
+        _t,
+    ),
+    "fake logits +200": (np.full((1, 2, 2, 1), 200.0, np.float32), _g, _g),
+}
+_got = grading.own_work(
+    "Exercise 5 (generator_loss)",
+    generator_loss,
+    _LIBRARY_G_LOSS,
+    run=lambda: {k: generator_loss(*v) for k, v in _inputs.items()},
+)
+for _name, (_fl, _gen, _tar) in _inputs.items():
+    _want = [
+        float(to_numpy(_losses.gan_loss("vanilla").g_loss(_fl.astype(np.float32)))),
+        float(to_numpy(_losses.l1_loss(_gen.astype(np.float32), _tar.astype(np.float32)))),
+    ]
+    grading.assert_close(
+        _g_pair(_got[_name], f" ({_name})"),
+        _want,
+        f"(g_gan, g_l1) = (mean softplus(-fake_logits), mean |target - generated|), unweighted, for {_name}",
+        rtol=1e-5,
+        atol=1e-5,
+    )
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# `i2ilab.training.Pix2Pix` computes exactly these two objectives in its train step (with the
-# library's `losses.gan_loss("vanilla")` and `losses.l1_loss`), in the reference's update order:
-# one generator forward pass, a D step on the real and the (detached) fake pair, then a G step
-# against the updated D. Its ablations are arguments: `discriminator=None` is L1 alone,
-# `lambda_l1=0` is the cGAN alone.
+# `i2ilab.training.Pix2Pix` computes the two objectives from these terms in its train step, in
+# the reference's update order: one generator forward pass, a D step on the real and the
+# (detached) fake pair, then a G step against the updated D. Its `gan_mode` argument takes a GAN
+# loss object, so your functions plug in (below): `losses.FunctionGANLoss(d_loss, g_loss)` with
+# your `discriminator_loss` and the G_GAN term of your `generator_loss`, and `l1_loss=` its G_L1
+# term. Its ablations are arguments: `discriminator=None` is L1 alone, `lambda_l1=0` is the cGAN
+# alone.
 
 # %% [markdown]
 # ## 4. Data and training
@@ -419,15 +832,24 @@ elif not GRADING:
 def train_dataset():
     """The training pipeline (resize to 286/256 of the size, random crop and flip), batches in a fixed order."""
     return paired_dataset(
-        ROOT, "train", direction=DIRECTION, image_size=IMAGE_SIZE, load_size=round(IMAGE_SIZE * 286 / 256),
-        jitter=True, batch_size=BATCH_SIZE, shuffle=True, seed=SEED, drop_remainder=True,
+        ROOT,
+        "train",
+        direction=DIRECTION,
+        image_size=IMAGE_SIZE,
+        load_size=round(IMAGE_SIZE * 286 / 256),
+        jitter=True,
+        batch_size=BATCH_SIZE,
+        shuffle=True,
+        seed=SEED,
+        drop_remainder=True,
     )
 
 
 if not GRADING:
     train_ds = train_dataset()
-    test_ds = paired_dataset(ROOT, TEST_SPLIT, direction=DIRECTION, image_size=IMAGE_SIZE, jitter=False,
-                             batch_size=64, shuffle=False)
+    test_ds = paired_dataset(
+        ROOT, TEST_SPLIT, direction=DIRECTION, image_size=IMAGE_SIZE, jitter=False, batch_size=64, shuffle=False
+    )
     test_x, test_y = (to_numpy(t) for t in next(iter(test_ds)))
     # Integer class of every test pixel (synthetic set only): where the textures are.
     test_labels = None if FULL else load_labels(ROOT, TEST_SPLIT)[: len(test_x)]
@@ -442,7 +864,8 @@ if not GRADING:
 # photos'. A flat output scores 0, the real photos 1. (Full mode has no label maps: there it is
 # measured over whole images.) A callback records it on the test images after every epoch.
 
-# %%
+
+# %% tags=["texture-energy"]
 def texture_energy(images, labels=None, margin=2):
     """Mean squared high-pass response (image minus its 3x3 mean) over textured pixels, per image set.
 
@@ -452,7 +875,7 @@ def texture_energy(images, labels=None, margin=2):
     images = np.asarray(images, np.float64)
     padded = np.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
     h, w = images.shape[1:3]
-    local_mean = sum(padded[:, i:i + h, j:j + w] for i in range(3) for j in range(3)) / 9.0
+    local_mean = sum(padded[:, i : i + h, j : j + w] for i in range(3) for j in range(3)) / 9.0
     energy = ((images - local_mean) ** 2).mean(axis=-1)
     if labels is None:
         return float(energy.mean())
@@ -480,29 +903,54 @@ if not GRADING:
     REAL_ENERGY = texture_energy(test_y, test_labels)
 
 # %% [markdown]
-# One function trains one configuration with the library: fresh networks with a fixed seed,
-# `Pix2Pix(generator, discriminator, lambda_l1)`, Adam(2e-4, beta_1 0.5) for both networks (the
-# paper's settings), and a fresh pipeline, so that every run sees the same batches.
+# One function trains one configuration with the library trainer and **your pieces**: the
+# generator built from your `UNetDown` (`down_block=UNetDown`), your `patch_discriminator`,
+# your `discriminator_loss` and `generator_loss` plugged into `Pix2Pix`; fresh networks with a
+# fixed seed, Adam(2e-4, beta_1 0.5) for both networks (the paper's settings), and a fresh
+# pipeline, so that every run sees the same batches. If one of your pieces is wrong, these runs
+# (and the plots below) show it.
 
 # %%
-from i2ilab.models import patch_discriminator as library_patch_discriminator
+from i2ilab import losses
 from i2ilab.training import Pix2Pix
+
+_NO_LOGITS = np.zeros((1, 1, 1, 1), np.float32)  # stand-ins for the arguments a term does not use
+_NO_IMAGE = np.zeros((1, 1, 1, 1), np.float32)
+
+#: Your losses as the trainer's GAN loss: D_real, D_fake = discriminator_loss(...), G_GAN = the first term of generator_loss.
+YOUR_GAN_LOSS = losses.FunctionGANLoss(
+    d_loss=discriminator_loss,
+    g_loss=lambda fake_logits: generator_loss(fake_logits, _NO_IMAGE, _NO_IMAGE)[0],
+    name="lab 2: your discriminator_loss and generator_loss",
+)
+
+
+def your_l1_loss(generated, target):
+    """G_L1: the second term of your generator_loss."""
+    return generator_loss(_NO_LOGITS, generated, target)[1]
 
 
 def train_pix2pix(generator="unet", d_layers=D_LAYERS, lambda_l1=LAMBDA_L1, adversarial=True, steps=STEPS):
-    """Train one pix2pix configuration from scratch; returns the trainer and its texture-energy log."""
+    """Train one pix2pix configuration from scratch with your pieces; returns the trainer and its texture-energy log."""
     keras.utils.set_random_seed(SEED)
     factory = unet_generator if generator == "unet" else encoder_decoder_generator
-    g = factory(IMAGE_SIZE, ngf=NGF)
-    d = library_patch_discriminator(IMAGE_SIZE, in_channels=6, ndf=NDF, n_layers=d_layers) if adversarial else None
-    trainer = Pix2Pix(g, d, lambda_l1=lambda_l1, seed=SEED)
+    g = factory(IMAGE_SIZE, ngf=NGF, down_block=UNetDown)
+    d = patch_discriminator(IMAGE_SIZE, in_channels=6, ndf=NDF, n_layers=d_layers) if adversarial else None
+    trainer = Pix2Pix(g, d, lambda_l1=lambda_l1, gan_mode=YOUR_GAN_LOSS, l1_loss=your_l1_loss, seed=SEED)
     trainer.compile()
     log = TextureEnergyLog()
     t0 = time.time()
-    history = trainer.fit(train_dataset().repeat(), steps_per_epoch=steps // EPOCHS, epochs=EPOCHS, verbose=1,
-                          callbacks=[log])
-    print(f"{steps} steps in {time.time() - t0:.0f} s; texture energy after each epoch: "
-          + ", ".join(f"{v:.2f}" for v in log.values))
+    history = trainer.fit(
+        train_dataset().repeat(),
+        steps_per_epoch=steps // EPOCHS,
+        epochs=EPOCHS,
+        verbose=0,
+        callbacks=[log, notebook.EpochLog()],
+    )
+    print(
+        f"{steps} steps in {time.time() - t0:.0f} s; texture energy after each epoch: "
+        + ", ".join(f"{v:.2f}" for v in log.values)
+    )
     log.history = history
     return trainer, log
 
@@ -544,8 +992,10 @@ def evaluate(names):
             "texture_energy_final": logs[name].values[-1],
             "l1": float(np.abs(out - test_y).mean()),
         }
-        print(f"{name:>18s}: texture energy {rows[name]['texture_energy']:6.3f} x real (last {LATE} epochs), "
-              f"L1 to target {rows[name]['l1']:.3f}")
+        print(
+            f"{name:>18s}: texture energy {rows[name]['texture_energy']:6.3f} x real (last {LATE} epochs), "
+            f"L1 to target {rows[name]['l1']:.3f}"
+        )
     return rows
 
 
@@ -618,8 +1068,10 @@ if not GRADING:
     print("Objective (Table 1):")
     viz.show_grid({"input": test_x, **{n: outputs[n] for n in ("L1", "cGAN", "L1+cGAN")}, "target": test_y}, max_rows=5)
     print("Generator (Table 2):")
-    viz.show_grid({"input": test_x, "enc-dec": outputs["enc-dec L1+cGAN"], "U-Net": outputs["L1+cGAN"], "target": test_y},
-                  max_rows=5)
+    viz.show_grid(
+        {"input": test_x, "enc-dec": outputs["enc-dec L1+cGAN"], "U-Net": outputs["L1+cGAN"], "target": test_y},
+        max_rows=5,
+    )
     print("Discriminator receptive field (Table 3), L1+cGAN:")
     viz.show_grid({"input": test_x, **{n: outputs[n] for n in rf_names}, "target": test_y}, max_rows=5)
 
@@ -627,7 +1079,11 @@ if not GRADING:
     for i, (key, title) in enumerate((("texture_energy", "texture energy (x real)"), ("l1", "L1 distance to target"))):
         ax = fig.add_subplot(1, 2, i + 1)
         names = ["L1", "cGAN", "L1+cGAN", "enc-dec L1+cGAN"] + [n for n in rf_names if n != main_rf]
-        ax.bar(range(len(names)), [scores[n][key] for n in names], color=["C0", "C1", "C2", "C3"] + ["C4"] * (len(names) - 4))
+        ax.bar(
+            range(len(names)),
+            [scores[n][key] for n in names],
+            color=["C0", "C1", "C2", "C3"] + ["C4"] * (len(names) - 4),
+        )
         labels = [f"L1+cGAN (U-Net, {main_rf})" if n == "L1+cGAN" else n for n in names]
         ax.set_xticks(range(len(names)), labels, rotation=30, ha="right", fontsize=8)
         if key == "texture_energy":

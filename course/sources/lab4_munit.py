@@ -11,17 +11,23 @@
 # 1. write the pieces: adaptive instance normalisation (AdaIN), which lets a style code steer
 #    the decoder; the latent reconstruction losses that make the codes meaningful; sampling a
 #    random style; and the diversity measure of the MUNIT paper;
-# 2. train MUNIT with the library trainer (`i2ilab.training.MUNIT`) and, for comparison, a
-#    CycleGAN on the same data;
+# 2. train MUNIT with the library trainer (`i2ilab.training.MUNIT`) built from **your** pieces:
+#    your AdaIN in the generators' decoders, your latent reconstruction losses and your style
+#    sampler; and, for comparison, the library's CycleGAN on the same data;
 # 3. show one input with several random styles, an interpolation between two styles, and
 #    example-guided translation (style taken from a reference image);
-# 4. measure the diversity of the outputs for one input (mean pairwise distance) next to
-#    CycleGAN's, as in the MUNIT paper, and discuss MUNIT's assumptions.
+# 4. measure the diversity of the outputs for one input (mean pairwise distance, with your
+#    function) next to CycleGAN's, as in the MUNIT paper, and discuss MUNIT's assumptions.
 #
 # **Grading.** The exercises are autograded: the visible tests below each exercise check shapes
-# and simple cases; hidden tests compare your function with the library's (`i2ilab`) on fixed
-# inputs. The written questions are graded by hand. While nbgrader grades your notebook, the
-# training cells skip themselves, so only the exercises count there.
+# and simple cases and say which property failed, with the numbers; hidden tests check the
+# property each exercise teaches against the library's (`i2ilab`) implementation on fixed
+# inputs, with tolerances, so any correct spelling passes. Write the answers yourself: an answer
+# that imports, wraps or calls the library's implementation of its exercise gets 0 points for
+# that exercise (the tests say so). A test that needs another exercise's function uses the
+# library's version of it, so one mistake costs one exercise. The written questions are graded
+# by hand. While nbgrader grades your notebook, the training cells skip themselves, so only the
+# exercises count there.
 #
 # **Modes.** With `I2ILAB_SMOKE=1` (any laptop CPU) the lab uses the built-in synthetic
 # `styles` dataset at 32x32 and finishes in about 4 minutes. Without it, the lab runs in
@@ -58,32 +64,25 @@ FULL_DATASET = "summer2winter_yosemite"
 
 # %% [markdown]
 # ## 0. Setup
+# `notebook.start` starts the backend (its start-up log lines are kept, not printed), seeds
+# everything and prints one line.
 
-# %% tags=["setup"]
+# %% nbgrader={"grade": false, "solution": false, "locked": true, "grade_id": "setup", "schema_version": 3} tags=["setup"]
 import json
 import time
-import warnings
+
+from i2ilab import notebook
+
+START_CPU, START_WALL = time.process_time(), time.time()
+notebook.start(seed=SEED, mode="full" if FULL else "smoke", image_size=IMAGE_SIZE)
 
 import keras
 import numpy as np
 from keras import ops
 from matplotlib.figure import Figure
 
-import i2ilab
-from i2ilab import viz
-
-warnings.filterwarnings("ignore", message=".*shuffle=True.*was passed")  # fit() on a tf.data pipeline
-keras.utils.set_random_seed(SEED)
-START_CPU, START_WALL = time.process_time(), time.time()
-
-
-def to_numpy(x):
-    """Any tensor (TensorFlow, JAX, NumPy) -> NumPy array."""
-    return np.asarray(ops.convert_to_numpy(x))
-
-
-print(f"i2ilab {i2ilab.__version__}, Keras {keras.__version__} on {keras.backend.backend()}; "
-      f"{'full' if FULL else 'smoke'} mode, {IMAGE_SIZE}x{IMAGE_SIZE}")
+from i2ilab import grading, viz
+from i2ilab.notebook import to_numpy
 
 # %% [markdown]
 # ## 1. AdaIN: how a style code steers the decoder
@@ -99,9 +98,11 @@ print(f"i2ilab {i2ilab.__version__}, Keras {keras.__version__} on {keras.backend
 # and $\gamma, \beta$ (B, C) computed from the style code by an MLP.
 #
 # ### Exercise 1 (3 points): `adain`
-# It mirrors `i2ilab.layers.AdaIN()(x, gamma, beta)`. Use `keras.ops` (`ops.mean`, `ops.var`
-# or `ops.moments`, `ops.sqrt`); note the shapes: gamma and beta are (B, C) and must be
-# broadcast over H and W.
+# It computes what `i2ilab.layers.AdaIN()(x, gamma, beta)` computes. Use `keras.ops`
+# (`ops.mean`, `ops.var` or `ops.moments`, `ops.sqrt`): your function runs inside the decoders
+# of the networks you train in Section 5 (`munit_generator(..., adain=adain)`). Note the
+# shapes: gamma and beta are (B, C) and must be broadcast over H and W.
+
 
 # %% nbgrader={"grade": false, "solution": true, "locked": false, "grade_id": "ex_adain", "schema_version": 3}
 def adain(x, gamma, beta, epsilon=1e-5):
@@ -115,27 +116,65 @@ def adain(x, gamma, beta, epsilon=1e-5):
     return gamma * normalised + beta
     ### END SOLUTION
 
+
 # %% nbgrader={"grade": true, "solution": false, "locked": true, "grade_id": "test_adain", "points": 3, "schema_version": 3}
+from i2ilab.layers import AdaIN as _AdaIN
+
 rng = np.random.default_rng(0)
 x_test = (3.0 * rng.normal(size=(2, 5, 6, 4)) + 7.0).astype(np.float32)
 gamma_test = np.array([[1.0, 2.0, 0.5, 3.0], [0.1, 1.0, 4.0, 2.0]], np.float32)
 beta_test = np.array([[0.0, -1.0, 2.0, 5.0], [1.0, 0.0, -3.0, 0.5]], np.float32)
+grading.own_work("Exercise 1 (adain)", adain, _AdaIN, run=lambda: adain(x_test, gamma_test, beta_test))
 y_test = to_numpy(adain(x_test, gamma_test, beta_test))
-assert y_test.shape == x_test.shape, f"AdaIN keeps the shape, got {y_test.shape}"
-assert np.allclose(y_test.mean(axis=(1, 2)), beta_test, atol=1e-4), "each channel's mean over H, W must become beta"
-assert np.allclose(y_test.std(axis=(1, 2)), gamma_test, atol=1e-3), "each channel's std over H, W must become gamma"
-# The input's own statistics are gone: shifting and scaling x does not change the output.
-assert np.allclose(to_numpy(adain(5.0 * x_test - 2.0, gamma_test, beta_test)), y_test, atol=1e-3)
+grading.check(y_test.shape == x_test.shape, f"adain keeps the shape {x_test.shape} of x, got {y_test.shape}")
+grading.assert_close(
+    y_test.mean(axis=(1, 2)),
+    beta_test,
+    "each channel's mean over H, W of adain(x, gamma, beta) (must be beta)",
+    rtol=0,
+    atol=1e-4,
+)
+grading.assert_close(
+    y_test.std(axis=(1, 2)),
+    gamma_test,
+    "each channel's std over H, W of adain(x, gamma, beta) (must be gamma)",
+    rtol=0,
+    atol=1e-3,
+)
+grading.assert_close(
+    adain(5.0 * x_test - 2.0, gamma_test, beta_test),
+    y_test,
+    "adain(5 x - 2, gamma, beta) (must equal adain(x, gamma, beta): x's own statistics are removed)",
+    rtol=0,
+    atol=1e-3,
+)
 print("adain: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from i2ilab.layers import AdaIN as _AdaIN
-
 _rng = np.random.default_rng(71)
 _x = _rng.normal(size=(3, 4, 7, 5)).astype(np.float32)
-_x[:, :, :, 0] = 0.25  # a constant channel: the epsilon matters
+_x[:, :, :, 0] = 0.25 + 1e-3 * _rng.normal(size=(3, 4, 7))  # a nearly constant channel: the epsilon matters
 _g, _b = _rng.normal(size=(3, 5)).astype(np.float32), _rng.normal(size=(3, 5)).astype(np.float32)
-assert np.allclose(to_numpy(adain(_x, _g, _b)), to_numpy(_AdaIN()(_x, _g, _b)), atol=1e-4)
-assert np.allclose(to_numpy(adain(_x, _g, _b, epsilon=0.5)), to_numpy(_AdaIN(epsilon=0.5)(_x, _g, _b)), atol=1e-4)
+grading.assert_close(
+    adain(_x, _g, _b),
+    _AdaIN()(_x, _g, _b),
+    "adain(x, gamma, beta) for 3 images (channel 0 nearly constant: epsilon inside the square root)",
+    rtol=1e-3,
+    atol=1e-4,
+)
+grading.assert_close(
+    adain(_x, _g, _b, epsilon=0.5),
+    _AdaIN(epsilon=0.5)(_x, _g, _b),
+    "adain(x, gamma, beta, epsilon=0.5) (epsilon is added to the variance)",
+    rtol=1e-3,
+    atol=1e-4,
+)
+grading.assert_close(
+    adain(_x.astype(np.float64), _g.astype(np.float64), _b.astype(np.float64)),
+    _AdaIN()(_x, _g, _b),
+    "adain of float64 inputs",
+    rtol=1e-3,
+    atol=1e-4,
+)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -162,8 +201,10 @@ assert np.allclose(to_numpy(adain(_x, _g, _b, epsilon=0.5)), to_numpy(_AdaIN(eps
 # decoder ignored $s_b$, the style could not be read back from $x_{ab}$.
 #
 # ### Exercise 2 (2 points): `style_reconstruction_loss`, `content_reconstruction_loss`
-# They mirror the functions of the same names in `i2ilab.losses`: the mean absolute difference
-# over all elements (batch included), a float32 scalar.
+# They compute what the functions of the same names in `i2ilab.losses` compute: the mean
+# absolute difference over all elements (batch included), a float32 scalar. The trainer of
+# Section 5 uses yours for its latent reconstruction terms.
+
 
 # %% nbgrader={"grade": false, "solution": true, "locked": false, "grade_id": "ex_latent_losses", "schema_version": 3}
 def style_reconstruction_loss(style, style_recon):
@@ -179,23 +220,59 @@ def content_reconstruction_loss(content, content_recon):
     return ops.mean(ops.abs(ops.cast(content_recon, "float32") - ops.cast(content, "float32")))
     ### END SOLUTION
 
+
 # %% nbgrader={"grade": true, "solution": false, "locked": true, "grade_id": "test_latent_losses", "points": 2, "schema_version": 3}
-s = np.array([[1.0, -2.0], [0.5, 0.0]], np.float32)
-assert np.isclose(float(to_numpy(style_reconstruction_loss(s, s))), 0.0)
-assert np.isclose(float(to_numpy(style_reconstruction_loss(s, s + np.array([1.0, -1.0], np.float32)))), 1.0)
-c = np.zeros((2, 3, 3, 4), np.float32)
-assert np.isclose(float(to_numpy(content_reconstruction_loss(c, c - 0.25))), 0.25)
-print("latent reconstruction losses: visible tests passed")
-### BEGIN HIDDEN TESTS
 from i2ilab import losses as _losses
 
+s = np.array([[1.0, -2.0], [0.5, 0.0]], np.float32)
+c = np.zeros((2, 3, 3, 4), np.float32)
+grading.own_work(
+    "Exercise 2 (style_reconstruction_loss, content_reconstruction_loss)",
+    (style_reconstruction_loss, content_reconstruction_loss),
+    (
+        _losses.style_reconstruction_loss,
+        _losses.content_reconstruction_loss,
+        _losses.image_reconstruction_loss,
+        _losses.l1_loss,
+    ),
+    run=lambda: (style_reconstruction_loss(s, s + 1.0), content_reconstruction_loss(c, c - 0.25)),
+)
+grading.assert_close(style_reconstruction_loss(s, s), 0.0, "style_reconstruction_loss(s, s) (a scalar)")
+grading.assert_close(
+    style_reconstruction_loss(s, s + np.array([1.0, -1.0], np.float32)),
+    1.0,
+    "style_reconstruction_loss(s, s + [1, -1]) (mean |difference| = 1)",
+)
+grading.assert_close(
+    content_reconstruction_loss(c, c - 0.25),
+    0.25,
+    "content_reconstruction_loss(c, c - 0.25) (mean |difference| = 0.25)",
+)
+print("latent reconstruction losses: visible tests passed")
+### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(81)
 _s1, _s2 = _rng.normal(size=(3, 8)).astype(np.float32), _rng.normal(size=(3, 8)).astype(np.float32)
 _c1, _c2 = _rng.normal(size=(2, 4, 4, 6)).astype(np.float32), _rng.normal(size=(2, 4, 4, 6)).astype(np.float32)
-assert np.isclose(float(to_numpy(style_reconstruction_loss(_s1, _s2))),
-                  float(to_numpy(_losses.style_reconstruction_loss(_s1, _s2))), rtol=1e-5)
-assert np.isclose(float(to_numpy(content_reconstruction_loss(_c1, _c2))),
-                  float(to_numpy(_losses.content_reconstruction_loss(_c1, _c2))), rtol=1e-5)
+grading.assert_close(
+    style_reconstruction_loss(_s1, _s2),
+    _losses.style_reconstruction_loss(_s1, _s2),
+    "style_reconstruction_loss of 3 random codes (mean |difference| over batch and dimensions)",
+)
+grading.assert_close(
+    content_reconstruction_loss(_c1, _c2),
+    _losses.content_reconstruction_loss(_c1, _c2),
+    "content_reconstruction_loss of 2 random content codes (mean |difference| over all elements)",
+)
+grading.assert_close(
+    style_reconstruction_loss(_s1.astype(np.float64), _s2.astype(np.float64)),
+    _losses.style_reconstruction_loss(_s1, _s2),
+    "style_reconstruction_loss of float64 codes",
+)
+grading.assert_close(
+    content_reconstruction_loss(_c1[:1], 3.0 * _c2[:1]),
+    _losses.content_reconstruction_loss(_c1[:1], 3.0 * _c2[:1]),
+    "content_reconstruction_loss of one large difference (|d|, not d squared)",
+)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -203,7 +280,9 @@ assert np.isclose(float(to_numpy(content_reconstruction_loss(_c1, _c2))),
 # Write one direction of the trainer's step (A -> B): encode `x_a` with `gen_a`, decode its
 # content with the style `s_b` using `gen_b`, encode the result with `gen_b`, and return
 # `(x_ab, content loss, style loss)` using your functions above. `gen_a` and `gen_b` are any
-# objects with `encode(x) -> (content, style)` and `decode(content, style) -> image`.
+# objects with `encode(x) -> (content, style)` and `decode(content, style) -> image`. (The
+# tests of this exercise use the library's latent losses, so only this function counts here.)
+
 
 # %% nbgrader={"grade": false, "solution": true, "locked": false, "grade_id": "ex_cross_domain", "schema_version": 3}
 def cross_domain_losses(gen_a, gen_b, x_a, s_b):
@@ -215,57 +294,91 @@ def cross_domain_losses(gen_a, gen_b, x_a, s_b):
     return x_ab, content_reconstruction_loss(c_a, c_a_recon), style_reconstruction_loss(s_b, s_b_recon)
     ### END SOLUTION
 
+
 # %% nbgrader={"grade": true, "solution": false, "locked": true, "grade_id": "test_cross_domain", "points": 2, "schema_version": 3}
-class StandIn:
-    """A toy 'generator': content = the image times k, style = the mean colour; decode adds the style back."""
-
-    def __init__(self, k):
-        self.k = k
-
-    def encode(self, x):
-        return self.k * x, ops.mean(x, axis=(1, 2))
-
-    def decode(self, content, style):
-        return content + style[:, None, None, :]
-
-
-x_a = np.zeros((1, 2, 2, 3), np.float32)
-s_b = np.array([[1.0, 2.0, 3.0]], np.float32)
-x_ab, loss_c, loss_s = cross_domain_losses(StandIn(1.0), StandIn(1.0), x_a, s_b)
-assert np.allclose(to_numpy(x_ab), np.broadcast_to(s_b[:, None, None, :], (1, 2, 2, 3))), "x_ab = gen_b.decode(content of x_a, s_b)"
-assert np.isclose(float(to_numpy(loss_s)), 0.0), "the style encoder of B reads s_b back exactly here"
-# gen_b's content encoder doubles: E^c_b(x_ab) = 2 * s_b everywhere, while E^c_a(x_a) = 0.
-x_ab, loss_c, loss_s = cross_domain_losses(StandIn(1.0), StandIn(2.0), x_a, s_b)
-assert np.isclose(float(to_numpy(loss_c)), 4.0), f"content loss |2 s_b - 0| = 4 on average, got {float(to_numpy(loss_c))}"
-print("cross_domain_losses: visible tests passed")
-### BEGIN HIDDEN TESTS
 from i2ilab import losses as _losses
+from i2ilab.training import MUNIT as _MUNIT
 
-_rng = np.random.default_rng(91)
-_xa = _rng.uniform(-1, 1, (2, 4, 4, 3)).astype(np.float32)
-_sb = _rng.normal(size=(2, 3)).astype(np.float32)
+with grading.using(
+    globals(),
+    style_reconstruction_loss=_losses.style_reconstruction_loss,
+    content_reconstruction_loss=_losses.content_reconstruction_loss,
+):
 
+    class StandIn:
+        """A toy 'generator': content = the image times k, style = the mean colour; decode adds the style back."""
 
-class _Gen:
-    def __init__(self, k, shift):
-        self.k, self.shift = k, shift
+        def __init__(self, k):
+            self.k = k
 
-    def encode(self, x):
-        return ops.tanh(self.k * x), ops.max(x, axis=(1, 2)) * self.k + self.shift
+        def encode(self, x):
+            return self.k * x, ops.mean(x, axis=(1, 2))
 
-    def decode(self, content, style):
-        return content * self.k - style[:, None, None, :] * 0.5
+        def decode(self, content, style):
+            return content + style[:, None, None, :]
 
+    x_a = np.zeros((1, 2, 2, 3), np.float32)
+    s_b = np.array([[1.0, 2.0, 3.0]], np.float32)
+    grading.own_work(
+        "Exercise 3 (cross_domain_losses)",
+        cross_domain_losses,
+        _MUNIT,
+        run=lambda: cross_domain_losses(StandIn(1.0), StandIn(2.0), x_a, s_b),
+    )
+    got = cross_domain_losses(StandIn(1.0), StandIn(1.0), x_a, s_b)
+    grading.check(
+        isinstance(got, tuple) and len(got) == 3,
+        f"cross_domain_losses returns a tuple (x_ab, loss_content, loss_style), got {type(got).__name__}",
+    )
+    x_ab, loss_c, loss_s = got
+    grading.assert_close(
+        x_ab,
+        np.broadcast_to(s_b[:, None, None, :], (1, 2, 2, 3)),
+        "x_ab = gen_b.decode(content of x_a, s_b) (here s_b in every pixel)",
+    )
+    grading.assert_close(loss_s, 0.0, "the style loss when gen_b's style encoder reads s_b back exactly")
+    # gen_b's content encoder doubles: E^c_b(x_ab) = 2 * s_b everywhere, while E^c_a(x_a) = 0.
+    x_ab, loss_c, loss_s = cross_domain_losses(StandIn(1.0), StandIn(2.0), x_a, s_b)
+    grading.assert_close(loss_c, 4.0, "the content loss mean |E^c_b(x_ab) - E^c_a(x_a)| = mean |2 s_b - 0|")
+    print("cross_domain_losses: visible tests passed")
+    ### BEGIN HIDDEN TESTS
+    _rng = np.random.default_rng(91)
+    _xa = _rng.uniform(-1, 1, (2, 4, 4, 3)).astype(np.float32)
+    _sb = _rng.normal(size=(2, 3)).astype(np.float32)
 
-_ga, _gb = _Gen(1.3, 0.1), _Gen(0.7, -0.2)
-_got = cross_domain_losses(_ga, _gb, _xa, _sb)
-_ca = _ga.encode(_xa)[0]
-_xab = _gb.decode(_ca, _sb)
-_cr, _sr = _gb.encode(_xab)
-assert np.allclose(to_numpy(_got[0]), to_numpy(_xab), atol=1e-6)
-assert np.isclose(float(to_numpy(_got[1])), float(to_numpy(_losses.content_reconstruction_loss(_ca, _cr))), rtol=1e-5)
-assert np.isclose(float(to_numpy(_got[2])), float(to_numpy(_losses.style_reconstruction_loss(_sb, _sr))), rtol=1e-5)
-### END HIDDEN TESTS
+    class _Gen:
+        def __init__(self, k, shift):
+            self.k, self.shift = k, shift
+
+        def encode(self, x):
+            return ops.tanh(self.k * x), ops.max(x, axis=(1, 2)) * self.k + self.shift
+
+        def decode(self, content, style):
+            return content * self.k - style[:, None, None, :] * 0.5
+
+    _ga, _gb = _Gen(1.3, 0.1), _Gen(0.7, -0.2)
+    _got = cross_domain_losses(_ga, _gb, _xa, _sb)
+    _ca = _ga.encode(_xa)[0]
+    _xab = _gb.decode(_ca, _sb)
+    _cr, _sr = _gb.encode(_xab)
+    grading.assert_close(
+        _got[0],
+        _xab,
+        "x_ab = gen_b.decode(gen_a's content of x_a, s_b) (two different generators)",
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    grading.assert_close(
+        _got[1],
+        _losses.content_reconstruction_loss(_ca, _cr),
+        "loss_content = content loss(E^c_a(x_a), E^c_b(x_ab)) (two different generators)",
+    )
+    grading.assert_close(
+        _got[2],
+        _losses.style_reconstruction_loss(_sb, _sr),
+        "loss_style = style loss(s_b, E^s_b(x_ab)) (two different generators)",
+    )
+    ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 3. Random styles and how different the outputs are
@@ -276,9 +389,14 @@ assert np.isclose(float(to_numpy(_got[2])), float(to_numpy(_losses.style_reconst
 # from that prior.
 #
 # ### Exercise 4 (1 point): `sample_styles`
-# Return `n` style codes (n, style_dim), float32, from $\mathcal{N}(0, I)$, drawn with NumPy's
-# generator `np.random.default_rng(seed).standard_normal(...)` (the library's
-# `MUNIT.sample_styles` does the same, so that sample grids are reproducible).
+# Return `n` style codes (n, style_dim), float32, from $\mathcal{N}(0, I)$ with NumPy,
+# reproducible by `seed`: the same seed gives the same codes, another seed other codes (e.g.
+# with `np.random.default_rng(seed)`; any NumPy generator that draws N(0, I) is fine). The
+# trainer of Section 5 uses it, `MUNIT(..., style_sampler=sample_styles)`: it calls
+# `sample_styles(n, style_dim, seed)` for its sample grids and `translate`, and once for the
+# bank of codes its training steps draw their random styles from. The tests check the
+# distribution, the dtype and the seeding, not particular numbers.
+
 
 # %% nbgrader={"grade": false, "solution": true, "locked": false, "grade_id": "ex_sample_styles", "schema_version": 3}
 def sample_styles(n, style_dim, seed=0):
@@ -287,23 +405,65 @@ def sample_styles(n, style_dim, seed=0):
     return np.random.default_rng(seed).standard_normal((n, style_dim)).astype(np.float32)
     ### END SOLUTION
 
+
 # %% nbgrader={"grade": true, "solution": false, "locked": true, "grade_id": "test_sample_styles", "points": 1, "schema_version": 3}
-codes = np.asarray(sample_styles(20000, 8, seed=1))
-assert codes.shape == (20000, 8) and codes.dtype == np.float32, (codes.shape, codes.dtype)
-assert np.allclose(codes.mean(axis=0), 0.0, atol=0.05) and np.allclose(codes.std(axis=0), 1.0, atol=0.05), "N(0, I)"
-assert np.allclose(np.corrcoef(codes.T), np.eye(8), atol=0.05), "independent dimensions"
-assert np.array_equal(np.asarray(sample_styles(3, 8, seed=5)), np.asarray(sample_styles(3, 8, seed=5))), "same seed, same codes"
-assert not np.allclose(np.asarray(sample_styles(3, 8, seed=5)), np.asarray(sample_styles(3, 8, seed=6))), "different seeds differ"
-print("sample_styles: visible tests passed")
-### BEGIN HIDDEN TESTS
-from i2ilab.models import multiscale_discriminator as _msd, munit_generator as _mg
 from i2ilab.training import MUNIT as _MUNIT
 
-_gens = [_mg(16, dim=2, style_dim=5, n_res=1, mlp_dim=4) for _ in range(2)]
-_diss = [_msd(16, dim=2, n_layer=2, num_scales=1) for _ in range(2)]
-_trainer = _MUNIT(*_gens, *_diss)
-for _seed in (0, 7):
-    assert np.allclose(np.asarray(sample_styles(4, 5, seed=_seed)), _trainer.sample_styles(4, seed=_seed))
+grading.own_work(
+    "Exercise 4 (sample_styles)", sample_styles, _MUNIT.sample_styles, run=lambda: sample_styles(5, 8, seed=3)
+)
+codes = np.asarray(sample_styles(20000, 8, seed=1))
+grading.check(codes.shape == (20000, 8), f"sample_styles(20000, 8) has shape (20000, 8), got {codes.shape}")
+grading.check(codes.dtype == np.float32, f"sample_styles returns float32 codes, got {codes.dtype}")
+grading.assert_close(
+    codes.mean(axis=0), np.zeros(8), "the mean of 20000 codes per dimension (N(0, I): 0)", rtol=0, atol=0.05
+)
+grading.assert_close(
+    codes.std(axis=0), np.ones(8), "the std of 20000 codes per dimension (N(0, I): 1)", rtol=0, atol=0.05
+)
+grading.assert_close(
+    np.corrcoef(codes.T), np.eye(8), "the correlation between dimensions (independent: identity)", rtol=0, atol=0.05
+)
+grading.check(
+    np.array_equal(np.asarray(sample_styles(3, 8, seed=5)), np.asarray(sample_styles(3, 8, seed=5))),
+    "sample_styles(3, 8, seed=5) twice: the same seed must give the same codes",
+)
+grading.check(
+    not np.allclose(np.asarray(sample_styles(3, 8, seed=5)), np.asarray(sample_styles(3, 8, seed=6))),
+    "sample_styles(3, 8, seed=5) and seed=6 give the same codes: different seeds must differ",
+)
+print("sample_styles: visible tests passed")
+### BEGIN HIDDEN TESTS
+_codes = np.asarray(sample_styles(40000, 5, 11))  # seed given by position
+grading.check(
+    _codes.shape == (40000, 5) and _codes.dtype == np.float32,
+    f"sample_styles(40000, 5, 11): shape (40000, 5) float32, got {_codes.shape} {_codes.dtype}",
+)
+grading.assert_close(_codes.mean(axis=0), np.zeros(5), "the mean of 40000 codes (seed 11)", rtol=0, atol=0.03)
+grading.assert_close(_codes.var(axis=0), np.ones(5), "the variance of 40000 codes (seed 11)", rtol=0, atol=0.05)
+grading.assert_close(
+    np.mean(np.abs(_codes) < 1.0),
+    0.6827,
+    "the share of codes within one std of 0 (a normal distribution: 0.683)",
+    rtol=0,
+    atol=0.015,
+)
+grading.assert_close(
+    np.mean(np.abs(_codes) > 2.0),
+    0.0455,
+    "the share of codes beyond two std (a normal distribution: 0.046)",
+    rtol=0,
+    atol=0.008,
+)
+_one = np.asarray(sample_styles(1, 5, seed=0))
+grading.check(_one.shape == (1, 5), f"sample_styles(1, 5) has shape (1, 5), got {_one.shape}")
+_draws = [np.asarray(sample_styles(4, 5, seed=_s)) for _s in range(5)]
+grading.check(
+    all(not np.allclose(_draws[i], _draws[j]) for i in range(5) for j in range(i + 1, 5)),
+    "seeds 0 to 4 must give 5 different sets of codes",
+)
+grading.check(np.array_equal(np.asarray(sample_styles(4, 5, seed=3)), _draws[3]), "seed 3 again: the same codes")
+grading.check(len(np.unique(_draws[0].round(6), axis=0)) == 4, "the 4 codes of one call must differ from each other")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -311,8 +471,10 @@ for _seed in (0, 7):
 # The MUNIT paper measures diversity as the average distance between pairs of outputs for the
 # *same* input (after BicycleGAN; they use the learned LPIPS distance, we use the mean absolute
 # pixel difference). For K outputs of one input, average the distance over all K(K-1)/2 pairs
-# i < j. It mirrors `i2ilab.metrics.mean_pairwise_distance` with its default distance
-# (`pixel_l1_distance`: the mean of |o_i - o_j| over all pixels and channels).
+# i < j. It computes what `i2ilab.metrics.mean_pairwise_distance` computes with its default
+# distance (`pixel_l1_distance`: the mean of |o_i - o_j| over all pixels and channels). Section
+# 7 measures the diversity of MUNIT and CycleGAN with your function.
+
 
 # %% nbgrader={"grade": false, "solution": true, "locked": false, "grade_id": "ex_pairwise", "schema_version": 3}
 def mean_pairwise_distance(outputs):
@@ -324,18 +486,47 @@ def mean_pairwise_distance(outputs):
     return float(np.mean(distances))
     ### END SOLUTION
 
+
 # %% nbgrader={"grade": true, "solution": false, "locked": true, "grade_id": "test_pairwise", "points": 2, "schema_version": 3}
+from i2ilab import metrics as _metrics
+
 same = np.zeros((5, 4, 4, 3), np.float32)
-assert np.isclose(mean_pairwise_distance(same), 0.0), "identical outputs: no diversity"
 three = np.stack([np.full((4, 4, 3), v, np.float32) for v in (0.0, 0.5, -1.0)])
-assert np.isclose(mean_pairwise_distance(three), (0.5 + 1.0 + 1.5) / 3), "three pairs: 0.5, 1 and 1.5"
+grading.own_work(
+    "Exercise 5 (mean_pairwise_distance)",
+    mean_pairwise_distance,
+    (_metrics.mean_pairwise_distance, _metrics.diversity_score, _metrics.pixel_l1_distance),
+    run=lambda: mean_pairwise_distance(three),
+)
+grading.assert_close(mean_pairwise_distance(same), 0.0, "mean_pairwise_distance of 5 identical outputs (no diversity)")
+grading.assert_close(
+    mean_pairwise_distance(three),
+    (0.5 + 1.0 + 1.5) / 3,
+    "mean_pairwise_distance of constant images 0, 0.5, -1 (three pairs: 0.5, 1 and 1.5)",
+)
+grading.assert_close(mean_pairwise_distance(three[:2]), 0.5, "mean_pairwise_distance of two outputs (one pair)")
 print("mean_pairwise_distance: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from i2ilab.metrics import mean_pairwise_distance as _mpd
-
 _o = np.random.default_rng(101).uniform(-1, 1, (7, 5, 6, 3)).astype(np.float32)
-assert np.isclose(mean_pairwise_distance(_o), _mpd(_o), rtol=1e-6)
-assert np.isclose(mean_pairwise_distance(_o[:2]), _mpd(_o[:2]), rtol=1e-6)
+grading.assert_close(
+    mean_pairwise_distance(_o),
+    _metrics.mean_pairwise_distance(_o),
+    "mean_pairwise_distance of 7 random outputs (21 pairs i < j)",
+    rtol=1e-6,
+)
+grading.assert_close(
+    mean_pairwise_distance(_o[:2]),
+    _metrics.mean_pairwise_distance(_o[:2]),
+    "mean_pairwise_distance of 2 random outputs",
+    rtol=1e-6,
+)
+_p = np.concatenate([_o[:3], 1.0 + 1e-4 * _o[3:6]]).astype(np.float64)
+grading.assert_close(
+    mean_pairwise_distance(_p),
+    _metrics.mean_pairwise_distance(_p),
+    "mean_pairwise_distance of 6 float64 outputs, 3 of them nearly equal",
+    rtol=1e-6,
+)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -380,8 +571,9 @@ if not GRADING:
     if renderings is None:
         viz.show_grid({"A (test)": test_a, "B (test)": test_b}, max_rows=3)
     else:
-        viz.show_grid({"A (test)": test_a, **{f"true: {n}": renderings[:, k] for k, n in enumerate(STYLE_NAMES)}},
-                      max_rows=3)
+        viz.show_grid(
+            {"A (test)": test_a, **{f"true: {n}": renderings[:, k] for k, n in enumerate(STYLE_NAMES)}}, max_rows=3
+        )
 
 # %% [markdown]
 # ## 5. Training
@@ -391,6 +583,16 @@ if not GRADING:
 # the image at several scales. `i2ilab.training.MUNIT` runs the reference's step: the
 # discriminators on fakes made with random styles, then the generators on the objective of
 # Section 2 (weights: adversarial 1, image 10, style 1, content 1, cycle `CYCLE_WEIGHT`).
+#
+# **Your pieces train.** The generators' decoders normalise with your `adain`
+# (`munit_generator(..., adain=adain)`), the trainer's latent reconstruction terms are your
+# losses (`MUNIT(..., style_reconstruction_loss=..., content_reconstruction_loss=...)`) and its
+# random styles come from your `sample_styles` (`MUNIT(..., style_sampler=sample_styles)`:
+# the sample grids and `translate` call it, and training picks its random styles from a bank
+# of 16384 codes drawn with it once, since a NumPy function cannot run inside the compiled
+# step). A wrong piece shows in the results: an AdaIN that ignores gamma and beta makes the
+# decoder deaf to the style, and every random style then gives the same output (diversity 0).
+# The CycleGAN baseline is the library's.
 #
 # Smoke mode trains small networks (16 channels, 2 residual blocks) for 300 steps of batch 4,
 # about a minute and a half on two CPU cores; the CycleGAN baseline (Lab 3's smoke networks)
@@ -402,13 +604,28 @@ from i2ilab.training import MUNIT, CycleGAN, default_adam
 
 
 def build_munit():
-    """A fresh, compiled MUNIT trainer (fixed seed)."""
+    """A fresh, compiled MUNIT trainer (fixed seed) made of your AdaIN, latent losses and style sampler."""
     keras.utils.set_random_seed(SEED)
-    gens = [munit_generator(IMAGE_SIZE, dim=DIM, style_dim=STYLE_DIM, n_res=N_RES, mlp_dim=MLP_DIM, name=f"gen_{d}")
-            for d in "ab"]
-    diss = [multiscale_discriminator(IMAGE_SIZE, dim=DIS_DIM, n_layer=DIS_LAYERS, num_scales=DIS_SCALES, name=f"dis_{d}")
-            for d in "ab"]
-    trainer = MUNIT(*gens, *diss, recon_x_cyc_w=CYCLE_WEIGHT, num_sample_styles=4, seed=SEED)
+    gens = [
+        munit_generator(
+            IMAGE_SIZE, dim=DIM, style_dim=STYLE_DIM, n_res=N_RES, mlp_dim=MLP_DIM, adain=adain, name=f"gen_{d}"
+        )  # your Exercise 1 in the decoders
+        for d in "ab"
+    ]
+    diss = [
+        multiscale_discriminator(IMAGE_SIZE, dim=DIS_DIM, n_layer=DIS_LAYERS, num_scales=DIS_SCALES, name=f"dis_{d}")
+        for d in "ab"
+    ]
+    trainer = MUNIT(
+        *gens,
+        *diss,
+        recon_x_cyc_w=CYCLE_WEIGHT,
+        num_sample_styles=4,
+        seed=SEED,
+        style_reconstruction_loss=style_reconstruction_loss,  # your Exercise 2
+        content_reconstruction_loss=content_reconstruction_loss,
+        style_sampler=sample_styles,  # your Exercise 4
+    )
     trainer.compile(g_optimizer=default_adam(LEARNING_RATE), d_optimizer=default_adam(LEARNING_RATE))
     return trainer
 
@@ -418,18 +635,22 @@ def build_cyclegan():
     keras.utils.set_random_seed(SEED)
     width, blocks, learning_rate = (64, 9, 2e-4) if FULL else (16, 3, 5e-4)
     gens = [resnet_generator(IMAGE_SIZE, ngf=width, n_blocks=blocks, name=f"g_{d}") for d in ("ab", "ba")]
-    diss = [patch_discriminator(IMAGE_SIZE, 3, ndf=width, n_layers=3 if FULL else 2, norm="instance", name=f"d_{d}")
-            for d in "ab"]
+    diss = [
+        patch_discriminator(IMAGE_SIZE, 3, ndf=width, n_layers=3 if FULL else 2, norm="instance", name=f"d_{d}")
+        for d in "ab"
+    ]
     trainer = CycleGAN(*gens, *diss, seed=SEED)
     trainer.compile(g_optimizer=default_adam(learning_rate), d_optimizer=default_adam(learning_rate))
     return trainer
 
 
 def train(trainer, epochs):
-    """Fit for ``epochs``; returns the Keras History."""
+    """Fit for ``epochs`` (one line per epoch); returns the Keras History."""
     t0 = time.time()
     data = train_ds.repeat() if STEPS_PER_EPOCH else train_ds
-    history = trainer.fit(data, steps_per_epoch=STEPS_PER_EPOCH, epochs=epochs, verbose=1)
+    history = trainer.fit(
+        data, steps_per_epoch=STEPS_PER_EPOCH, epochs=epochs, verbose=0, callbacks=[notebook.EpochLog()]
+    )
     print(f"trained in {time.time() - t0:.0f} s")
     return history
 
@@ -437,9 +658,11 @@ def train(trainer, epochs):
 if not GRADING:
     probe = build_munit()
     gen = probe.gen_a
-    print(f"MUNIT generator: {gen.count_params():,} parameters (style encoder {gen.style_encoder.count_params():,}, "
-          f"content encoder {gen.content_encoder.count_params():,}, MLP {gen.mlp.count_params():,}, "
-          f"decoder {gen.decoder.count_params():,}); AdaIN parameters per style: {gen.num_adain_params:,}")
+    print(
+        f"MUNIT generator: {gen.count_params():,} parameters (style encoder {gen.style_encoder.count_params():,}, "
+        f"content encoder {gen.content_encoder.count_params():,}, MLP {gen.mlp.count_params():,}, "
+        f"decoder {gen.decoder.count_params():,}); AdaIN parameters per style: {gen.num_adain_params:,}"
+    )
     print(f"content code of one image: {gen.content_encoder.output_shape[1:]}, style code: ({STYLE_DIM},)")
     del probe, gen
 
@@ -520,10 +743,11 @@ if not GRADING:
 # ## 7. Measuring diversity, and what a style carries
 #
 # - **diversity**: for each of 16 test inputs, `N_STYLES` = 8 translations with fresh random
-#   styles; the mean pairwise distance between them (your Exercise 5, via
-#   `i2ilab.metrics.diversity_score`), averaged over the inputs. CycleGAN's translation is a
-#   deterministic function of the input: its diversity is exactly 0, whatever it learned. The
-#   **true diversity** is the same number for the four true renderings of each scene;
+#   styles from your `sample_styles`; the mean pairwise distance between them (your Exercise 5),
+#   averaged over the inputs (what `i2ilab.metrics.diversity_score` computes). CycleGAN's
+#   translation is a deterministic function of the input: its diversity is exactly 0, whatever
+#   it learned. The **true diversity** is the same number for the four true renderings of each
+#   scene;
 # - **guided style accuracy**: translate every test A image with the style of test B image of
 #   the same index, and classify the output's style by the mean colour of its sky and ground
 #   (nearest of the four styles' mean colours): how often is it the reference's style? Chance
@@ -534,18 +758,22 @@ if not GRADING:
 #   the same distance to the renderings of *another* scene. Equal numbers mean the content code
 #   has not (yet) learned to carry the layout.
 
+
 # %%
-from i2ilab.metrics import diversity_score, mean_pairwise_distance as library_mean_pairwise_distance
-
-
 def random_style_sampler(trainer, seed=SEED):
-    """sample_fn for diversity_score: each call translates a batch with fresh N(0, I) styles."""
-    rng = np.random.default_rng(seed)
+    """Each call translates a batch with fresh random styles from your sample_styles (a new seed per call)."""
+    seeds = iter(range(1000 * (seed + 1), 1000 * (seed + 2)))
 
     def sample(x):
-        return trainer.translate(x, style=rng.standard_normal((len(x), STYLE_DIM)).astype(np.float32))
+        return trainer.translate(x, style=sample_styles(len(x), STYLE_DIM, seed=next(seeds)))
 
     return sample
+
+
+def diversity(sample_fn, inputs, num_samples=N_STYLES):
+    """Your mean_pairwise_distance over ``num_samples`` outputs of each input, averaged over the inputs."""
+    samples = np.stack([to_numpy(sample_fn(inputs)) for _ in range(num_samples)], axis=1)  # (N, K, S, S, 3)
+    return float(np.mean([mean_pairwise_distance(outputs) for outputs in samples]))
 
 
 def style_colours(images, labels):
@@ -562,23 +790,31 @@ def classify_styles(images, labels, reference):
 if not GRADING:
     n_div = 16
     numbers = {
-        "MUNIT diversity": diversity_score(random_style_sampler(munit), test_a[:n_div], num_samples=N_STYLES, verbose=0),
-        "CycleGAN diversity": diversity_score(cyclegan.translate, test_a[:n_div], num_samples=N_STYLES, verbose=0),
+        "MUNIT diversity": diversity(random_style_sampler(munit), test_a[:n_div]),
+        "CycleGAN diversity": diversity(cyclegan.translate, test_a[:n_div]),
     }
     if renderings is not None:
-        numbers["true diversity"] = float(np.mean([library_mean_pairwise_distance(renderings[i]) for i in range(n_div)]))
+        numbers["true diversity"] = float(np.mean([mean_pairwise_distance(renderings[i]) for i in range(n_div)]))
         reference = np.mean([style_colours(renderings[:, k], test_labels) for k in range(len(STYLE_NAMES))], axis=1)
         guided = munit.translate(test_a, style=test_b)
-        numbers["guided style accuracy"] = float((classify_styles(guided, test_labels, reference) == test_styles).mean())
+        numbers["guided style accuracy"] = float(
+            (classify_styles(guided, test_labels, reference) == test_styles).mean()
+        )
         sampler = random_style_sampler(munit, seed=SEED + 1)
         samples = np.stack([sampler(test_a[:n_div]) for _ in range(N_STYLES)], axis=1)  # (n, K, S, S, 3)
-        numbers["MUNIT styles covered"] = float(np.mean([
-            len(set(classify_styles(samples[i], np.repeat(test_labels[i : i + 1], N_STYLES, 0), reference)))
-            for i in range(n_div)]))
+        numbers["MUNIT styles covered"] = float(
+            np.mean(
+                [
+                    len(set(classify_styles(samples[i], np.repeat(test_labels[i : i + 1], N_STYLES, 0), reference)))
+                    for i in range(n_div)
+                ]
+            )
+        )
         cyclegan_out = cyclegan.translate(test_a[:n_div])
         numbers["CycleGAN styles covered"] = 1.0  # one output per input
         numbers["CycleGAN most frequent style share"] = float(
-            np.bincount(classify_styles(cyclegan_out, test_labels[:n_div], reference), minlength=4).max() / n_div)
+            np.bincount(classify_styles(cyclegan_out, test_labels[:n_div], reference), minlength=4).max() / n_div
+        )
         own = np.abs(samples[:, :, None] - renderings[:n_div, None]).mean(axis=(3, 4, 5)).min(axis=2).mean()
         other_scene = np.roll(renderings[:n_div], 1, axis=0)
         other = np.abs(samples[:, :, None] - other_scene[:, None]).mean(axis=(3, 4, 5)).min(axis=2).mean()

@@ -55,19 +55,67 @@ def style_mlp(style_dim=8, mlp_dim=256, num_adain_params=4096, n_blk=3, name="ml
     return keras.Model(inputs, out, name=name)
 
 
-def adain_decoder(content_size=64, content_dim=256, out_channels=3, n_upsample=2, n_res=4, name="decoder"):
+class FunctionAdaIN(keras.layers.Layer):
+    """AdaIN computed by a plain function, e.g. a lab's own ``adain(x, gamma, beta)``.
+
+    ``fn(x, gamma, beta) -> y`` with x (B, H, W, C) and gamma, beta (B, C), written with
+    ``keras.ops`` (it runs inside the decoder's compiled step); the result is cast to the
+    layer's compute dtype, as :class:`i2ilab.layers.AdaIN` does. No weights, no state. Not
+    serializable (a function is not a config): a reloaded model uses the library's AdaIN.
+    """
+
+    def __init__(self, fn, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(fn):
+            raise TypeError(f"FunctionAdaIN: fn must be callable (x, gamma, beta) -> y, got {fn!r}.")
+        self.fn = fn
+
+    def call(self, x, gamma, beta):
+        return ops.cast(self.fn(x, gamma, beta), self.compute_dtype)
+
+    def compute_output_shape(self, x_shape, gamma_shape=None, beta_shape=None):
+        return x_shape
+
+
+def _with_adain(block, adain):
+    """``block`` (an AdaINResBlock) with its AdaIN layer replaced by ``FunctionAdaIN(adain)``."""
+    old = block.adain
+    block.adain = FunctionAdaIN(adain, name="adain")
+    tracked = getattr(block, "_layers", None)  # Keras tracks sub-layers here; drop the replaced one
+    if isinstance(tracked, list) and any(layer is old for layer in tracked):
+        tracked[:] = [layer for layer in tracked if layer is not old]
+    return block
+
+
+def adain_decoder(
+    content_size=64,
+    content_dim=256,
+    out_channels=3,
+    n_upsample=2,
+    n_res=4,
+    name="decoder",
+    adain=None,
+):
     """n_res AdaIN residual blocks, n_upsample x (nearest x2, conv 5x5, MUNIT LayerNorm, ReLU),
     c7s1-out and tanh; reflect padding. Each upsampling stage is one ``UpsampleConvBlock``
     (the same numbers as the reference's upsample-then-conv, at 9 / 25 of its multiply-adds).
 
     Inputs: content (B, h, w, content_dim) and AdaIN parameters (B, 4 * content_dim * n_res)
     from ``style_mlp``. Output: image (B, h * 2**n, w * 2**n, out_channels) in [-1, 1].
+
+    ``adain``: None (the library's :class:`i2ilab.layers.AdaIN`) or a function
+    ``adain(x, gamma, beta) -> y`` (x (B, H, W, C), gamma and beta (B, C), ``keras.ops``) used
+    for every AdaIN of the residual blocks instead (e.g. Lab 4's own), through
+    :class:`FunctionAdaIN`; the weights and their names are the same either way.
     """
     content = keras.Input((content_size, content_size, content_dim), name="content")
     params = keras.Input((4 * content_dim * n_res,), name="adain_params")
     h = content
     for i in range(n_res):
-        h = AdaINResBlock(content_dim, block_index=i, name=f"res{i}")(h, params)
+        block = AdaINResBlock(content_dim, block_index=i, name=f"res{i}")
+        if adain is not None:
+            block = _with_adain(block, adain)
+        h = block(h, params)
     dim = content_dim
     for i in range(n_upsample):
         dim //= 2
@@ -99,6 +147,9 @@ class MUNITGenerator(keras.Model):
     Attributes ``content_encoder``, ``style_encoder``, ``mlp``, ``decoder`` (keras.Models) and
     ``style_dim``. ``encode(x) -> (content, style)``, ``decode(content, style) -> image``;
     calling the model on x reconstructs it: ``decode(*encode(x))``. Images in [-1, 1].
+
+    ``adain``: None (the library's AdaIN) or a function ``adain(x, gamma, beta) -> y`` used by
+    the decoder's AdaIN residual blocks (see :func:`adain_decoder`); not part of the config.
     """
 
     def __init__(
@@ -111,6 +162,7 @@ class MUNITGenerator(keras.Model):
         n_res=4,
         mlp_dim=256,
         style_n_downsample=4,
+        adain=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -126,7 +178,7 @@ class MUNITGenerator(keras.Model):
         content_size = None if image_size is None else image_size // 2**n_downsample
         self.style_encoder = style_encoder(image_size, in_channels, dim, style_dim, style_n_downsample)
         self.content_encoder = content_encoder(image_size, in_channels, dim, n_downsample, n_res)
-        self.decoder = adain_decoder(content_size, content_dim, in_channels, n_downsample, n_res)
+        self.decoder = adain_decoder(content_size, content_dim, in_channels, n_downsample, n_res, adain=adain)
         self.mlp = style_mlp(style_dim, mlp_dim, 4 * content_dim * n_res)
         self.built = True  # the functional sub-models hold every weight from construction
 
@@ -174,11 +226,19 @@ def munit_generator(
     n_res=4,
     mlp_dim=256,
     name="munit_generator",
+    adain=None,
 ):
     """MUNIT generator of one domain (edges2shoes config: 15,026,187 parameters; style encoder
     2,764,936, content encoder 5,385,856, decoder 5,754,627, MLP 1,120,768). See MUNITGenerator.
+
+    ``adain``: None (the library's :class:`i2ilab.layers.AdaIN`) or a function
+    ``adain(x, gamma, beta) -> y`` (x (B, H, W, C), gamma and beta (B, C), written with
+    ``keras.ops``) that every AdaIN of the decoder uses instead, e.g. Lab 4's own
+    ``munit_generator(..., adain=adain)``. Same weights, names and parameter counts.
     """
-    model = MUNITGenerator(image_size, in_channels, dim, style_dim, n_downsample, n_res, mlp_dim, name=name)
+    model = MUNITGenerator(
+        image_size, in_channels, dim, style_dim, n_downsample, n_res, mlp_dim, adain=adain, name=name
+    )
     return model
 
 

@@ -15,6 +15,7 @@ def resnet_generator(
     dropout=False,
     n_downsampling=2,
     name=None,
+    block=None,
 ):
     """CycleGAN generator ``resnet_<n_blocks>blocks`` (9 blocks for 256x256, 6 for 128x128).
 
@@ -26,7 +27,20 @@ def resnet_generator(
 
     Input (B, S, S, in_channels) in [-1, 1] -> (B, S, S, out_channels) in [-1, 1]; S must be
     divisible by 2**n_downsampling. ``image_size=None`` gives a fully convolutional model.
+
+    ``block``: the class (or any callable) that makes each residual block, called as
+    ``block(filters, name="res<i>")`` for ``filters = ngf * 2**n_downsampling``; it must return
+    a layer that keeps the shape (B, h, w, filters). None (the default) uses
+    :class:`i2ilab.layers.ResnetBlock` with this ``norm`` and ``dropout``. A lab passes its own
+    block class here (e.g. ``resnet_generator(32, ngf=16, n_blocks=3, block=ResnetBlock)``);
+    ``norm`` then applies to the other layers only, and ``dropout`` must stay False (dropout
+    inside a custom block is the block's own business).
     """
+    if block is not None and dropout:
+        raise ValueError(
+            "resnet_generator: dropout=True applies to the library's ResnetBlock only; with a "
+            "custom `block`, put the dropout inside the block (or leave dropout=False)."
+        )
     if image_size is not None and image_size % 2**n_downsampling:
         raise ValueError(f"image_size={image_size} must be divisible by 2**n_downsampling={2**n_downsampling}.")
     name = name or f"resnet_{n_blocks}blocks"
@@ -36,7 +50,10 @@ def resnet_generator(
         h = ConvBlock(ngf * 2 ** (i + 1), 3, strides=2, padding=1, norm=norm, activation="relu", name=f"down{i}")(h)
     width = ngf * 2**n_downsampling
     for i in range(n_blocks):
-        h = ResnetBlock(width, norm=norm, dropout=0.5 if dropout else 0.0, name=f"res{i}")(h)
+        if block is None:
+            h = ResnetBlock(width, norm=norm, dropout=0.5 if dropout else 0.0, name=f"res{i}")(h)
+        else:
+            h = block(width, name=f"res{i}")(h)
     for i in range(n_downsampling):
         h = ConvTransposeBlock(
             ngf * 2 ** (n_downsampling - i - 1),

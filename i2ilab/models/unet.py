@@ -1,5 +1,6 @@
 """U-Net generator of pix2pix and its encoder-decoder ablation (Isola et al. 2017, 3.2.1, 6.1.1)."""
 
+import inspect
 import math
 
 import keras
@@ -124,13 +125,46 @@ def _default_num_downs(image_size, num_downs):
     return n
 
 
-def _unet(image_size, in_channels, out_channels, ngf, num_downs, norm, dropout, skips, name):
+def _down_block(down_block, filters, norm, outermost, innermost, name):
+    """One encoder block: the library's UNetDown (named ``down<i>``), or ``down_block(filters,
+    norm=..., outermost=..., innermost=...)`` (a lab's own block; ``name=`` only if it takes one)."""
+    if down_block is None:
+        return UNetDown(filters, norm=norm, outermost=outermost, innermost=innermost, name=name)
+    kwargs = {"norm": norm, "outermost": outermost, "innermost": innermost}
+    try:
+        params = inspect.signature(down_block).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if "name" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        kwargs["name"] = name
+    block = down_block(filters, **kwargs)
+    if not callable(block):
+        raise TypeError(
+            f"down_block({filters}, ...) returned {block!r}; it must return a Keras layer "
+            "(B, H, W, C) -> (B, H / 2, W / 2, filters)."
+        )
+    return block
+
+
+def _halved(tensor, filters):
+    _, h, w, _ = tensor.shape
+    return (None if h is None else h // 2, None if w is None else w // 2, filters)
+
+
+def _unet(image_size, in_channels, out_channels, ngf, num_downs, norm, dropout, skips, name, down_block=None):
     num_downs = _default_num_downs(image_size, num_downs)
     filters = _level_filters(ngf, num_downs)
     inputs = keras.Input((image_size, image_size, in_channels), name="input")
     downs, h = [], inputs
     for i, f in enumerate(filters):
-        h = UNetDown(f, norm=norm, outermost=i == 0, innermost=i == num_downs - 1, name=f"down{i}")(h)
+        block = _down_block(down_block, f, norm, i == 0, i == num_downs - 1, f"down{i}")
+        before, h = h, block(h)
+        if down_block is not None and tuple(h.shape[1:]) != _halved(before, f):
+            raise ValueError(
+                f"down_block({f}, outermost={i == 0}, innermost={i == num_downs - 1}) maps "
+                f"{tuple(before.shape[1:])} to {tuple(h.shape[1:])}; a U-Net encoder block must "
+                f"give {_halved(before, f)} (half the height and width, {f} channels)."
+            )
         downs.append(h)
     for i in reversed(range(num_downs)):
         if i < num_downs - 1 and skips:
@@ -157,6 +191,7 @@ def unet_generator(
     norm="batch",
     dropout=True,
     name="unet_generator",
+    down_block=None,
 ):
     """pix2pix U-Net generator ``unet_<image_size>`` (pix2pix 3.2.1, appendix 6.1.1).
 
@@ -171,10 +206,15 @@ def unet_generator(
             then be divisible by 2**num_downs; num_downs defaults to 8).
         norm: "batch" (pix2pix), "instance" or "none". With "batch" the convs have no bias.
         dropout: the reference's ``use_dropout`` (pix2pix uses it, also at test time).
+        down_block: None (the library's :class:`i2ilab.layers.UNetDown`, named ``down<i>``) or
+            a factory of encoder blocks called as ``down_block(filters, norm=norm,
+            outermost=..., innermost=...)`` (plus ``name="down<i>"`` when it accepts ``name``),
+            e.g. a lab's own ``UNetDown``; each block must map (B, H, W, C) to
+            (B, H / 2, W / 2, filters). The decoder blocks stay the library's.
     Input (B, S, S, in_channels) in [-1, 1] -> output (B, S, S, out_channels) in [-1, 1].
     The reference only builds num_downs >= 5; smaller values continue the same width rule.
     """
-    return _unet(image_size, in_channels, out_channels, ngf, num_downs, norm, dropout, True, name)
+    return _unet(image_size, in_channels, out_channels, ngf, num_downs, norm, dropout, True, name, down_block)
 
 
 def encoder_decoder_generator(
@@ -186,11 +226,12 @@ def encoder_decoder_generator(
     norm="batch",
     dropout=True,
     name="encoder_decoder_generator",
+    down_block=None,
 ):
     """The U-Net without its skip connections: pix2pix's encoder-decoder ablation (Table 2).
 
-    Same blocks, widths and arguments as ``unet_generator``; each decoder block sees only the
+    Same blocks, widths and arguments (``down_block`` included) as ``unet_generator``; each decoder block sees only the
     upsampled features, so the decoder's input widths are halved and all detail must pass the
     1x1 bottleneck.
     """
-    return _unet(image_size, in_channels, out_channels, ngf, num_downs, norm, dropout, False, name)
+    return _unet(image_size, in_channels, out_channels, ngf, num_downs, norm, dropout, False, name, down_block)

@@ -20,16 +20,22 @@ class Colorizer(GANTrainer):
     Args:
         generator: keras.Model (B, H, W, 1) -> (B, H, W, 2), e.g.
             ``unet_generator(in_channels=1, out_channels=2)``.
-        loss: ``"l2"`` or ``"l1"``.
+        loss: ``"l2"`` or ``"l1"`` (the library's losses), or a function
+            ``(predicted_ab, target_ab) -> float32 scalar`` written with ``keras.ops`` (a lab's
+            own loss; it runs inside the compiled train step).
     """
 
     def __init__(self, generator, loss="l2", **kwargs):
-        if loss not in COLOR_LOSSES:
-            raise ValueError(f"Colorizer: loss must be one of {COLOR_LOSSES}, got {loss!r}.")
+        if callable(loss):
+            loss_fn, loss_name = loss, getattr(loss, "__name__", "custom")
+        elif loss in COLOR_LOSSES:
+            loss_fn, loss_name = (losses.l2_loss if loss == "l2" else losses.l1_loss), loss
+        else:
+            raise ValueError(f"Colorizer: loss must be one of {COLOR_LOSSES} or a function, got {loss!r}.")
         super().__init__(("loss",), **kwargs)
         self.generator = generator
-        self.loss_name = loss
-        self._loss_fn = losses.l2_loss if loss == "l2" else losses.l1_loss
+        self.loss_name = loss_name
+        self._loss_fn = loss_fn
         self.built = True
 
     @property
@@ -62,9 +68,7 @@ class Colorizer(GANTrainer):
         """Colourised RGB images (B, H, W, 3) in [-1, 1] from L (B, H, W, 1) = L/50 - 1."""
         from i2ilab.data import l_ab_to_rgb
 
-        return self._inference(
-            "rgb", lambda t: l_ab_to_rgb(t, self.generator(t, training=False)), l_channel
-        )
+        return self._inference("rgb", lambda t: l_ab_to_rgb(t, self.generator(t, training=False)), l_channel)
 
     def sample_columns(self, x, y):
         """Columns ``input`` (grey, 3 channels), ``output`` and ``target`` as RGB in [-1, 1]."""

@@ -37,11 +37,24 @@ class CycleGAN(GANTrainer):
         lambda_identity: identity weight relative to lambda_cycle (0.5; 0 disables the
             identity forward passes).
         pool_size: image pool size (50; 0 = D sees the current fakes).
-        gan_mode: ``lsgan`` (paper), ``vanilla``, ``hinge`` or ``wgangp``.
+        gan_mode: ``lsgan`` (paper), ``vanilla``, ``hinge`` or ``wgangp``; or a GAN loss object
+            with ``d_loss``/``g_loss`` (e.g. :class:`i2ilab.losses.FunctionGANLoss` made of a
+            lab's own LSGAN functions).
         image_shape: (H, W, C) of the A images, to build the pools now; otherwise they are built
             from the first batch at ``fit`` (or from a checkpoint).
         gp_weight: gradient-penalty weight for ``wgangp``.
         seed: seed of the pools' and the trainer's SeedGenerators.
+        cycle_loss: ``(real, reconstructed) -> scalar``, the cycle term of each direction
+            (None: :func:`i2ilab.losses.cycle_loss`; a lab passes its own).
+        identity_loss: ``(real, same) -> scalar``, the identity term of each generator
+            (None: :func:`i2ilab.losses.identity_loss`).
+        pool_rule: the image pools' per-image rule ``(buffer, count, image, u, pick) ->
+            (output, buffer, count)`` in ``keras.ops`` (None: :func:`i2ilab.training.pool.pool_update`);
+            see :class:`ImagePool`. The pools keep their variables, draws and data-parallel
+            behaviour; only the rule that runs inside the compiled step changes.
+
+    The defaults of ``gan_mode``, ``cycle_loss``, ``identity_loss`` and ``pool_rule`` are the
+    library's own functions: the trainer then runs exactly as without these arguments.
     """
 
     def __init__(
@@ -57,25 +70,31 @@ class CycleGAN(GANTrainer):
         image_shape=None,
         gp_weight=10.0,
         seed=None,
+        cycle_loss=None,
+        identity_loss=None,
+        pool_rule=None,
         **kwargs,
     ):
+        gan = losses.as_gan_loss(gan_mode)
         names = ("G_A", "G_B", "cycle_A", "cycle_B")
         if lambda_identity > 0:
             names += ("idt_A", "idt_B")
         names += ("D_A", "D_B")
-        if gan_mode == "wgangp":
+        if gan.uses_penalty:
             names += ("D_gp",)
         super().__init__(names, **kwargs)
         self.g_ab, self.g_ba, self.d_a, self.d_b = g_ab, g_ba, d_a, d_b
         self.lambda_cycle = float(lambda_cycle)
         self.lambda_identity = float(lambda_identity)
-        self.gan = losses.gan_loss(gan_mode)
+        self.gan = gan
+        self.cycle_loss = losses.cycle_loss if cycle_loss is None else cycle_loss
+        self.identity_loss = losses.identity_loss if identity_loss is None else identity_loss
         self.gp_weight = float(gp_weight)
         self.pool_size = int(pool_size)
         pool_seed_a = None if seed is None else seed + 1
         pool_seed_b = None if seed is None else seed + 2
-        self.pool_a = ImagePool(self.pool_size, seed=pool_seed_a, name="pool_a")
-        self.pool_b = ImagePool(self.pool_size, seed=pool_seed_b, name="pool_b")
+        self.pool_a = ImagePool(self.pool_size, seed=pool_seed_a, rule=pool_rule, name="pool_a")
+        self.pool_b = ImagePool(self.pool_size, seed=pool_seed_b, rule=pool_rule, name="pool_b")
         self.seed_generator = keras.random.SeedGenerator(seed)
         if image_shape is not None:
             self.build((None,) + tuple(image_shape))
@@ -135,13 +154,13 @@ class CycleGAN(GANTrainer):
             rec_b = to_float32(self.g_ab(fake_a, training=True))
             g_a = self.gan.g_loss(to_float32(self.d_b(fake_b, training=True)))
             g_b = self.gan.g_loss(to_float32(self.d_a(fake_a, training=True)))
-            cycle_a = losses.cycle_loss(real_a, rec_a)
-            cycle_b = losses.cycle_loss(real_b, rec_b)
+            cycle_a = to_float32(self.cycle_loss(real_a, rec_a))
+            cycle_b = to_float32(self.cycle_loss(real_b, rec_b))
             terms = {"G_A": g_a, "G_B": g_b, "cycle_A": cycle_a, "cycle_B": cycle_b}
             total = g_a + g_b + lam_c * (cycle_a + cycle_b)
             if self.lambda_identity > 0:
-                idt_a = losses.identity_loss(real_b, to_float32(self.g_ab(real_b, training=True)))
-                idt_b = losses.identity_loss(real_a, to_float32(self.g_ba(real_a, training=True)))
+                idt_a = to_float32(self.identity_loss(real_b, to_float32(self.g_ab(real_b, training=True))))
+                idt_b = to_float32(self.identity_loss(real_a, to_float32(self.g_ba(real_a, training=True))))
                 terms.update(idt_A=idt_a, idt_B=idt_b)
                 total = total + lam_i * (idt_a + idt_b)
             return total, (terms, fake_a, fake_b)

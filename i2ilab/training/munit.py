@@ -52,6 +52,21 @@ class MUNIT(GANTrainer):
         weight_decay: coupled L2 coefficient (1e-4; 0 disables).
         num_sample_styles: number of random-style columns in :meth:`sample_columns`.
         seed: seed of the trainer's SeedGenerator (training styles).
+        style_reconstruction_loss: ``(style, style_recon) -> scalar``, the latent style term
+            (default :func:`i2ilab.losses.style_reconstruction_loss`, mean |.|); a lab passes
+            its own.
+        content_reconstruction_loss: ``(content, content_recon) -> scalar``, the latent content
+            term (default :func:`i2ilab.losses.content_reconstruction_loss`).
+        style_sampler: None, or ``style_sampler(n, style_dim, seed) -> (n, style_dim)`` float32
+            codes from N(0, I), the same for the same seed (NumPy, e.g. Lab 4's
+            ``sample_styles``). None: training draws ``keras.random.normal`` codes and
+            :meth:`sample_styles` uses ``np.random.default_rng(seed)``. Given: it replaces
+            :meth:`sample_styles` (so :meth:`translate` and :meth:`sample_columns` use it), and
+            training draws its random styles from a bank of ``style_bank_size`` codes made by
+            it once (``seed``: the trainer's seed, 0 if None): every D and G step picks rows of
+            the bank at random with the trainer's SeedGenerator (a NumPy function cannot run
+            inside the compiled step).
+        style_bank_size: number of codes in that bank (only with ``style_sampler``).
     """
 
     _default_learning_rate = 1e-4
@@ -71,6 +86,10 @@ class MUNIT(GANTrainer):
         weight_decay=1e-4,
         num_sample_styles=3,
         seed=None,
+        style_reconstruction_loss=None,
+        content_reconstruction_loss=None,
+        style_sampler=None,
+        style_bank_size=16384,
         **kwargs,
     ):
         if gan_mode == "wgangp":
@@ -100,6 +119,21 @@ class MUNIT(GANTrainer):
         self.weight_decay = float(weight_decay)
         self.num_sample_styles = int(num_sample_styles)
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.style_loss = (
+            losses.style_reconstruction_loss if style_reconstruction_loss is None else style_reconstruction_loss
+        )
+        self.content_loss = (
+            losses.content_reconstruction_loss if content_reconstruction_loss is None else content_reconstruction_loss
+        )
+        self.style_sampler = style_sampler
+        self.style_bank = None
+        if style_sampler is not None:
+            if not callable(style_sampler):
+                raise TypeError(
+                    "MUNIT: style_sampler must be a function (n, style_dim, seed) -> (n, style_dim) codes, "
+                    f"got {style_sampler!r}."
+                )
+            self.style_bank = self._sampled(int(style_bank_size), 0 if seed is None else int(seed))
         self.built = True
 
     @property
@@ -119,13 +153,17 @@ class MUNIT(GANTrainer):
         """N(0, I) codes (batch, style_dim). Under a TF strategy every replica draws the codes of
         the global batch (same seed) and keeps its rows, so N devices draw what one would."""
         replicas = shim.replica_count()
-        codes = keras.random.normal((batch * replicas, self.style_dim), seed=self.seed_generator)
+        if self.style_bank is None:
+            codes = keras.random.normal((batch * replicas, self.style_dim), seed=self.seed_generator)
+        else:  # rows of the bank drawn with style_sampler, picked at random
+            rows = keras.random.randint((batch * replicas,), 0, self.style_bank.shape[0], seed=self.seed_generator)
+            codes = ops.take(ops.convert_to_tensor(self.style_bank), rows, axis=0)
         return shim.local_slice(codes)
 
     def _decayed(self, grads, variables):
         if not self.weight_decay:
             return grads
-        return [g + self.weight_decay * ops.cast(v.value, g.dtype) for g, v in zip(grads, variables)]
+        return [g + self.weight_decay * ops.cast(v.value, g.dtype) for g, v in zip(grads, variables, strict=True)]
 
     def _train_step(self, data):
         x_a, x_b = unpack_pair(data, "MUNIT")
@@ -169,7 +207,7 @@ class MUNIT(GANTrainer):
         _, g_terms, g_grads, code_grads = shim.value_and_grad(
             lambda *c: self._g_objective(x_a, x_b, c, s_a, s_b), g_vars, codes
         )
-        g_grads = [g + e for g, e in zip(g_grads, e_pullback(tuple(code_grads)))]
+        g_grads = [g + e for g, e in zip(g_grads, e_pullback(tuple(code_grads)), strict=True)]
         self._apply(self.g_optimizer, self._decayed(g_grads, g_vars), g_vars)
         self._track(D=d_total, **g_terms)
 
@@ -186,28 +224,15 @@ class MUNIT(GANTrainer):
         adv = self.gan.g_loss(to_float32(self.dis_a(x_ba, training=True))) + self.gan.g_loss(
             to_float32(self.dis_b(x_ab, training=True))
         )
-        recon_x = losses.image_reconstruction_loss(
-            x_a, x_a_recon
-        ) + losses.image_reconstruction_loss(x_b, x_b_recon)
-        recon_s = losses.style_reconstruction_loss(
-            s_a, s_a_recon
-        ) + losses.style_reconstruction_loss(s_b, s_b_recon)
-        recon_c = losses.content_reconstruction_loss(
-            c_a, c_a_recon
-        ) + losses.content_reconstruction_loss(c_b, c_b_recon)
+        recon_x = losses.image_reconstruction_loss(x_a, x_a_recon) + losses.image_reconstruction_loss(x_b, x_b_recon)
+        recon_s = self.style_loss(s_a, s_a_recon) + self.style_loss(s_b, s_b_recon)
+        recon_c = self.content_loss(c_a, c_a_recon) + self.content_loss(c_b, c_b_recon)
         terms = {"G_adv": adv, "recon_x": recon_x, "recon_s": recon_s, "recon_c": recon_c}
-        total = (
-            self.gan_w * adv
-            + self.recon_x_w * recon_x
-            + self.recon_s_w * recon_s
-            + self.recon_c_w * recon_c
-        )
+        total = self.gan_w * adv + self.recon_x_w * recon_x + self.recon_s_w * recon_s + self.recon_c_w * recon_c
         if self.recon_x_cyc_w > 0:
             x_aba = self.gen_a.decode(c_a_recon, s_a_prime, training=True)
             x_bab = self.gen_b.decode(c_b_recon, s_b_prime, training=True)
-            recon_cyc = losses.image_reconstruction_loss(
-                x_a, x_aba
-            ) + losses.image_reconstruction_loss(x_b, x_bab)
+            recon_cyc = losses.image_reconstruction_loss(x_a, x_aba) + losses.image_reconstruction_loss(x_b, x_bab)
             terms["recon_cyc"] = recon_cyc
             total = total + self.recon_x_cyc_w * recon_cyc
         return total, terms
@@ -217,10 +242,23 @@ class MUNIT(GANTrainer):
         """``n`` style codes (n, style_dim) from N(0, I), drawn with NumPy from ``seed``.
 
         Sampling does not touch the training random stream, and a fixed seed gives the same
-        styles at every epoch, so sample grids are comparable over training.
+        styles at every epoch, so sample grids are comparable over training. With a
+        ``style_sampler`` (constructor), it draws them: ``style_sampler(n, style_dim, seed)``.
         """
+        if self.style_sampler is not None:
+            return self._sampled(n, seed)
         rng = np.random.default_rng(seed)
         return rng.standard_normal((n, self.style_dim)).astype("float32")
+
+    def _sampled(self, n, seed):
+        """``style_sampler(n, style_dim, seed)`` as float32 NumPy, its shape checked."""
+        codes = np.asarray(ops.convert_to_numpy(self.style_sampler(n, self.style_dim, seed)), "float32")
+        if codes.shape != (n, self.style_dim):
+            raise ValueError(
+                f"MUNIT: style_sampler({n}, {self.style_dim}, seed={seed}) returned shape {codes.shape}, "
+                f"expected ({n}, {self.style_dim})."
+            )
+        return codes
 
     def translate(self, x, style=None, direction="AtoB", seed=0):
         """Translate a batch with one style per image, numpy (B, H, W, C) in [-1, 1].
@@ -229,7 +267,7 @@ class MUNIT(GANTrainer):
             x: (B, H, W, C) images of the source domain.
             style: (B, style_dim) or (style_dim,) codes, or images (B, H, W, C) of the target
                 domain whose style is used (example-guided translation); None draws N(0, I)
-                codes with NumPy from ``seed``.
+                codes with :meth:`sample_styles` from ``seed``.
             direction: ``"AtoB"`` (encode with gen_a, decode with gen_b) or ``"BtoA"``.
         """
         if direction not in ("AtoB", "BtoA"):
@@ -270,9 +308,7 @@ class MUNIT(GANTrainer):
         columns = {"input": x, "recon": recon}
         styles = self.sample_styles(self.num_sample_styles)
         for k in range(self.num_sample_styles):
-            columns[f"style_{k + 1}"] = self.translate(
-                x, np.repeat(styles[k : k + 1], batch, axis=0)
-            )
+            columns[f"style_{k + 1}"] = self.translate(x, np.repeat(styles[k : k + 1], batch, axis=0))
         columns["style_source"] = self._numpy(y)
         columns["guided"] = self.translate(x, style=y)
         return columns

@@ -4,8 +4,8 @@ import keras
 from keras import ops
 
 from i2ilab import losses
-from i2ilab.training.base import GANTrainer, to_float32, unpack_pair
 from i2ilab.training import backend as shim
+from i2ilab.training.base import GANTrainer, to_float32, unpack_pair
 
 
 class Pix2Pix(GANTrainer):
@@ -30,7 +30,11 @@ class Pix2Pix(GANTrainer):
         discriminator: keras.Model on (B, H, W, Cin + Cout) if conditional else (B, H, W, Cout),
             returning logits (B, h, w, 1) (or a list of maps); or None.
         lambda_l1: weight of the L1 term (100 in the paper).
-        gan_mode: ``vanilla`` (paper), ``lsgan``, ``hinge`` or ``wgangp``.
+        gan_mode: ``vanilla`` (paper), ``lsgan``, ``hinge`` or ``wgangp``; or a GAN loss object
+            with ``d_loss``/``g_loss`` (e.g. :class:`i2ilab.losses.FunctionGANLoss` made of a
+            lab's own functions).
+        l1_loss: the reconstruction term ``(generated, target) -> scalar``
+            (:func:`i2ilab.losses.l1_loss`; a lab passes its own).
         conditional: D sees ``concat([x, y])`` on the channel axis (6 channels for RGB).
         gp_weight: gradient-penalty weight for ``wgangp``.
         seed: seed of the trainer's SeedGenerator (penalty interpolation).
@@ -42,20 +46,23 @@ class Pix2Pix(GANTrainer):
         discriminator,
         lambda_l1=100.0,
         gan_mode="vanilla",
+        l1_loss=None,
         conditional=True,
         gp_weight=10.0,
         seed=None,
         **kwargs,
     ):
+        gan = losses.as_gan_loss(gan_mode)
         if discriminator is None:
             names = ("G_L1",)
         else:
-            names = ("G_GAN", "G_L1", "D_real", "D_fake") + (("D_gp",) if gan_mode == "wgangp" else ())
+            names = ("G_GAN", "G_L1", "D_real", "D_fake") + (("D_gp",) if gan.uses_penalty else ())
         super().__init__(names, **kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.lambda_l1 = float(lambda_l1)
-        self.gan = losses.gan_loss(gan_mode)
+        self.gan = gan
+        self.l1_loss = losses.l1_loss if l1_loss is None else l1_loss
         self.conditional = bool(conditional)
         self.gp_weight = float(gp_weight)
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -86,9 +93,7 @@ class Pix2Pix(GANTrainer):
         x, y = unpack_pair(data, "Pix2Pix")
         y = ops.cast(y, "float32")
         g_vars = self.generator.trainable_variables
-        fake, g_pullback = shim.vjp(
-            lambda: ops.cast(self.generator(x, training=True), "float32"), g_vars
-        )
+        fake, g_pullback = shim.vjp(lambda: ops.cast(self.generator(x, training=True), "float32"), g_vars)
         tracked = {}
         if self.discriminator is not None:
             d_vars = self.discriminator.trainable_variables
@@ -118,13 +123,11 @@ class Pix2Pix(GANTrainer):
             tracked.update(d_terms)
 
         def g_objective(generated):
-            g_l1 = losses.l1_loss(generated, y)
+            g_l1 = self.l1_loss(generated, y)
             terms = {"G_L1": g_l1}
             total = self.lambda_l1 * g_l1
             if self.discriminator is not None:
-                logits = to_float32(
-                    self.discriminator(self._d_input(x, generated), training=True)
-                )
+                logits = to_float32(self.discriminator(self._d_input(x, generated), training=True))
                 g_gan = self.gan.g_loss(logits)
                 terms["G_GAN"] = g_gan
                 total = total + g_gan
