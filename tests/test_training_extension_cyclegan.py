@@ -163,7 +163,7 @@ def test_image_pool_applies_its_rule_to_its_own_draws(custom):
 
 def test_image_pool_custom_rule_keeps_the_variables():
     default, custom = ImagePool(5, image_shape=(2, 2, 3)), ImagePool(5, image_shape=(2, 2, 3), rule=mask_rule)
-    layout = lambda pool: [(v.name, tuple(v.shape), v.dtype) for v in pool.variables]  # noqa: E731
+    layout = lambda pool: [(v.name, tuple(v.shape), v.dtype) for v in pool.variables]
     assert layout(custom) == layout(default)
     assert [v.name for v in default.non_trainable_variables] == ["buffer", "count", "seed_generator_state"]
     assert "rule" not in custom.get_config()
@@ -262,7 +262,10 @@ def test_cyclegan_with_equivalent_pieces_trains_as_the_default():
         pool_rule=mask_rule,
     )
     assert mine.pool_a.rule is mask_rule and mine.pool_b.rule is mask_rule
-    layout = lambda t: [(v.path.split("/", 1)[1], tuple(v.shape)) for v in t.pool_a.variables + t.pool_b.variables]  # noqa: E731
+
+    def layout(t):
+        return [(v.path.split("/", 1)[1], tuple(v.shape)) for v in t.pool_a.variables + t.pool_b.variables]
+
     assert layout(mine) == layout(default)
     logs = {}
     for name, trainer in (("default", default), ("mine", mine)):
@@ -282,13 +285,13 @@ def test_cyclegan_uses_the_given_loss_functions():
         ("default", {}),
         (
             "doubled",
-            dict(
-                cycle_loss=lambda r, x: 2.0 * mean_abs(r, x),
-                identity_loss=lambda r, x: 3.0 * mean_abs(r, x),
-                gan_mode=losses.FunctionGANLoss(
+            {
+                "cycle_loss": lambda r, x: 2.0 * mean_abs(r, x),
+                "identity_loss": lambda r, x: 3.0 * mean_abs(r, x),
+                "gan_mode": losses.FunctionGANLoss(
                     lambda r, f: (0.0 * ops.mean(r), 5.0 * ops.mean(ops.square(f))), lambda f: 4.0 * lsgan_g(f)
                 ),
-            ),
+            },
         ),
     ):
         trainer = _cyclegan(**kwargs)
