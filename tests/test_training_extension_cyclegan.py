@@ -163,7 +163,10 @@ def test_image_pool_applies_its_rule_to_its_own_draws(custom):
 
 def test_image_pool_custom_rule_keeps_the_variables():
     default, custom = ImagePool(5, image_shape=(2, 2, 3)), ImagePool(5, image_shape=(2, 2, 3), rule=mask_rule)
-    layout = lambda pool: [(v.name, tuple(v.shape), v.dtype) for v in pool.variables]
+
+    def layout(pool):
+        return [(v.name, tuple(v.shape), v.dtype) for v in pool.variables]
+
     assert layout(custom) == layout(default)
     assert [v.name for v in default.non_trainable_variables] == ["buffer", "count", "seed_generator_state"]
     assert "rule" not in custom.get_config()
