@@ -402,6 +402,16 @@ def edit_cell(nb, grade_id, old, new, count=1):
     return nb
 
 
+def set_cell(nb, grade_id, source):
+    """A copy of ``nb`` whose cell ``grade_id`` holds ``source`` (a student's whole answer cell)."""
+    nb = copy.deepcopy(nb)
+    cells = [c for c in nb.cells if _nbgrader_meta(c).get("grade_id") == grade_id]
+    if len(cells) != 1:
+        raise ValueError(f"set_cell: no single cell with grade_id {grade_id!r}")
+    cells[0].source = source
+    return nb
+
+
 def set_answer(nb, grade_id, code):
     """A copy of ``nb`` whose cell ``grade_id`` holds ``code`` in place of its whole solution region
     (``### BEGIN SOLUTION`` .. ``### END SOLUTION``; ``code`` is indented like the region)."""
@@ -426,7 +436,8 @@ def points(nb):
 def check_scores(grades, expected, full):
     """Assert every submission's per-cell scores: ``expected[student]`` maps the test cells that
     score 0 (a set of grade_ids); every other cell of ``full`` (grade_id -> points) scores full.
-    Prints a table first (what the closing note quotes)."""
+    Prints a table first, and checks that no submission took longer to autograde than the
+    budget (``I2ILAB_AUTOGRADE_BUDGET_S``, default 20 s)."""
     for student, g in grades.items():
         print(
             f"{student:>28s}: {g.auto_score:g}/{g.auto_max:g}  zero: {sorted(k for k, v in g.cells.items() if v == 0)}"
@@ -435,6 +446,9 @@ def check_scores(grades, expected, full):
     for student, zero in expected.items():
         want = {k: (0.0 if k in zero else v) for k, v in full.items()}
         assert grades[student].cells == want, f"{student}: got {grades[student].cells}, expected {want}"
+    limit = budget("I2ILAB_AUTOGRADE_BUDGET_S", 20.0)
+    slow = {s: round(g.seconds, 1) for s, g in grades.items() if g.seconds > limit}
+    assert not slow, f"autograde over {limit:g} s per submission (I2ILAB_AUTOGRADE_BUDGET_S): {slow}"
 
 
 def tamper_tests(nb):
