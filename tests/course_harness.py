@@ -433,6 +433,17 @@ def points(nb):
     return {_nbgrader_meta(c)["grade_id"]: float(_nbgrader_meta(c)["points"]) for c in nb.cells if is_test_cell(c)}
 
 
+def feedback(root, lab, student):
+    """grade_id -> the error text (what the student reads) of every autograded test cell of
+    ``student``'s autograded notebook in the course copy at ``root`` ("" for a passing cell)."""
+    graded = read_notebook(pathlib.Path(root) / "course" / "autograded" / student / lab / f"{lab}.ipynb")
+    return {
+        _nbgrader_meta(c)["grade_id"]: "".join(o.get("evalue", "") for o in c.outputs)
+        for c in graded.cells
+        if is_test_cell(c)
+    }
+
+
 def check_scores(grades, expected, full):
     """Assert every submission's per-cell scores: ``expected[student]`` maps the test cells that
     score 0 (a set of grade_ids); every other cell of ``full`` (grade_id -> points) scores full.

@@ -8,7 +8,6 @@ exactly its exercise, and answers delegated to the library score 0 with a messag
 """
 
 import course_harness as ch
-import nbformat
 import pytest
 
 LAB = "lab2_pix2pix"
@@ -184,15 +183,6 @@ EXPECTED_ZERO = {
 }
 
 
-def _feedback(root, student):
-    graded = nbformat.read(root / "course" / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
-    return {
-        c.metadata["nbgrader"]["grade_id"]: "".join(o.get("evalue", "") for o in c.outputs)
-        for c in graded.cells
-        if ch.is_test_cell(c)
-    }
-
-
 @pytest.mark.notebook
 def test_submissions_score_exactly(tmp_path):
     root = ch.make_course_copy(tmp_path)
@@ -203,21 +193,21 @@ def test_submissions_score_exactly(tmp_path):
     assert set(full) == ALL and sum(full.values()) == 10
     ch.check_scores(grades, EXPECTED_ZERO, full)
 
-    bn = _feedback(root, "bn_defaults")["test_unet_down"]
+    bn = ch.feedback(root, LAB, "bn_defaults")["test_unet_down"]
     assert "momentum" in bn and "epsilon" in bn and "0.99" in bn and "0.001" in bn, bn
-    order = _feedback(root, "wrong_patchgan_order")["test_patch_discriminator"]
+    order = ch.feedback(root, LAB, "wrong_patchgan_order")["test_patch_discriminator"]
     assert "got" in order and "expected" in order and "largest difference" in order, order
-    swapped = _feedback(root, "swapped_d_labels")["test_discriminator_loss"]
+    swapped = ch.feedback(root, LAB, "swapped_d_labels")["test_discriminator_loss"]
     assert "log 2" in swapped or "about 0" in swapped or "about 20" in swapped, swapped
 
-    imported = _feedback(root, "delegate_import")
+    imported = ch.feedback(root, LAB, "delegate_import")
     for cell in ALL:
         assert "0 points for this exercise" in imported[cell], (cell, imported[cell])
     assert "`UNetDown` is `i2ilab.layers.UNetDown` itself" in imported["test_unet_down"], imported["test_unet_down"]
     assert "is imported from `i2ilab.losses`" in imported["test_discriminator_loss"], imported[
         "test_discriminator_loss"
     ]
-    wrapped = _feedback(root, "delegate_wrap")
+    wrapped = ch.feedback(root, LAB, "delegate_wrap")
     for cell in ALL:
         assert "0 points for this exercise" in wrapped[cell], (cell, wrapped[cell])
     assert "subclasses `i2ilab.layers.UNetDown`" in wrapped["test_unet_down"], wrapped["test_unet_down"]

@@ -205,15 +205,6 @@ EXPECTED_ZERO = {
 }
 
 
-def _feedback(root, student):
-    graded = nbformat.read(root / "course" / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
-    return {
-        c.metadata["nbgrader"]["grade_id"]: "".join(o.get("evalue", "") for o in c.outputs)
-        for c in graded.cells
-        if ch.is_test_cell(c)
-    }
-
-
 def _streams(root, student, grade_id):
     graded = nbformat.read(root / "course" / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
     cell = next(c for c in graded.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
@@ -235,24 +226,24 @@ def test_submissions_score_exactly(tmp_path):
     assert "stderr" not in names and "ResnetBlock: visible tests passed" in text, (names, text[-2000:])
 
     # Feedback: delegation says so; failures name the property and the numbers.
-    imported = _feedback(root, "delegate_import")
+    imported = ch.feedback(root, LAB, "delegate_import")
     assert "0 points for this exercise" in imported["test_cycle_identity"]
     assert "`cycle_loss` is `i2ilab.losses.cycle_loss` itself" in imported["test_cycle_identity"]
     assert (
         "imported from `i2ilab.training.pool`" in imported["test_pool"]
         or "is `i2ilab.training.pool.pool_update` itself" in imported["test_pool"]
     )
-    wrapped = _feedback(root, "delegate_wrap")
+    wrapped = ch.feedback(root, LAB, "delegate_wrap")
     assert "subclasses `i2ilab.layers.ResnetBlock`" in wrapped["test_resnet_block"]
     assert "calls `i2ilab.losses.GANLoss.d_loss`" in wrapped["test_lsgan"]
     assert "calls `i2ilab.losses.l1_loss`" in wrapped["test_cycle_identity"]
     assert "calls `i2ilab.training.pool.pool_update`" in wrapped["test_pool"]
     assert all("0 points for this exercise" in wrapped[k] for k in DELEGABLE)
-    zero_pad = _feedback(root, "zero_padding")["test_resnet_block"]
+    zero_pad = ch.feedback(root, LAB, "zero_padding")["test_resnet_block"]
     assert "reflection padding" in zero_pad and "largest difference" in zero_pad, zero_pad
-    compiled = _feedback(root, "pool_python_if")["test_pool"]
+    compiled = ch.feedback(root, LAB, "pool_python_if")["test_pool"]
     assert "must run inside a compiled train step" in compiled and "ops.where" in compiled, compiled
-    not_stored = _feedback(root, "pool_swap_not_stored")["test_pool"]
+    not_stored = ch.feedback(root, LAB, "pool_swap_not_stored")["test_pool"]
     assert "the next swap at pick = 1 returns 5, got 2" in not_stored, not_stored
-    typo = _feedback(root, "lsgan_import_typo")
+    typo = ch.feedback(root, LAB, "lsgan_import_typo")
     assert "opz" in typo["test_lsgan"] or "lsgan_d_loss" in typo["test_lsgan"], typo["test_lsgan"]
