@@ -203,14 +203,14 @@ def test_submissions_score_exactly(tmp_path):
     imported = ch.feedback(root, LAB, "delegate_import")
     for cell in ALL:
         assert "0 points for this exercise" in imported[cell], (cell, imported[cell])
-    assert "`UNetDown` is `i2ilab.layers.UNetDown` itself" in imported["test_unet_down"], imported["test_unet_down"]
+    assert "`UNetDown` is `i2ilab.models.unet.UNetDown` itself" in imported["test_unet_down"], imported["test_unet_down"]
     assert "is imported from `i2ilab.losses`" in imported["test_discriminator_loss"], imported[
         "test_discriminator_loss"
     ]
     wrapped = ch.feedback(root, LAB, "delegate_wrap")
     for cell in ALL:
         assert "0 points for this exercise" in wrapped[cell], (cell, wrapped[cell])
-    assert "subclasses `i2ilab.layers.UNetDown`" in wrapped["test_unet_down"], wrapped["test_unet_down"]
+    assert "subclasses `i2ilab.models.unet.UNetDown`" in wrapped["test_unet_down"], wrapped["test_unet_down"]
     assert "RECEPTIVE_FIELDS" in wrapped["test_receptive_field"], wrapped["test_receptive_field"]
     assert "calls `i2ilab.layers.ConvBlock" in wrapped["test_patch_discriminator"], wrapped["test_patch_discriminator"]
     assert "calls `i2ilab.losses.l1_loss`" in wrapped["test_generator_loss"], wrapped["test_generator_loss"]
