@@ -203,7 +203,8 @@ def test_submissions_score_exactly(tmp_path):
     imported = ch.feedback(root, LAB, "delegate_import")
     for cell in ALL:
         assert "0 points for this exercise" in imported[cell], (cell, imported[cell])
-    assert "`UNetDown` is `i2ilab.models.unet.UNetDown` itself" in imported["test_unet_down"], imported["test_unet_down"]
+    unet_down = imported["test_unet_down"]
+    assert "`UNetDown` is `i2ilab.models.unet.UNetDown` itself" in unet_down, unet_down
     assert "is imported from `i2ilab.losses`" in imported["test_discriminator_loss"], imported[
         "test_discriminator_loss"
     ]
