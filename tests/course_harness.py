@@ -370,21 +370,34 @@ def is_test_cell(cell):
     return cell.cell_type == "code" and meta.get("grade", False) and not meta.get("solution", False)
 
 
+def _replace_solution(source, code):
+    """``source`` with its ``### BEGIN SOLUTION`` .. ``### END SOLUTION`` region replaced by ``code``,
+    indented like the region."""
+    lines = source.split("\n")
+    begin = next(i for i, line in enumerate(lines) if "### BEGIN SOLUTION" in line)
+    end = next(i for i, line in enumerate(lines) if i > begin and "### END SOLUTION" in line)
+    indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
+    body = [indent + line if line else line for line in code.strip("\n").split("\n")]
+    return "\n".join(lines[:begin] + body + lines[end + 1 :])
+
+
+def _graded_cell(nb, grade_id, caller):
+    """The one cell of ``nb`` whose nbgrader grade_id is ``grade_id``."""
+    cells = [c for c in nb.cells if _nbgrader_meta(c).get("grade_id") == grade_id]
+    if len(cells) != 1:
+        raise ValueError(f"{caller}: no single cell with grade_id {grade_id!r}")
+    return cells[0]
+
+
 def stub_first_solution(nb):
     """A partly wrong submission: a copy of the solution notebook ``nb`` whose first solution
     region (``### BEGIN SOLUTION`` .. ``### END SOLUTION`` in a code cell) is replaced by the stub
     ``raise NotImplementedError()``, indented like the region."""
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
-        if cell.cell_type != "code" or "### BEGIN SOLUTION" not in cell.source:
-            continue
-        lines = cell.source.split("\n")
-        begin = next(i for i, line in enumerate(lines) if "### BEGIN SOLUTION" in line)
-        end = next(i for i, line in enumerate(lines) if i > begin and "### END SOLUTION" in line)
-        indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
-        stub = [indent + line for line in CODE_STUB.split("\n")]
-        cell.source = "\n".join(lines[:begin] + stub + lines[end + 1 :])
-        return nb
+        if cell.cell_type == "code" and "### BEGIN SOLUTION" in cell.source:
+            cell.source = _replace_solution(cell.source, CODE_STUB)
+            return nb
     raise ValueError("stub_first_solution: the notebook has no '### BEGIN SOLUTION' region in a code cell.")
 
 
@@ -392,23 +405,18 @@ def edit_cell(nb, grade_id, old, new, count=1):
     """A copy of ``nb`` whose cell ``grade_id`` has ``old`` replaced by ``new`` (a student's variant
     or mistake); ``old`` must occur exactly ``count`` times in that cell."""
     nb = copy.deepcopy(nb)
-    cells = [c for c in nb.cells if _nbgrader_meta(c).get("grade_id") == grade_id]
-    if len(cells) != 1:
-        raise ValueError(f"edit_cell: no single cell with grade_id {grade_id!r}")
-    found = cells[0].source.count(old)
+    cell = _graded_cell(nb, grade_id, "edit_cell")
+    found = cell.source.count(old)
     if found != count:
         raise ValueError(f"edit_cell: {old!r} occurs {found} times in {grade_id}, expected {count}")
-    cells[0].source = cells[0].source.replace(old, new)
+    cell.source = cell.source.replace(old, new)
     return nb
 
 
 def set_cell(nb, grade_id, source):
     """A copy of ``nb`` whose cell ``grade_id`` holds ``source`` (a student's whole answer cell)."""
     nb = copy.deepcopy(nb)
-    cells = [c for c in nb.cells if _nbgrader_meta(c).get("grade_id") == grade_id]
-    if len(cells) != 1:
-        raise ValueError(f"set_cell: no single cell with grade_id {grade_id!r}")
-    cells[0].source = source
+    _graded_cell(nb, grade_id, "set_cell").source = source
     return nb
 
 
@@ -416,16 +424,23 @@ def set_answer(nb, grade_id, code):
     """A copy of ``nb`` whose cell ``grade_id`` holds ``code`` in place of its whole solution region
     (``### BEGIN SOLUTION`` .. ``### END SOLUTION``; ``code`` is indented like the region)."""
     nb = copy.deepcopy(nb)
-    cells = [c for c in nb.cells if _nbgrader_meta(c).get("grade_id") == grade_id]
-    if len(cells) != 1:
-        raise ValueError(f"set_answer: no single cell with grade_id {grade_id!r}")
-    lines = cells[0].source.split("\n")
-    begin = next(i for i, line in enumerate(lines) if "### BEGIN SOLUTION" in line)
-    end = next(i for i, line in enumerate(lines) if i > begin and "### END SOLUTION" in line)
-    indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
-    body = [indent + line if line else line for line in code.strip("\n").split("\n")]
-    cells[0].source = "\n".join(lines[:begin] + body + lines[end + 1 :])
+    cell = _graded_cell(nb, grade_id, "set_answer")
+    cell.source = _replace_solution(cell.source, code)
     return nb
+
+
+def grade_submissions(tmp_path, lab, submissions):
+    """Autograde ``{student: notebook}`` in a fresh course copy under ``tmp_path``, every kernel
+    writing C-level stderr chatter (:func:`chatter_ipython_dir`), as :func:`autograde` does.
+
+    Returns ``(root, grades, full)``: the copy's root, ``{student: Grade}``, and grade_id -> points
+    of the solution's test cells (for :func:`check_scores`).
+    """
+    root = make_course_copy(tmp_path)
+    grades = autograde(
+        root, lab, submissions, env={"IPYTHONDIR": chatter_ipython_dir(pathlib.Path(tmp_path) / "ipython")}
+    )
+    return root, grades, points(solution_notebook(lab))
 
 
 def points(nb):
@@ -433,13 +448,22 @@ def points(nb):
     return {_nbgrader_meta(c)["grade_id"]: float(_nbgrader_meta(c)["points"]) for c in nb.cells if is_test_cell(c)}
 
 
+def autograded_notebook(root, lab, student):
+    """``student``'s autograded notebook of ``lab`` in the course copy at ``root``."""
+    return read_notebook(pathlib.Path(root) / "course" / "autograded" / student / lab / f"{lab}.ipynb")
+
+
+def graded_cell(root, lab, student, grade_id):
+    """The cell ``grade_id`` of ``student``'s autograded notebook, with its outputs."""
+    return _graded_cell(autograded_notebook(root, lab, student), grade_id, "graded_cell")
+
+
 def feedback(root, lab, student):
     """grade_id -> the error text (what the student reads) of every autograded test cell of
     ``student``'s autograded notebook in the course copy at ``root`` ("" for a passing cell)."""
-    graded = read_notebook(pathlib.Path(root) / "course" / "autograded" / student / lab / f"{lab}.ipynb")
     return {
         _nbgrader_meta(c)["grade_id"]: "".join(o.get("evalue", "") for o in c.outputs)
-        for c in graded.cells
+        for c in autograded_notebook(root, lab, student).cells
         if is_test_cell(c)
     }
 

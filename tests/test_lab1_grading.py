@@ -108,10 +108,8 @@ EXPECTED_ZERO = {
 
 @pytest.mark.notebook
 def test_submissions_score_exactly(tmp_path):
-    root = ch.make_course_copy(tmp_path)
     subs = {"solution": ch.solution_notebook(LAB), **submissions()}
-    grades = ch.autograde(root, LAB, subs, env={"IPYTHONDIR": ch.chatter_ipython_dir(tmp_path / "ipython")})
-    full = ch.points(ch.solution_notebook(LAB))
+    root, grades, full = ch.grade_submissions(tmp_path, LAB, subs)
     assert set(full) == ALL
     ch.check_scores(grades, EXPECTED_ZERO, full)
     feedback = ch.feedback(root, LAB, "delegate")

@@ -11,7 +11,6 @@ library score 0 with a message.
 """
 
 import course_harness as ch
-import nbformat
 import pytest
 
 LAB = "lab3_cyclegan"
@@ -206,18 +205,15 @@ EXPECTED_ZERO = {
 
 
 def _streams(root, student, grade_id):
-    graded = nbformat.read(root / "course" / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
-    cell = next(c for c in graded.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
+    cell = ch.graded_cell(root, LAB, student, grade_id)
     return {o.get("name", o.output_type) for o in cell.outputs}, "".join(o.get("text", "") for o in cell.outputs)
 
 
 @pytest.mark.notebook
 def test_submissions_score_exactly(tmp_path):
-    root = ch.make_course_copy(tmp_path)
     subs = {"solution": ch.solution_notebook(LAB), **submissions()}
     assert set(subs) == set(EXPECTED_ZERO)
-    grades = ch.autograde(root, LAB, subs, env={"IPYTHONDIR": ch.chatter_ipython_dir(tmp_path / "ipython")})
-    full = ch.points(ch.solution_notebook(LAB))
+    root, grades, full = ch.grade_submissions(tmp_path, LAB, subs)
     assert set(full) == ALL and sum(full.values()) == 12
     ch.check_scores(grades, EXPECTED_ZERO, full)
 

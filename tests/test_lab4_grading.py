@@ -163,10 +163,7 @@ EXPECTED_ZERO = {
 
 
 def test_lab4_grades_properties_one_mistake_one_exercise_and_own_work(tmp_path):
-    root = ch.make_course_copy(tmp_path)
-    env = {"IPYTHONDIR": ch.chatter_ipython_dir(tmp_path / "ipy")}
-    grades = ch.autograde(root, LAB, submissions(), env=env)
-    full = ch.points(ch.solution_notebook(LAB))
+    root, grades, full = ch.grade_submissions(tmp_path, LAB, submissions())
     assert full == {
         "test_adain": 3,
         "test_latent_losses": 2,
@@ -176,23 +173,19 @@ def test_lab4_grades_properties_one_mistake_one_exercise_and_own_work(tmp_path):
     }
     ch.check_scores(grades, EXPECTED_ZERO, full)
 
-    graded = ch.read_notebook(root / "course" / "autograded" / "delegates" / LAB / f"{LAB}.ipynb")
     for grade_id, name in (
         ("test_adain", "Exercise 1 (adain)"),
         ("test_sample_styles", "Exercise 4 (sample_styles)"),
         ("test_pairwise", "Exercise 5 (mean_pairwise_distance)"),
         ("test_latent_losses", "Exercise 2"),
     ):
-        cell = next(c for c in graded.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
+        cell = ch.graded_cell(root, LAB, "delegates", grade_id)
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         assert errors, grade_id
         text = errors[0]["evalue"]
         assert name in text and "0 points for this exercise" in text, (grade_id, text)
     # The warning of a correct spelling is output, not a failure: it went to stdout.
-    variants = ch.read_notebook(root / "course" / "autograded" / "variants" / LAB / f"{LAB}.ipynb")
-    pairwise = next(
-        c for c in variants.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "test_pairwise"
-    )
+    pairwise = ch.graded_cell(root, LAB, "variants", "test_pairwise")
     outputs = pairwise.get("outputs", [])
     assert not [o for o in outputs if o.get("name") == "stderr"]
     assert "DeprecationWarning" in "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout")
