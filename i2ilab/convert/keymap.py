@@ -280,12 +280,15 @@ def _munit_discriminator(model):
 
 def model_family(model):
     """Which reference network ``model`` mirrors: "unet", "resnet", "patchgan", "munit",
-    "munit_dis"; ValueError for anything else."""
+    "munit_dis", "bicycle_unet", "bicycle_encoder", "bicycle_d"; ValueError for anything else."""
     from i2ilab.models.munit import MUNITGenerator
 
     if isinstance(model, MUNITGenerator):
         return "munit"
     names = {layer.name for layer in model.layers}
+    bicycle = _bicycle_family(model, names)
+    if bicycle is not None:
+        return bicycle
     if _layers_of(model, UNetDown) and _layers_of(model, UNetUp):
         return "unet"
     if "stem" in names and "head" in names and _layers_of(model, ResnetBlock):
@@ -307,6 +310,85 @@ _WALKERS = {
     "munit": _munit_generator,
     "munit_dis": _munit_discriminator,
 }
+
+
+# --- BicycleGAN (junyanz/BicycleGAN models/networks.py) -------------------------------------
+
+
+def _bicycle_family(model, names):
+    from i2ilab.models.bicyclegan import EncoderBasicBlock, TileConcat
+
+    if _layers_of(model, TileConcat):
+        return "bicycle_unet"
+    if "mu" in names and "logvar" in names and ("conv0" in names or _layers_of(model, EncoderBasicBlock)):
+        return "bicycle_encoder"
+    if "d0_logits" in names:
+        return "bicycle_d"
+    return None
+
+
+def _bicycle_unet(model):
+    """``G_Unet_add_all``: nested ``UnetBlock_with_z`` modules, level i at ``model.`` +
+    ``submodule.`` * i, each with ``down`` = [(LReLU 0), conv, (norm)] and ``up`` = [ReLU 0,
+    convT 1, norm 2 / tanh]: the outermost down conv is ``down.0``, the others ``down.1``.
+    ``G_Unet_add_input`` (z at the input only) nests pix2pix-style ``UnetBlock`` modules whose
+    ``model`` Sequentials have the indices of junyanz's U-Net, so its keys are :func:`_unet`'s."""
+    if "z1" not in {layer.name for layer in model.layers}:
+        keymap = _unet(model)
+        keymap.family = "bicycle_unet"
+        return keymap
+    b = _Builder("bicycle_unet")
+    n = len(_layers_of(model, UNetDown))
+    for i in range(n):
+        down, up = model.get_layer(f"down{i}"), model.get_layer(f"up{i}")
+        prefix = "model." + "submodule." * i
+        b.conv(f"{prefix}down.{0 if down.outermost else 1}", down.conv)
+        b.norm(f"{prefix}down.2", down.norm_layer)
+        b.conv(f"{prefix}up.1", up.up.conv, "convT")
+        b.norm(f"{prefix}up.2", up.up.norm_layer)
+    return b.result()
+
+
+def _bicycle_encoder(model):
+    """``E_ResNet``: ``fc.0`` (mu) and ``fcVar.0`` (logvar) Linear layers; ``conv.0`` the first
+    conv, ``conv.<k>`` the BasicBlocks: ``conv.<k>.conv`` = [IN 0, LReLU 1, conv3x3 2, IN 3,
+    LReLU 4, convMeanpool 5 = [conv3x3 0, pool 1]] and ``conv.<k>.shortcut`` = [pool 0, conv1x1 1]."""
+    from i2ilab.models.bicyclegan import EncoderBasicBlock
+
+    b = _Builder("bicycle_encoder")
+    b.conv("fc.0", model.get_layer("mu"), "dense")
+    b.conv("fcVar.0", model.get_layer("logvar"), "dense")
+    b.block("conv.0", None, model.get_layer("conv0"))
+    for k in range(1, len(_layers_of(model, EncoderBasicBlock)) + 1):
+        block = model.get_layer(f"block{k}")
+        b.norm(f"conv.{k}.conv.0", block.norm)
+        b.block(f"conv.{k}.conv.2", f"conv.{k}.conv.3", block.conv1)
+        b.block(f"conv.{k}.conv.5.0", None, block.conv2)
+        b.block(f"conv.{k}.shortcut.1", None, block.shortcut)
+    return b.result()
+
+
+def _bicycle_discriminator(model):
+    """``D_NLayersMulti``: scale s is ``model_<s>`` (``model`` when num_D is 1), an
+    ``nn.Sequential`` [conv 0, lrelu 1, per further layer [conv, norm, lrelu], logits conv]."""
+    b = _Builder("bicycle_d")
+    names = {layer.name for layer in model.layers}
+    num_d = sum(1 for name in names if name.endswith("_logits"))
+    for s in range(num_d):
+        root = "model" if num_d == 1 else f"model_{s}"
+        n_layers = sum(1 for name in names if name.startswith(f"d{s}_conv")) - 1
+        b.block(f"{root}.0", None, model.get_layer(f"d{s}_conv0"))
+        for i in range(1, n_layers + 1):
+            b.block(f"{root}.{3 * i - 1}", f"{root}.{3 * i}", model.get_layer(f"d{s}_conv{i}"))
+        b.block(f"{root}.{3 * n_layers + 2}", None, model.get_layer(f"d{s}_logits"))
+    return b.result()
+
+
+_WALKERS.update(
+    bicycle_unet=_bicycle_unet,
+    bicycle_encoder=_bicycle_encoder,
+    bicycle_d=_bicycle_discriminator,
+)
 
 
 def torch_key_map(model):

@@ -4,6 +4,7 @@
 ``munit_dis``, ...) to these factories: ``build_model(name, image_size, ...)``.
 """
 
+from i2ilab.models.bicyclegan import bicycle_discriminator, bicycle_encoder, bicycle_unet_generator
 from i2ilab.models.munit import (
     MUNITGenerator,
     adain_decoder,
@@ -23,6 +24,9 @@ __all__ = [
     "MUNITGenerator",
     "RECEPTIVE_FIELDS",
     "adain_decoder",
+    "bicycle_discriminator",
+    "bicycle_encoder",
+    "bicycle_unet_generator",
     "build_model",
     "content_encoder",
     "encoder_decoder_generator",

@@ -7,6 +7,7 @@ benchmarks. Names follow the references' flags (junyanz ``--netG unet_256`` / ``
 (its factory in :data:`FACTORIES`, its architecture arguments in :data:`FAMILY_ARGS`).
 """
 
+from i2ilab.models.bicyclegan import bicycle_discriminator, bicycle_encoder, bicycle_unet_generator
 from i2ilab.models.munit import multiscale_discriminator, munit_generator
 from i2ilab.models.patchgan import patch_discriminator
 from i2ilab.models.resnet import resnet_generator
@@ -43,6 +44,33 @@ FAMILY_ARGS = {
     "munit": ("in_channels", "dim", "style_dim", "n_downsample", "n_res", "mlp_dim"),
     "munit_dis": ("in_channels", "dim", "n_layer", "num_scales"),
 }
+
+
+# --- BicycleGAN (Zhu et al. 2017b): --netG unet_256 --where_add all|input, --netE resnet_256,
+# --netD basic_256_multi. "unet_256" already names pix2pix's U-Net, hence "bicycle_unet_256".
+FACTORIES.update(
+    bicycle_unet=bicycle_unet_generator,
+    bicycle_encoder=bicycle_encoder,
+    bicycle_d=bicycle_discriminator,
+)
+MODEL_TYPES.update(
+    {
+        "bicycle_unet": ("bicycle_unet", {}),
+        "bicycle_unet_256": ("bicycle_unet", {"num_downs": 8}),
+        "bicycle_unet_128": ("bicycle_unet", {"num_downs": 7}),
+        "bicycle_encoder": ("bicycle_encoder", {}),
+        "resnet_256": ("bicycle_encoder", {"n_blocks": 5}),
+        "resnet_128": ("bicycle_encoder", {"n_blocks": 4}),
+        "bicycle_d": ("bicycle_d", {}),
+        "basic_256_multi": ("bicycle_d", {"n_layers": 3}),
+        "basic_128_multi": ("bicycle_d", {"n_layers": 2}),
+    }
+)
+FAMILY_ARGS.update(
+    bicycle_unet=("in_channels", "out_channels", "nz", "ngf", "num_downs", "where_add", "dropout"),
+    bicycle_encoder=("in_channels", "nz", "ndf", "n_blocks"),
+    bicycle_d=("in_channels", "ndf", "n_layers", "num_D"),
+)
 
 
 def family_of(model_type):
