@@ -236,3 +236,30 @@ def style_reconstruction_loss(style, style_recon):
 def content_reconstruction_loss(content, content_recon):
     """MUNIT latent content reconstruction ``mean(|E_c(G(c, s)) - c|)``; (B, h, w, C) each (eq. 2)."""
     return l1_loss(content_recon, content)
+
+
+# --- BicycleGAN (Zhu et al. 2017b) ------------------------------------------------------------
+# The multi-scale LSGAN terms are GANLoss("lsgan") on D's list of maps: the sum over the scales of
+# each scale's mean, as the reference's GANLoss; its D objective is d_real + d_fake, no 0.5.
+
+__all__ += ["kl_loss", "latent_regression_loss"]
+
+
+def kl_loss(mu, logvar):
+    """KL(q(z|B) || N(0, I)) of E's Gaussian, *summed* over the batch and the nz dimensions.
+
+    ``-0.5 * sum(1 + logvar - mu^2 - exp(logvar))`` (BicycleGAN eq. 6; Kingma and Welling
+    2014, appendix B). A sum, not a mean, as the authors' code (its weight lambda_kl 0.01 is
+    tuned for that). mu, logvar: (B, nz) E outputs; returns a float32 scalar >= 0.
+    """
+    mu, logvar = _f32(mu), _f32(logvar)
+    return -0.5 * ops.sum(1.0 + logvar - ops.square(mu) - ops.exp(logvar))
+
+
+def latent_regression_loss(z, z_recon):
+    """Latent regression ``mean(|E(G(A, z)) - z|)`` of the cLR-GAN (BicycleGAN eq. 7).
+
+    z: (B, nz) the random codes G was given; z_recon: (B, nz) the mu E recovers from G's output
+    (a point estimate: logvar is not used). Returns a float32 scalar.
+    """
+    return l1_loss(z_recon, z)
