@@ -263,3 +263,88 @@ def latent_regression_loss(z, z_recon):
     (a point estimate: logvar is not used). Returns a float32 scalar.
     """
     return l1_loss(z_recon, z)
+
+
+# --- pix2pixHD (Wang et al. 2018, section 3.2 eq. 4 and the perceptual loss of section 4) --------
+
+#: VGG19 layers of pix2pixHD's perceptual loss (relu1_1 .. relu5_1) and their weights.
+VGG_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
+VGG_LAYER_WEIGHTS = (1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0)
+
+__all__ += [
+    "VGG_LAYERS",
+    "VGG_LAYER_WEIGHTS",
+    "final_logits",
+    "feature_matching_loss",
+    "vgg19_features",
+    "vgg_perceptual_loss",
+]
+
+
+def final_logits(outputs):
+    """The logit maps of a multi-scale D that returns every feature (pix2pixHD
+    ``getIntermFeat``): ``[scale[-1] for scale in outputs]``, ready for a :class:`GANLoss`,
+    whose terms are then summed over the scales as the reference's ``GANLoss``."""
+    return [scale[-1] for scale in outputs]
+
+
+def feature_matching_loss(fake_outputs, real_outputs, weight=10.0):
+    """pix2pixHD's discriminator feature matching loss (Wang et al. eq. 4).
+
+    ``sum_i sum_j weight * (4 / (n_layers + 1)) / num_D * mean|D_i^j(fake) - D_i^j(real)|``
+    over the num_D scales i and each scale's intermediate features j (all of a scale's maps but
+    its final logits; n_layers + 1 of them, 4 for n_layers 3), the real features held constant
+    (stop_gradient), as the reference's ``loss_G_GAN_Feat`` with ``lambda_feat`` = ``weight``.
+
+    Args:
+        fake_outputs, real_outputs: lists over scales of lists of maps, as returned by
+            :func:`i2ilab.models.hd_discriminator` on the fake and the real pair.
+    Returns a float32 scalar.
+    """
+    if len(fake_outputs) != len(real_outputs) or not fake_outputs:
+        raise ValueError("feature_matching_loss: fake and real outputs must list the same (non-zero) number of scales.")
+    num_d = len(fake_outputs)
+    total = ops.zeros((), "float32")
+    for fake, real in zip(fake_outputs, real_outputs, strict=True):
+        n_features = len(fake) - 1  # n_layers + 1
+        coefficient = weight * (4.0 / n_features) / num_d
+        for f, r in zip(fake[:-1], real[:-1], strict=True):
+            total = total + coefficient * ops.mean(ops.abs(_f32(f) - ops.stop_gradient(_f32(r))))
+    return total
+
+
+def vgg19_features(weights="imagenet", layers=VGG_LAYERS, name="vgg19_features"):
+    """Frozen VGG19 feature extractor of the perceptual loss: (B, H, W, 3) -> a list of the
+    ``layers`` activations (relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 by default).
+
+    ``weights="imagenet"`` downloads the ImageNet weights of ``keras.applications.VGG19`` on
+    first use (like any Keras application; cached in ~/.keras/models); ``weights=None`` gives
+    random weights (the tests). pix2pixHD feeds its torchvision VGG19 the [-1, 1] images as they
+    are, without ImageNet normalisation, and so does :func:`vgg_perceptual_loss`. Keras' VGG19
+    weights come from the Caffe model (BGR, mean-subtracted 0..255 inputs), not torchvision's,
+    so the loss values differ from the reference's (a deliberate difference: the Keras
+    application, as the course uses throughout).
+    """
+    vgg = keras.applications.VGG19(include_top=False, weights=weights, input_shape=(None, None, 3))
+    vgg.trainable = False
+    model = keras.Model(vgg.input, [vgg.get_layer(n).output for n in layers], name=name)
+    model.trainable = False
+    return model
+
+
+def vgg_perceptual_loss(features, fake, real, layer_weights=VGG_LAYER_WEIGHTS, weight=10.0):
+    """pix2pixHD's VGG loss: ``weight * sum_i w_i * mean|F_i(fake) - F_i(real)|``.
+
+    ``features``: a model (e.g. :func:`vgg19_features`) mapping (B, H, W, 3) images to the list
+    of feature maps F_i; the real features are held constant (stop_gradient). fake, real:
+    (B, H, W, 3) in [-1, 1], fed as they are (the reference does not normalise them).
+    Default weights [1/32, 1/16, 1/8, 1/4, 1] and ``weight`` = lambda_feat 10. Float32 scalar.
+    """
+    f_fake = features(_f32(fake))
+    f_real = features(_f32(real))
+    if len(f_fake) != len(layer_weights):
+        raise ValueError(f"vgg_perceptual_loss: {len(f_fake)} feature maps but {len(layer_weights)} layer weights.")
+    total = ops.zeros((), "float32")
+    for w, a, b in zip(layer_weights, f_fake, f_real, strict=True):
+        total = total + w * ops.mean(ops.abs(_f32(a) - ops.stop_gradient(_f32(b))))
+    return weight * total

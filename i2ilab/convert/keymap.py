@@ -297,9 +297,12 @@ def model_family(model):
         return "patchgan"
     if "scale0_logits" in names:
         return "munit_dis"
+    if _p2phd_family(names):
+        return _p2phd_family(names)
     raise ValueError(
         f"model {model.name!r} is not an i2ilab reference network (unet_generator, "
-        "resnet_generator, patch_discriminator, munit_generator, multiscale_discriminator)."
+        "resnet_generator, patch_discriminator, munit_generator, multiscale_discriminator, the "
+        "pix2pixHD networks)."
     )
 
 
@@ -410,3 +413,112 @@ def torch_key_map(model):
     if missing or len(mapped) != len(model.weights):
         raise AssertionError(f"variables without a reference key: {missing}")
     return keymap
+
+
+# --- pix2pixHD (NVIDIA/pix2pixHD models/networks.py) -----------------------------------------
+
+
+def _count(model, prefix):
+    return sum(1 for layer in model.layers if layer.name.startswith(prefix))
+
+
+def _p2phd_trunk(b, model, prefix="model"):
+    """``GlobalGenerator.model``: [pad 0, conv 1, norm 2, relu 3], per downsampling [conv, norm,
+    relu], one index per residual block (``conv_block.1`` and ``.5``), per upsampling [convT,
+    norm, relu]. Returns the next free index (the output ReflectionPad's)."""
+    n_down, n_res = _count(model, "g_down"), _count(model, "g_res")
+    b.block(f"{prefix}.1", None, model.get_layer("g_stem"))
+    idx = 4
+    for i in range(n_down):
+        b.block(f"{prefix}.{idx}", None, model.get_layer(f"g_down{i}"))
+        idx += 3
+    for j in range(n_res):
+        block = model.get_layer(f"g_res{j}")
+        b.block(f"{prefix}.{idx}.conv_block.1", None, block.conv1)
+        b.block(f"{prefix}.{idx}.conv_block.5", None, block.conv2)
+        idx += 1
+    for i in range(n_down):
+        b.block(f"{prefix}.{idx}", None, model.get_layer(f"g_up{i}"))
+        idx += 3
+    return idx
+
+
+def _p2phd_global(model):
+    """pix2pixHD ``GlobalGenerator``: the trunk, then [pad, conv 7x7, tanh]."""
+    b = _Builder("pix2pixhd_global")
+    idx = _p2phd_trunk(b, model)
+    b.block(f"model.{idx + 1}", None, model.get_layer("g_head"))
+    return b.result()
+
+
+def _p2phd_local(model):
+    """pix2pixHD ``LocalEnhancer``: ``model.*`` the global trunk (no output layer);
+    ``model<n>_1`` = [pad 0, conv 1, norm 2, relu 3, conv 4, norm 5, relu 6];
+    ``model<n>_2`` = [res blocks 0..k-1, convT k, norm, relu, (pad k+3, conv k+4, tanh)]."""
+    b = _Builder("pix2pixhd_local")
+    _p2phd_trunk(b, model)
+    n_enh = _count(model, "downsample")
+    for n in range(1, n_enh + 1):
+        b.block(f"model{n}_1.1", None, model.get_layer(f"l{n}_stem"))
+        b.block(f"model{n}_1.4", None, model.get_layer(f"l{n}_down"))
+        n_res = _count(model, f"l{n}_res")
+        for j in range(n_res):
+            block = model.get_layer(f"l{n}_res{j}")
+            b.block(f"model{n}_2.{j}.conv_block.1", None, block.conv1)
+            b.block(f"model{n}_2.{j}.conv_block.5", None, block.conv2)
+        b.block(f"model{n}_2.{n_res}", None, model.get_layer(f"l{n}_up"))
+        if n == n_enh:
+            b.block(f"model{n}_2.{n_res + 4}", None, model.get_layer(f"l{n}_head"))
+    return b.result()
+
+
+def _p2phd_dis(model):
+    """pix2pixHD ``MultiscaleDiscriminator`` (getIntermFeat): ``scale<k>_layer<j>.0`` is layer
+    group j's conv. Output scale s (s = 0 full resolution) uses the modules of
+    ``scale<num_D - 1 - s>``: the reference's key order runs opposite to its outputs."""
+    b = _Builder("pix2pixhd_dis")
+    num_d = sum(1 for layer in model.layers if layer.name.startswith("d") and layer.name.endswith("_logits"))
+    for s in range(num_d):
+        n_conv = _count(model, f"d{s}_conv")
+        k = num_d - 1 - s
+        for j in range(n_conv):
+            b.block(f"scale{k}_layer{j}.0", None, model.get_layer(f"d{s}_conv{j}"))
+        b.block(f"scale{k}_layer{n_conv}.0", None, model.get_layer(f"d{s}_logits"))
+    return b.result()
+
+
+def _p2phd_encoder(model):
+    """pix2pixHD ``Encoder``: ``model.*`` = [pad 0, conv 1, norm 2, relu 3], per downsampling
+    [conv, norm, relu], per upsampling [convT, norm, relu], then [pad, conv 7x7, tanh]."""
+    b = _Builder("pix2pixhd_encoder")
+    n = _count(model, "e_down")
+    b.block("model.1", None, model.get_layer("e_stem"))
+    for i in range(n):
+        b.block(f"model.{4 + 3 * i}", None, model.get_layer(f"e_down{i}"))
+    for i in range(n):
+        b.block(f"model.{4 + 3 * n + 3 * i}", None, model.get_layer(f"e_up{i}"))
+    b.block(f"model.{4 + 6 * n + 1}", None, model.get_layer("e_head"))
+    return b.result()
+
+
+def _p2phd_family(names):
+    """The pix2pixHD family of a model from its layer names, or None."""
+    if "g_stem" in names and "g_head" in names:
+        return "pix2pixhd_global"
+    if "g_stem" in names and "l1_stem" in names:
+        return "pix2pixhd_local"
+    if "d0_logits" in names:
+        return "pix2pixhd_dis"
+    if "e_stem" in names and "instance_pool" in names:
+        return "pix2pixhd_encoder"
+    return None
+
+
+_WALKERS.update(
+    {
+        "pix2pixhd_global": _p2phd_global,
+        "pix2pixhd_local": _p2phd_local,
+        "pix2pixhd_dis": _p2phd_dis,
+        "pix2pixhd_encoder": _p2phd_encoder,
+    }
+)

@@ -15,6 +15,14 @@ from i2ilab.models.munit import (
     style_mlp,
 )
 from i2ilab.models.patchgan import RECEPTIVE_FIELDS, patch_discriminator, receptive_field
+from i2ilab.models.pix2pixhd import (
+    InstanceAveragePool,
+    feature_encoder,
+    global_generator,
+    hd_discriminator,
+    instance_edge_map,
+    local_enhancer,
+)
 from i2ilab.models.registry import MODEL_TYPES, build_model
 from i2ilab.models.resnet import resnet_generator
 from i2ilab.models.unet import encoder_decoder_generator, unet_generator
@@ -38,4 +46,13 @@ __all__ = [
     "style_encoder",
     "style_mlp",
     "unet_generator",
+]
+# pix2pixHD
+__all__ += [
+    "InstanceAveragePool",
+    "feature_encoder",
+    "global_generator",
+    "hd_discriminator",
+    "instance_edge_map",
+    "local_enhancer",
 ]

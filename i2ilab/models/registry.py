@@ -10,6 +10,7 @@ benchmarks. Names follow the references' flags (junyanz ``--netG unet_256`` / ``
 from i2ilab.models.bicyclegan import bicycle_discriminator, bicycle_encoder, bicycle_unet_generator
 from i2ilab.models.munit import multiscale_discriminator, munit_generator
 from i2ilab.models.patchgan import patch_discriminator
+from i2ilab.models.pix2pixhd import feature_encoder, global_generator, hd_discriminator, local_enhancer
 from i2ilab.models.resnet import resnet_generator
 from i2ilab.models.unet import unet_generator
 
@@ -21,6 +22,16 @@ FACTORIES = {
     "munit": munit_generator,
     "munit_dis": multiscale_discriminator,
 }
+
+# pix2pixHD (Wang et al. 2018): netG global / local / encoder, the multi-scale D.
+FACTORIES.update(
+    {
+        "pix2pixhd_global": global_generator,
+        "pix2pixhd_local": local_enhancer,
+        "pix2pixhd_dis": hd_discriminator,
+        "pix2pixhd_encoder": feature_encoder,
+    }
+)
 
 #: model_type -> (family, factory arguments the name fixes).
 MODEL_TYPES = {
@@ -36,6 +47,20 @@ MODEL_TYPES = {
     "munit_dis": ("munit_dis", {}),
 }
 
+# pix2pixHD: the authors' --netG names and the 512p / 1024p discriminators.
+MODEL_TYPES.update(
+    {
+        "pix2pixhd_global": ("pix2pixhd_global", {}),
+        "global": ("pix2pixhd_global", {}),
+        "pix2pixhd_local": ("pix2pixhd_local", {}),
+        "local": ("pix2pixhd_local", {}),
+        "pix2pixhd_encoder": ("pix2pixhd_encoder", {}),
+        "encoder": ("pix2pixhd_encoder", {}),
+        "pix2pixhd_dis": ("pix2pixhd_dis", {}),
+        "pix2pixhd_dis_1024p": ("pix2pixhd_dis", {"num_D": 3}),
+    }
+)
+
 #: Arguments of each family's factory that describe the architecture (all but image_size, name).
 FAMILY_ARGS = {
     "unet": ("in_channels", "out_channels", "ngf", "num_downs", "norm", "dropout"),
@@ -44,6 +69,24 @@ FAMILY_ARGS = {
     "munit": ("in_channels", "dim", "style_dim", "n_downsample", "n_res", "mlp_dim"),
     "munit_dis": ("in_channels", "dim", "n_layer", "num_scales"),
 }
+
+FAMILY_ARGS.update(
+    {
+        "pix2pixhd_global": ("in_channels", "out_channels", "ngf", "n_downsampling", "n_blocks", "norm"),
+        "pix2pixhd_local": (
+            "in_channels",
+            "out_channels",
+            "ngf",
+            "n_downsample_global",
+            "n_blocks_global",
+            "n_local_enhancers",
+            "n_blocks_local",
+            "norm",
+        ),
+        "pix2pixhd_dis": ("in_channels", "ndf", "n_layers", "num_D", "norm"),
+        "pix2pixhd_encoder": ("in_channels", "out_channels", "nef", "n_downsampling", "norm"),
+    }
+)
 
 
 # --- BicycleGAN (Zhu et al. 2017b): --netG unet_256 --where_add all|input, --netE resnet_256,
