@@ -4,6 +4,13 @@
 ``munit_dis``, ...) to these factories: ``build_model(name, image_size, ...)``.
 """
 
+from i2ilab.models.cut import (
+    PatchSampleF,
+    cut_discriminator,
+    cut_generator,
+    nce_feature_model,
+    patch_sample_f,
+)
 from i2ilab.models.munit import (
     MUNITGenerator,
     adain_decoder,
@@ -17,6 +24,7 @@ from i2ilab.models.patchgan import RECEPTIVE_FIELDS, patch_discriminator, recept
 from i2ilab.models.registry import MODEL_TYPES, build_model
 from i2ilab.models.resnet import resnet_generator
 from i2ilab.models.unet import encoder_decoder_generator, unet_generator
+from i2ilab.models.unit import VAEGen, unit_discriminator, vae_generator
 
 __all__ = [
     "MODEL_TYPES",
@@ -34,4 +42,13 @@ __all__ = [
     "style_encoder",
     "style_mlp",
     "unet_generator",
+    # the unpaired family (issue 21): UNIT, CUT
+    "PatchSampleF",
+    "VAEGen",
+    "cut_discriminator",
+    "cut_generator",
+    "nce_feature_model",
+    "patch_sample_f",
+    "unit_discriminator",
+    "vae_generator",
 ]

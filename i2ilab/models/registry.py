@@ -7,10 +7,12 @@ benchmarks. Names follow the references' flags (junyanz ``--netG unet_256`` / ``
 (its factory in :data:`FACTORIES`, its architecture arguments in :data:`FAMILY_ARGS`).
 """
 
+from i2ilab.models.cut import cut_discriminator, cut_generator
 from i2ilab.models.munit import multiscale_discriminator, munit_generator
 from i2ilab.models.patchgan import patch_discriminator
 from i2ilab.models.resnet import resnet_generator
 from i2ilab.models.unet import unet_generator
+from i2ilab.models.unit import unit_discriminator, vae_generator
 
 #: Family -> its factory ``f(image_size, ..., name=...) -> keras.Model``.
 FACTORIES = {
@@ -19,6 +21,11 @@ FACTORIES = {
     "patchgan": patch_discriminator,
     "munit": munit_generator,
     "munit_dis": multiscale_discriminator,
+    # UNIT and CUT (issue 21)
+    "unit": vae_generator,
+    "unit_dis": unit_discriminator,
+    "cut": cut_generator,
+    "cut_dis": cut_discriminator,
 }
 
 #: model_type -> (family, factory arguments the name fixes).
@@ -33,6 +40,12 @@ MODEL_TYPES = {
     "pixel": ("patchgan", {"n_layers": 0}),
     "munit": ("munit", {}),
     "munit_dis": ("munit_dis", {}),
+    # UNIT (mingyuliutw/UNIT VAEGen, MsImageDis) and CUT (anti-aliased resnet_9blocks, basic D)
+    "unit": ("unit", {}),
+    "unit_dis": ("unit_dis", {}),
+    "cut": ("cut", {}),
+    "cut_resnet_9blocks": ("cut", {"n_blocks": 9}),
+    "cut_dis": ("cut_dis", {}),
 }
 
 #: Arguments of each family's factory that describe the architecture (all but image_size, name).
@@ -42,6 +55,10 @@ FAMILY_ARGS = {
     "patchgan": ("in_channels", "ndf", "n_layers", "norm"),
     "munit": ("in_channels", "dim", "style_dim", "n_downsample", "n_res", "mlp_dim"),
     "munit_dis": ("in_channels", "dim", "n_layer", "num_scales"),
+    "unit": ("in_channels", "dim", "n_downsample", "n_res"),
+    "unit_dis": ("in_channels", "dim", "n_layer", "num_scales"),
+    "cut": ("in_channels", "out_channels", "ngf", "n_blocks", "n_downsampling"),
+    "cut_dis": ("in_channels", "ndf", "n_layers"),
 }
 
 
