@@ -34,6 +34,9 @@ __all__ = [
     "image_reconstruction_loss",
     "style_reconstruction_loss",
     "content_reconstruction_loss",
+    "unit_kl_loss",
+    "patch_nce_loss",
+    "patch_nce_term",
 ]
 
 
@@ -348,3 +351,51 @@ def vgg_perceptual_loss(features, fake, real, layer_weights=VGG_LAYER_WEIGHTS, w
     for w, a, b in zip(layer_weights, f_fake, f_real, strict=True):
         total = total + w * ops.mean(ops.abs(_f32(a) - ops.stop_gradient(_f32(b))))
     return weight * total
+
+
+# --- the unpaired family (issue 21): UNIT's latent term, CUT's PatchNCE ------------------------
+
+
+def unit_kl_loss(h):
+    """UNIT's "KL" term ``mean(h^2)`` over all elements of the latent code h (B, h, w, C).
+
+    The encoder's posterior is N(h, I) with the variance fixed at 1, so KL(N(h, I) || N(0, I))
+    is ``sum(h^2) / 2`` up to a constant; the authors' code (``__compute_kl``) uses the mean of
+    h^2, weighted by recon_kl_w 0.01 (Liu et al. 2017, eq. 4, the prior term of the VAE loss).
+    """
+    return ops.mean(ops.square(_f32(h)))
+
+
+def patch_nce_loss(feat_q, feat_k, batch_size, nce_t=0.07):
+    """PatchNCE per patch (Park et al. 2020, eq. 2; the authors' ``PatchNCELoss``), (B * P,).
+
+    ``feat_q`` (B * P, D): projected patches of the output G(x); ``feat_k`` (B * P, D): the
+    same positions in the input x, rows sample-major (row b * P + n). For patch i of image b,
+    the positive is ``k_i`` and the negatives are the other P - 1 patches **of the same image**
+    (never other images); the keys are constants (``stop_gradient``), gradients flow through
+    the queries only. ``l_pos = <q_i, k_i>``, ``l_neg = q_i . k_j`` with the diagonal j = i
+    replaced by -10, then cross-entropy of ``[l_pos, l_neg] / nce_t`` with target 0:
+    ``logsumexp([l_pos, l_neg] / t) - l_pos / t``. ``batch_size``: the number of images B.
+    """
+    q = _f32(feat_q)
+    k = ops.stop_gradient(_f32(feat_k))
+    dim = q.shape[-1]
+    l_pos = ops.sum(q * k, axis=1, keepdims=True)
+    qb = ops.reshape(q, (batch_size, -1, dim))
+    kb = ops.reshape(k, (batch_size, -1, dim))
+    l_neg = ops.einsum("bnd,bmd->bnm", qb, kb)
+    n = ops.shape(qb)[1]
+    eye = ops.eye(n, dtype="bool")[None]
+    l_neg = ops.where(eye, -10.0, l_neg)
+    l_neg = ops.reshape(l_neg, (-1, n))
+    logits = ops.concatenate([l_pos, l_neg], axis=1) / nce_t
+    return ops.logsumexp(logits, axis=1) - logits[:, 0]
+
+
+def patch_nce_term(feats_q, feats_k, batch_size, nce_t=0.07, weight=1.0):
+    """CUT's NCE term over the NCE layers: ``sum_l weight * mean(patch_nce_loss_l) / L``
+    (``calculate_NCE_loss``, with weight = lambda_NCE); lists of (B * P, D) rows per layer."""
+    total = 0.0
+    for q, k in zip(feats_q, feats_k, strict=True):
+        total = total + weight * ops.mean(patch_nce_loss(q, k, batch_size, nce_t))
+    return total / len(feats_q)

@@ -278,17 +278,102 @@ def _munit_discriminator(model):
     return b.result()
 
 
+# --- the unpaired family (issue 21): UNIT and CUT ----------------------------------------------
+
+
+def _unit_generator(model):
+    """UNIT ``VAEGen``: ``enc`` = MUNIT's ContentEncoder (``enc.model.*``: Conv2dBlocks, then
+    ``ResBlocks.model.<j>.model.<0|1>``); ``dec.model.*`` = [ResBlocks (IN), per upsampling
+    (Upsample, Conv2dBlock with LayerNorm), Conv2dBlock]."""
+    b = _Builder("unit")
+    enc, dec = model.encoder, model.decoder
+    n_down = sum(1 for layer in enc.layers if layer.name.startswith("down"))
+    _munit_block(b, "enc.model.0", enc.get_layer("stem"))
+    for i in range(n_down):
+        _munit_block(b, f"enc.model.{i + 1}", enc.get_layer(f"down{i}"))
+    for j, block in enumerate(_layers_of(enc, ResnetBlock)):
+        _munit_block(b, f"enc.model.{n_down + 1}.model.{j}.model.0", block.conv1)
+        _munit_block(b, f"enc.model.{n_down + 1}.model.{j}.model.1", block.conv2)
+    for j, block in enumerate(_layers_of(dec, ResnetBlock)):
+        _munit_block(b, f"dec.model.0.model.{j}.model.0", block.conv1)
+        _munit_block(b, f"dec.model.0.model.{j}.model.1", block.conv2)
+    n_up = len(_layers_of(dec, UpsampleConvBlock))
+    for i in range(n_up):
+        _munit_block(b, f"dec.model.{2 * i + 2}", dec.get_layer(f"up{i}"))
+    _munit_block(b, f"dec.model.{2 * n_up + 1}", dec.get_layer("head"))
+    return b.result()
+
+
+def _cut_generator(model):
+    """CUT ``ResnetGenerator`` (anti-aliased): ``model.<i>`` with i the position in the reference
+    Sequential (:func:`i2ilab.models.cut.cut_layer_names`); convs ``model.<i>.*``, residual blocks
+    ``model.<i>.conv_block.{1,5}.*``; the blur layers' fixed ``model.<i>.filt`` buffers carry
+    nothing to load (skippable; ``tests/test_parity_cut.py`` checks their values)."""
+    from i2ilab.models.cut import BlurDownsample, BlurUpsample, cut_layer_names
+
+    b = _Builder("cut")
+    n_blocks = len(_layers_of(model, ResnetBlock))
+    n_down = len(_layers_of(model, BlurDownsample))
+    for i, name in enumerate(cut_layer_names(n_blocks, n_down)):
+        layer = model.get_layer(name)
+        if isinstance(layer, ResnetBlock):
+            b.block(f"model.{i}.conv_block.1", f"model.{i}.conv_block.2", layer.conv1)
+            b.block(f"model.{i}.conv_block.5", f"model.{i}.conv_block.6", layer.conv2)
+        elif isinstance(layer, ConvBlock):
+            b.block(f"model.{i}", None, layer)
+        elif isinstance(layer, (BlurDownsample, BlurUpsample)):
+            b.skippable.add(f"model.{i}.filt")
+        elif isinstance(layer, InstanceNormalization):
+            b.norm(f"model.{i}", layer)
+    return b.result()
+
+
+def _cut_discriminator(model):
+    """CUT ``NLayerDiscriminator`` (anti-aliased): ``model.*`` = [conv 0, lrelu 1, blur 2], per
+    further strided layer [conv, norm, lrelu, blur], [conv, norm, lrelu], the 1-channel conv."""
+    b = _Builder("cut_dis")
+    n_layers = len([layer for layer in model.layers if isinstance(layer, ConvBlock)]) - 2
+    b.block("model.0", None, model.get_layer("conv0"))
+    b.skippable.add("model.2.filt")
+    for i in range(1, n_layers):
+        b.block(f"model.{4 * i - 1}", f"model.{4 * i}", model.get_layer(f"conv{i}"))
+        b.skippable.add(f"model.{4 * i + 2}.filt")
+    b.block(f"model.{4 * n_layers - 1}", f"model.{4 * n_layers}", model.get_layer(f"conv{n_layers}"))
+    b.block(f"model.{4 * n_layers + 2}", None, model.get_layer("logits"))
+    return b.result()
+
+
+def _patch_sample_f(model):
+    """CUT ``PatchSampleF`` (mlp_sample): ``mlp_<i>`` = Sequential(Linear 0, ReLU 1, Linear 2)."""
+    b = _Builder("cut_f")
+    for i, (first, second) in enumerate(model.mlps):
+        b.conv(f"mlp_{i}.0", first, "dense")
+        b.conv(f"mlp_{i}.2", second, "dense")
+    return b.result()
+
+
 def model_family(model):
     """Which reference network ``model`` mirrors: "unet", "resnet", "patchgan", "munit",
-    "munit_dis", "bicycle_unet", "bicycle_encoder", "bicycle_d"; ValueError for anything else."""
+    "munit_dis", "bicycle_unet", "bicycle_encoder", "bicycle_d", the pix2pixHD networks, "unit",
+    "cut", "cut_dis", "cut_f"; ValueError for anything else."""
+    from i2ilab.models.cut import PatchSampleF
     from i2ilab.models.munit import MUNITGenerator
+    from i2ilab.models.unit import VAEGen
 
     if isinstance(model, MUNITGenerator):
         return "munit"
+    if isinstance(model, VAEGen):
+        return "unit"
+    if isinstance(model, PatchSampleF):
+        return "cut_f"
     names = {layer.name for layer in model.layers}
     bicycle = _bicycle_family(model, names)
     if bicycle is not None:
         return bicycle
+    if "stem_pad" in names and "head_tanh" in names:
+        return "cut"
+    if "conv0_blur" in names and "logits" in names:
+        return "cut_dis"
     if _layers_of(model, UNetDown) and _layers_of(model, UNetUp):
         return "unet"
     if "stem" in names and "head" in names and _layers_of(model, ResnetBlock):
@@ -302,7 +387,8 @@ def model_family(model):
     raise ValueError(
         f"model {model.name!r} is not an i2ilab reference network (unet_generator, "
         "resnet_generator, patch_discriminator, munit_generator, multiscale_discriminator, the "
-        "pix2pixHD networks)."
+        "BicycleGAN and pix2pixHD networks, vae_generator, cut_generator, cut_discriminator, "
+        "patch_sample_f)."
     )
 
 
@@ -312,6 +398,10 @@ _WALKERS = {
     "patchgan": _patchgan,
     "munit": _munit_generator,
     "munit_dis": _munit_discriminator,
+    "unit": _unit_generator,
+    "cut": _cut_generator,
+    "cut_dis": _cut_discriminator,
+    "cut_f": _patch_sample_f,
 }
 
 

@@ -5,6 +5,13 @@
 """
 
 from i2ilab.models.bicyclegan import bicycle_discriminator, bicycle_encoder, bicycle_unet_generator
+from i2ilab.models.cut import (
+    PatchSampleF,
+    cut_discriminator,
+    cut_generator,
+    nce_feature_model,
+    patch_sample_f,
+)
 from i2ilab.models.munit import (
     MUNITGenerator,
     adain_decoder,
@@ -26,6 +33,7 @@ from i2ilab.models.pix2pixhd import (
 from i2ilab.models.registry import MODEL_TYPES, build_model
 from i2ilab.models.resnet import resnet_generator
 from i2ilab.models.unet import encoder_decoder_generator, unet_generator
+from i2ilab.models.unit import VAEGen, unit_discriminator, vae_generator
 
 __all__ = [
     "MODEL_TYPES",
@@ -46,6 +54,15 @@ __all__ = [
     "style_encoder",
     "style_mlp",
     "unet_generator",
+    # the unpaired family (issue 21): UNIT, CUT
+    "PatchSampleF",
+    "VAEGen",
+    "cut_discriminator",
+    "cut_generator",
+    "nce_feature_model",
+    "patch_sample_f",
+    "unit_discriminator",
+    "vae_generator",
 ]
 # pix2pixHD
 __all__ += [

@@ -8,11 +8,13 @@ benchmarks. Names follow the references' flags (junyanz ``--netG unet_256`` / ``
 """
 
 from i2ilab.models.bicyclegan import bicycle_discriminator, bicycle_encoder, bicycle_unet_generator
+from i2ilab.models.cut import cut_discriminator, cut_generator
 from i2ilab.models.munit import multiscale_discriminator, munit_generator
 from i2ilab.models.patchgan import patch_discriminator
 from i2ilab.models.pix2pixhd import feature_encoder, global_generator, hd_discriminator, local_enhancer
 from i2ilab.models.resnet import resnet_generator
 from i2ilab.models.unet import unet_generator
+from i2ilab.models.unit import unit_discriminator, vae_generator
 
 #: Family -> its factory ``f(image_size, ..., name=...) -> keras.Model``.
 FACTORIES = {
@@ -21,6 +23,11 @@ FACTORIES = {
     "patchgan": patch_discriminator,
     "munit": munit_generator,
     "munit_dis": multiscale_discriminator,
+    # UNIT and CUT (issue 21)
+    "unit": vae_generator,
+    "unit_dis": unit_discriminator,
+    "cut": cut_generator,
+    "cut_dis": cut_discriminator,
 }
 
 # pix2pixHD (Wang et al. 2018): netG global / local / encoder, the multi-scale D.
@@ -45,6 +52,12 @@ MODEL_TYPES = {
     "pixel": ("patchgan", {"n_layers": 0}),
     "munit": ("munit", {}),
     "munit_dis": ("munit_dis", {}),
+    # UNIT (mingyuliutw/UNIT VAEGen, MsImageDis) and CUT (anti-aliased resnet_9blocks, basic D)
+    "unit": ("unit", {}),
+    "unit_dis": ("unit_dis", {}),
+    "cut": ("cut", {}),
+    "cut_resnet_9blocks": ("cut", {"n_blocks": 9}),
+    "cut_dis": ("cut_dis", {}),
 }
 
 # pix2pixHD: the authors' --netG names and the 512p / 1024p discriminators.
@@ -68,6 +81,10 @@ FAMILY_ARGS = {
     "patchgan": ("in_channels", "ndf", "n_layers", "norm"),
     "munit": ("in_channels", "dim", "style_dim", "n_downsample", "n_res", "mlp_dim"),
     "munit_dis": ("in_channels", "dim", "n_layer", "num_scales"),
+    "unit": ("in_channels", "dim", "n_downsample", "n_res"),
+    "unit_dis": ("in_channels", "dim", "n_layer", "num_scales"),
+    "cut": ("in_channels", "out_channels", "ngf", "n_blocks", "n_downsampling"),
+    "cut_dis": ("in_channels", "ndf", "n_layers"),
 }
 
 FAMILY_ARGS.update(
