@@ -4,6 +4,9 @@
 ``munit_dis``, ...) to these factories: ``build_model(name, image_size, ...)``.
 """
 
+from i2ilab.models.discogan import discogan_discriminator, discogan_generator
+from i2ilab.models.distancegan import AffineInstanceNorm, distancegan_discriminator, distancegan_generator
+from i2ilab.models.dualgan import dualgan_discriminator, dualgan_generator
 from i2ilab.models.munit import (
     MUNITGenerator,
     adain_decoder,
@@ -13,12 +16,23 @@ from i2ilab.models.munit import (
     style_encoder,
     style_mlp,
 )
+from i2ilab.models.ost import ost_decoder, ost_encoder, ost_shared
 from i2ilab.models.patchgan import RECEPTIVE_FIELDS, patch_discriminator, receptive_field
 from i2ilab.models.registry import MODEL_TYPES, build_model
 from i2ilab.models.resnet import resnet_generator
 from i2ilab.models.unet import encoder_decoder_generator, unet_generator
 
 __all__ = [
+    "AffineInstanceNorm",
+    "discogan_discriminator",
+    "discogan_generator",
+    "distancegan_discriminator",
+    "distancegan_generator",
+    "dualgan_discriminator",
+    "dualgan_generator",
+    "ost_decoder",
+    "ost_encoder",
+    "ost_shared",
     "MODEL_TYPES",
     "MUNITGenerator",
     "RECEPTIVE_FIELDS",

@@ -7,7 +7,11 @@ benchmarks. Names follow the references' flags (junyanz ``--netG unet_256`` / ``
 (its factory in :data:`FACTORIES`, its architecture arguments in :data:`FAMILY_ARGS`).
 """
 
+from i2ilab.models.discogan import discogan_discriminator, discogan_generator
+from i2ilab.models.distancegan import distancegan_discriminator, distancegan_generator
+from i2ilab.models.dualgan import dualgan_discriminator, dualgan_generator
 from i2ilab.models.munit import multiscale_discriminator, munit_generator
+from i2ilab.models.ost import ost_decoder, ost_encoder, ost_shared
 from i2ilab.models.patchgan import patch_discriminator
 from i2ilab.models.resnet import resnet_generator
 from i2ilab.models.unet import unet_generator
@@ -20,6 +24,21 @@ FACTORIES = {
     "munit": munit_generator,
     "munit_dis": multiscale_discriminator,
 }
+
+#: DiscoGAN, DistanceGAN, DualGAN and OST families (their authors' class / flag names below).
+FACTORIES.update(
+    {
+        "discogan": discogan_generator,
+        "discogan_dis": discogan_discriminator,
+        "distancegan": distancegan_generator,
+        "distancegan_dis": distancegan_discriminator,
+        "dualgan": dualgan_generator,
+        "dualgan_dis": dualgan_discriminator,
+        "ost_enc": ost_encoder,
+        "ost_shared": ost_shared,
+        "ost_dec": ost_decoder,
+    }
+)
 
 #: model_type -> (family, factory arguments the name fixes).
 MODEL_TYPES = {
@@ -35,6 +54,29 @@ MODEL_TYPES = {
     "munit_dis": ("munit_dis", {}),
 }
 
+MODEL_TYPES.update(
+    {
+        # DiscoGAN model.py Generator / Discriminator; DistanceGAN discogan_arch --num_layers
+        "discogan": ("discogan", {}),
+        "discogan_3layers": ("discogan", {"num_layers": 3}),
+        "discogan_extra_layers": ("discogan", {"num_layers": 5}),
+        "discogan_dis": ("discogan_dis", {}),
+        # DistanceGAN CycleGAN-arch --which_model_netG resnet_9blocks / --which_model_netD basic
+        "distancegan": ("distancegan", {}),
+        "distancegan_resnet_9blocks": ("distancegan", {"n_blocks": 9}),
+        "distancegan_basic": ("distancegan_dis", {"padding": 1}),
+        "distancegan_basic_py3": ("distancegan_dis", {"padding": 2}),
+        # DualGAN A_g / B_g, A_d / B_d --disc_type globalgan | patchgan
+        "dualgan": ("dualgan", {}),
+        "dualgan_globalgan": ("dualgan_dis", {"disc_type": "globalgan"}),
+        "dualgan_patchgan": ("dualgan_dis", {"disc_type": "patchgan"}),
+        # OST Enc_a / Enc_b, Enc_shared / Dec_shared, Dec_a / Dec_b
+        "ost_enc": ("ost_enc", {}),
+        "ost_shared": ("ost_shared", {}),
+        "ost_dec": ("ost_dec", {}),
+    }
+)
+
 #: Arguments of each family's factory that describe the architecture (all but image_size, name).
 FAMILY_ARGS = {
     "unet": ("in_channels", "out_channels", "ngf", "num_downs", "norm", "dropout"),
@@ -43,6 +85,20 @@ FAMILY_ARGS = {
     "munit": ("in_channels", "dim", "style_dim", "n_downsample", "n_res", "mlp_dim"),
     "munit_dis": ("in_channels", "dim", "n_layer", "num_scales"),
 }
+
+FAMILY_ARGS.update(
+    {
+        "discogan": ("in_channels", "out_channels", "ngf", "num_layers"),
+        "discogan_dis": ("in_channels", "ndf"),
+        "distancegan": ("in_channels", "out_channels", "ngf", "n_blocks", "n_downsampling"),
+        "distancegan_dis": ("in_channels", "ndf", "n_layers", "padding"),
+        "dualgan": ("in_channels", "out_channels", "gcn", "num_downs"),
+        "dualgan_dis": ("in_channels", "dcn", "disc_type"),
+        "ost_enc": ("in_channels", "ngf", "n_downsampling"),
+        "ost_shared": ("channels", "n_blocks"),
+        "ost_dec": ("out_channels", "ngf", "n_downsampling"),
+    }
+)
 
 
 def family_of(model_type):
