@@ -353,7 +353,7 @@ def vgg_perceptual_loss(features, fake, real, layer_weights=VGG_LAYER_WEIGHTS, w
     return weight * total
 
 
-# --- the unpaired family (issue 21): UNIT's latent term, CUT's PatchNCE ------------------------
+# --- the unpaired family: UNIT's latent term, CUT's PatchNCE ------------------------
 
 
 def unit_kl_loss(h):
@@ -399,3 +399,89 @@ def patch_nce_term(feats_q, feats_k, batch_size, nce_t=0.07, weight=1.0):
     for q, k in zip(feats_q, feats_k, strict=True):
         total = total + weight * ops.mean(patch_nce_loss(q, k, batch_size, nce_t))
     return total / len(feats_q)
+
+
+# ---------------------------------------------------------- DiscoGAN, DistanceGAN, DualGAN, OST
+__all__ += [
+    "mean_feature_matching_loss",
+    "rate_weighted_loss",
+    "discogan_rate",
+    "pairwise_distances",
+    "normalized_distance_loss",
+]
+
+
+def mean_feature_matching_loss(real_features, fake_features):
+    """DiscoGAN's feature matching: ``sum_l mean_{h,w,c}((E_b f_l(real) - E_b f_l(fake))^2)``.
+
+    The first moment over the batch of each discriminator feature map, compared squared and
+    averaged over its elements (the reference's ``HingeEmbeddingLoss(l2, 1)``, which is the
+    mean), summed over the layers (Kim et al. 2017, code; not in the paper's equations).
+
+    Args:
+        real_features, fake_features: lists of (B, h, w, c) maps of the same shapes (the batch
+            sizes of real and fake may differ).
+    """
+    if len(real_features) != len(fake_features) or not real_features:
+        raise ValueError("mean_feature_matching_loss: give two non-empty lists with the same number of feature maps.")
+    total = 0.0
+    for real, fake in zip(real_features, fake_features, strict=True):
+        diff = ops.mean(_f32(real), axis=0) - ops.mean(_f32(fake), axis=0)
+        total = total + ops.mean(ops.square(diff))
+    return total
+
+
+def discogan_rate(iteration, curriculum=10_000, starting_rate=0.01, default_rate=0.5):
+    """DiscoGAN's reconstruction rate: ``starting_rate`` for iterations < ``curriculum``, then ``default_rate``.
+
+    ``iteration`` counts every iteration from 0 (D and G steps alike); a float32 scalar.
+    """
+    early = ops.cast(iteration, "float32") < float(curriculum)
+    return ops.where(early, float(starting_rate), float(default_rate))
+
+
+def rate_weighted_loss(gan, feature_matching, reconstruction, rate, gan_weight=0.1, fm_weight=0.9):
+    """DiscoGAN's generator objective of one direction (reference ``image_translation.py``)::
+
+        (gan_weight * gan + fm_weight * feature_matching) * (1 - rate) + rate * reconstruction
+
+    ``gan`` is the BCE of the other domain's discriminator on this generator's fakes, the
+    reconstruction is the cycle MSE (DiscoGAN, Kim et al. eq. 3-5 with the code's weights) or
+    DistanceGAN's distance loss (Benaim & Wolf 2017, eq. 5 in the DiscoGAN architecture).
+    """
+    return (gan_weight * gan + fm_weight * feature_matching) * (1.0 - rate) + rate * reconstruction
+
+
+def pairwise_distances(x):
+    """``d[i, j] = mean(|x_i - x_j|)`` over all pixels and channels; x (B, ...) -> (B, B) float32."""
+    x = _f32(x)
+    flat = ops.reshape(x, (ops.shape(x)[0], -1))
+    return ops.mean(ops.abs(flat[:, None, :] - flat[None, :, :]), axis=-1)
+
+
+def normalized_distance_loss(source, translated, source_stats, target_stats, normalize=True):
+    """DistanceGAN's distance loss (Benaim & Wolf 2017, eq. 2 and Sec. 4.1, normalised form).
+
+    ``mean_{i<j} |(d(x_i, x_j) - mu_s) / sigma_s - (d(G(x_i), G(x_j)) - mu_t) / sigma_t|`` with
+    ``d`` the mean absolute difference of two images (:func:`pairwise_distances`); the source
+    distances use the source domain's statistics, the translated ones the TARGET domain's, as
+    the reference. ``normalize=False`` (the reference's ``--unnormalized_distances``) compares
+    the raw distances.
+
+    Args:
+        source: (B, H, W, C) images x, B >= 2.
+        translated: (B, H', W', C') their translations G(x).
+        source_stats, target_stats: ``(mu, sigma)`` of the pairwise distances within each
+            domain (:func:`i2ilab.training.distancegan.distance_statistics`).
+    """
+    d_s = pairwise_distances(source)
+    d_t = pairwise_distances(translated)
+    if normalize:
+        (mu_s, sigma_s), (mu_t, sigma_t) = source_stats, target_stats
+        d_s = (d_s - mu_s) / sigma_s
+        d_t = (d_t - mu_t) / sigma_t
+    n = ops.shape(d_s)[0]
+    rows = ops.arange(n)
+    upper = ops.cast(rows[:, None] < rows[None, :], "float32")
+    pairs = ops.sum(upper)
+    return ops.sum(upper * ops.abs(d_s - d_t)) / pairs

@@ -278,7 +278,7 @@ def _munit_discriminator(model):
     return b.result()
 
 
-# --- the unpaired family (issue 21): UNIT and CUT ----------------------------------------------
+# --- the unpaired family: UNIT and CUT ----------------------------------------------
 
 
 def _unit_generator(model):

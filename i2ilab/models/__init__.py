@@ -12,6 +12,9 @@ from i2ilab.models.cut import (
     nce_feature_model,
     patch_sample_f,
 )
+from i2ilab.models.discogan import discogan_discriminator, discogan_generator
+from i2ilab.models.distancegan import AffineInstanceNorm, distancegan_discriminator, distancegan_generator
+from i2ilab.models.dualgan import dualgan_discriminator, dualgan_generator
 from i2ilab.models.munit import (
     MUNITGenerator,
     adain_decoder,
@@ -21,6 +24,7 @@ from i2ilab.models.munit import (
     style_encoder,
     style_mlp,
 )
+from i2ilab.models.ost import ost_decoder, ost_encoder, ost_shared
 from i2ilab.models.patchgan import RECEPTIVE_FIELDS, patch_discriminator, receptive_field
 from i2ilab.models.pix2pixhd import (
     InstanceAveragePool,
@@ -36,6 +40,16 @@ from i2ilab.models.unet import encoder_decoder_generator, unet_generator
 from i2ilab.models.unit import VAEGen, unit_discriminator, vae_generator
 
 __all__ = [
+    "AffineInstanceNorm",
+    "discogan_discriminator",
+    "discogan_generator",
+    "distancegan_discriminator",
+    "distancegan_generator",
+    "dualgan_discriminator",
+    "dualgan_generator",
+    "ost_decoder",
+    "ost_encoder",
+    "ost_shared",
     "MODEL_TYPES",
     "MUNITGenerator",
     "RECEPTIVE_FIELDS",
@@ -54,7 +68,7 @@ __all__ = [
     "style_encoder",
     "style_mlp",
     "unet_generator",
-    # the unpaired family (issue 21): UNIT, CUT
+    # the unpaired family: UNIT, CUT
     "PatchSampleF",
     "VAEGen",
     "cut_discriminator",

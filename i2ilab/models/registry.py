@@ -4,12 +4,16 @@ The idea of the reference code's ``define_G`` / ``define_D``: one table from a n
 used by the task recipes (:mod:`i2ilab.recipes`), the converter of PyTorch checkpoints and the
 benchmarks. Names follow the references' flags (junyanz ``--netG unet_256`` / ``resnet_9blocks``,
 ``--netD basic`` / ``pixel``; MUNIT ``gen`` / ``dis``). A new network family is registered here
-(its factory in :data:`FACTORIES`, its architecture arguments in :data:`FAMILY_ARGS`).
+with one :func:`_family` call: its factory, its architecture arguments and its type names.
 """
 
 from i2ilab.models.bicyclegan import bicycle_discriminator, bicycle_encoder, bicycle_unet_generator
 from i2ilab.models.cut import cut_discriminator, cut_generator
+from i2ilab.models.discogan import discogan_discriminator, discogan_generator
+from i2ilab.models.distancegan import distancegan_discriminator, distancegan_generator
+from i2ilab.models.dualgan import dualgan_discriminator, dualgan_generator
 from i2ilab.models.munit import multiscale_discriminator, munit_generator
+from i2ilab.models.ost import ost_decoder, ost_encoder, ost_shared
 from i2ilab.models.patchgan import patch_discriminator
 from i2ilab.models.pix2pixhd import feature_encoder, global_generator, hd_discriminator, local_enhancer
 from i2ilab.models.resnet import resnet_generator
@@ -17,120 +21,146 @@ from i2ilab.models.unet import unet_generator
 from i2ilab.models.unit import unit_discriminator, vae_generator
 
 #: Family -> its factory ``f(image_size, ..., name=...) -> keras.Model``.
-FACTORIES = {
-    "unet": unet_generator,
-    "resnet": resnet_generator,
-    "patchgan": patch_discriminator,
-    "munit": munit_generator,
-    "munit_dis": multiscale_discriminator,
-    # UNIT and CUT (issue 21)
-    "unit": vae_generator,
-    "unit_dis": unit_discriminator,
-    "cut": cut_generator,
-    "cut_dis": cut_discriminator,
-}
-
-# pix2pixHD (Wang et al. 2018): netG global / local / encoder, the multi-scale D.
-FACTORIES.update(
-    {
-        "pix2pixhd_global": global_generator,
-        "pix2pixhd_local": local_enhancer,
-        "pix2pixhd_dis": hd_discriminator,
-        "pix2pixhd_encoder": feature_encoder,
-    }
-)
-
-#: model_type -> (family, factory arguments the name fixes).
-MODEL_TYPES = {
-    "unet": ("unet", {}),
-    "unet_256": ("unet", {"num_downs": 8}),
-    "unet_128": ("unet", {"num_downs": 7}),
-    "resnet": ("resnet", {}),
-    "resnet_9blocks": ("resnet", {"n_blocks": 9}),
-    "resnet_6blocks": ("resnet", {"n_blocks": 6}),
-    "patchgan": ("patchgan", {}),
-    "pixel": ("patchgan", {"n_layers": 0}),
-    "munit": ("munit", {}),
-    "munit_dis": ("munit_dis", {}),
-    # UNIT (mingyuliutw/UNIT VAEGen, MsImageDis) and CUT (anti-aliased resnet_9blocks, basic D)
-    "unit": ("unit", {}),
-    "unit_dis": ("unit_dis", {}),
-    "cut": ("cut", {}),
-    "cut_resnet_9blocks": ("cut", {"n_blocks": 9}),
-    "cut_dis": ("cut_dis", {}),
-}
-
-# pix2pixHD: the authors' --netG names and the 512p / 1024p discriminators.
-MODEL_TYPES.update(
-    {
-        "pix2pixhd_global": ("pix2pixhd_global", {}),
-        "global": ("pix2pixhd_global", {}),
-        "pix2pixhd_local": ("pix2pixhd_local", {}),
-        "local": ("pix2pixhd_local", {}),
-        "pix2pixhd_encoder": ("pix2pixhd_encoder", {}),
-        "encoder": ("pix2pixhd_encoder", {}),
-        "pix2pixhd_dis": ("pix2pixhd_dis", {}),
-        "pix2pixhd_dis_1024p": ("pix2pixhd_dis", {"num_D": 3}),
-    }
-)
-
+FACTORIES = {}
 #: Arguments of each family's factory that describe the architecture (all but image_size, name).
-FAMILY_ARGS = {
-    "unet": ("in_channels", "out_channels", "ngf", "num_downs", "norm", "dropout"),
-    "resnet": ("in_channels", "out_channels", "ngf", "n_blocks", "norm", "dropout", "n_downsampling"),
-    "patchgan": ("in_channels", "ndf", "n_layers", "norm"),
-    "munit": ("in_channels", "dim", "style_dim", "n_downsample", "n_res", "mlp_dim"),
-    "munit_dis": ("in_channels", "dim", "n_layer", "num_scales"),
-    "unit": ("in_channels", "dim", "n_downsample", "n_res"),
-    "unit_dis": ("in_channels", "dim", "n_layer", "num_scales"),
-    "cut": ("in_channels", "out_channels", "ngf", "n_blocks", "n_downsampling"),
-    "cut_dis": ("in_channels", "ndf", "n_layers"),
-}
-
-FAMILY_ARGS.update(
-    {
-        "pix2pixhd_global": ("in_channels", "out_channels", "ngf", "n_downsampling", "n_blocks", "norm"),
-        "pix2pixhd_local": (
-            "in_channels",
-            "out_channels",
-            "ngf",
-            "n_downsample_global",
-            "n_blocks_global",
-            "n_local_enhancers",
-            "n_blocks_local",
-            "norm",
-        ),
-        "pix2pixhd_dis": ("in_channels", "ndf", "n_layers", "num_D", "norm"),
-        "pix2pixhd_encoder": ("in_channels", "out_channels", "nef", "n_downsampling", "norm"),
-    }
-)
+FAMILY_ARGS = {}
+#: model_type -> (family, factory arguments the name fixes).
+MODEL_TYPES = {}
 
 
-# --- BicycleGAN (Zhu et al. 2017b): --netG unet_256 --where_add all|input, --netE resnet_256,
-# --netD basic_256_multi. "unet_256" already names pix2pix's U-Net, hence "bicycle_unet_256".
-FACTORIES.update(
-    bicycle_unet=bicycle_unet_generator,
-    bicycle_encoder=bicycle_encoder,
-    bicycle_d=bicycle_discriminator,
+def _family(family, factory, args, names):
+    """Register a network family: its factory, architecture arguments and type names."""
+    FACTORIES[family] = factory
+    FAMILY_ARGS[family] = tuple(args)
+    for model_type, fixed in names.items():
+        MODEL_TYPES[model_type] = (family, fixed)
+
+
+# pix2pix and CycleGAN (junyanz/pytorch-CycleGAN-and-pix2pix --netG, --netD)
+_family(
+    "unet",
+    unet_generator,
+    ("in_channels", "out_channels", "ngf", "num_downs", "norm", "dropout"),
+    {"unet": {}, "unet_256": {"num_downs": 8}, "unet_128": {"num_downs": 7}},
 )
-MODEL_TYPES.update(
-    {
-        "bicycle_unet": ("bicycle_unet", {}),
-        "bicycle_unet_256": ("bicycle_unet", {"num_downs": 8}),
-        "bicycle_unet_128": ("bicycle_unet", {"num_downs": 7}),
-        "bicycle_encoder": ("bicycle_encoder", {}),
-        "resnet_256": ("bicycle_encoder", {"n_blocks": 5}),
-        "resnet_128": ("bicycle_encoder", {"n_blocks": 4}),
-        "bicycle_d": ("bicycle_d", {}),
-        "basic_256_multi": ("bicycle_d", {"n_layers": 3}),
-        "basic_128_multi": ("bicycle_d", {"n_layers": 2}),
-    }
+_family(
+    "resnet",
+    resnet_generator,
+    ("in_channels", "out_channels", "ngf", "n_blocks", "norm", "dropout", "n_downsampling"),
+    {"resnet": {}, "resnet_9blocks": {"n_blocks": 9}, "resnet_6blocks": {"n_blocks": 6}},
 )
-FAMILY_ARGS.update(
-    bicycle_unet=("in_channels", "out_channels", "nz", "ngf", "num_downs", "where_add", "dropout"),
-    bicycle_encoder=("in_channels", "nz", "ndf", "n_blocks"),
-    bicycle_d=("in_channels", "ndf", "n_layers", "num_D"),
+_family(
+    "patchgan",
+    patch_discriminator,
+    ("in_channels", "ndf", "n_layers", "norm"),
+    {"patchgan": {}, "pixel": {"n_layers": 0}},
 )
+# MUNIT (NVlabs/MUNIT gen, dis)
+_family(
+    "munit",
+    munit_generator,
+    ("in_channels", "dim", "style_dim", "n_downsample", "n_res", "mlp_dim"),
+    {"munit": {}},
+)
+_family("munit_dis", multiscale_discriminator, ("in_channels", "dim", "n_layer", "num_scales"), {"munit_dis": {}})
+# BicycleGAN (--netG unet_256 --where_add all|input, --netE resnet_256, --netD basic_256_multi);
+# "unet_256" already names pix2pix's U-Net, hence "bicycle_unet_256".
+_family(
+    "bicycle_unet",
+    bicycle_unet_generator,
+    ("in_channels", "out_channels", "nz", "ngf", "num_downs", "where_add", "dropout"),
+    {"bicycle_unet": {}, "bicycle_unet_256": {"num_downs": 8}, "bicycle_unet_128": {"num_downs": 7}},
+)
+_family(
+    "bicycle_encoder",
+    bicycle_encoder,
+    ("in_channels", "nz", "ndf", "n_blocks"),
+    {"bicycle_encoder": {}, "resnet_256": {"n_blocks": 5}, "resnet_128": {"n_blocks": 4}},
+)
+_family(
+    "bicycle_d",
+    bicycle_discriminator,
+    ("in_channels", "ndf", "n_layers", "num_D"),
+    {"bicycle_d": {}, "basic_256_multi": {"n_layers": 3}, "basic_128_multi": {"n_layers": 2}},
+)
+# pix2pixHD (--netG global | local, the feature encoder, the multi-scale D of 512p / 1024p)
+_family(
+    "pix2pixhd_global",
+    global_generator,
+    ("in_channels", "out_channels", "ngf", "n_downsampling", "n_blocks", "norm"),
+    {"pix2pixhd_global": {}, "global": {}},
+)
+_family(
+    "pix2pixhd_local",
+    local_enhancer,
+    (
+        "in_channels",
+        "out_channels",
+        "ngf",
+        "n_downsample_global",
+        "n_blocks_global",
+        "n_local_enhancers",
+        "n_blocks_local",
+        "norm",
+    ),
+    {"pix2pixhd_local": {}, "local": {}},
+)
+_family(
+    "pix2pixhd_dis",
+    hd_discriminator,
+    ("in_channels", "ndf", "n_layers", "num_D", "norm"),
+    {"pix2pixhd_dis": {}, "pix2pixhd_dis_1024p": {"num_D": 3}},
+)
+_family(
+    "pix2pixhd_encoder",
+    feature_encoder,
+    ("in_channels", "out_channels", "nef", "n_downsampling", "norm"),
+    {"pix2pixhd_encoder": {}, "encoder": {}},
+)
+# UNIT (mingyuliutw/UNIT VAEGen, MsImageDis)
+_family("unit", vae_generator, ("in_channels", "dim", "n_downsample", "n_res"), {"unit": {}})
+_family("unit_dis", unit_discriminator, ("in_channels", "dim", "n_layer", "num_scales"), {"unit_dis": {}})
+# CUT (anti-aliased resnet_9blocks, basic D)
+_family(
+    "cut",
+    cut_generator,
+    ("in_channels", "out_channels", "ngf", "n_blocks", "n_downsampling"),
+    {"cut": {}, "cut_resnet_9blocks": {"n_blocks": 9}},
+)
+_family("cut_dis", cut_discriminator, ("in_channels", "ndf", "n_layers"), {"cut_dis": {}})
+# DiscoGAN (model.py Generator / Discriminator; DistanceGAN's discogan_arch --num_layers)
+_family(
+    "discogan",
+    discogan_generator,
+    ("in_channels", "out_channels", "ngf", "num_layers"),
+    {"discogan": {}, "discogan_3layers": {"num_layers": 3}, "discogan_extra_layers": {"num_layers": 5}},
+)
+_family("discogan_dis", discogan_discriminator, ("in_channels", "ndf"), {"discogan_dis": {}})
+# DistanceGAN on the CycleGAN architecture (--which_model_netG resnet_9blocks, --which_model_netD basic)
+_family(
+    "distancegan",
+    distancegan_generator,
+    ("in_channels", "out_channels", "ngf", "n_blocks", "n_downsampling"),
+    {"distancegan": {}, "distancegan_resnet_9blocks": {"n_blocks": 9}},
+)
+_family(
+    "distancegan_dis",
+    distancegan_discriminator,
+    ("in_channels", "ndf", "n_layers", "padding"),
+    {"distancegan_basic": {"padding": 1}, "distancegan_basic_py3": {"padding": 2}},
+)
+# DualGAN (A_g / B_g; A_d / B_d with --disc_type globalgan | patchgan)
+_family("dualgan", dualgan_generator, ("in_channels", "out_channels", "gcn", "num_downs"), {"dualgan": {}})
+_family(
+    "dualgan_dis",
+    dualgan_discriminator,
+    ("in_channels", "dcn", "disc_type"),
+    {"dualgan_globalgan": {"disc_type": "globalgan"}, "dualgan_patchgan": {"disc_type": "patchgan"}},
+)
+# OST (Enc_a / Enc_b, Enc_shared / Dec_shared, Dec_a / Dec_b)
+_family("ost_enc", ost_encoder, ("in_channels", "ngf", "n_downsampling"), {"ost_enc": {}})
+_family("ost_shared", ost_shared, ("channels", "n_blocks"), {"ost_shared": {}})
+_family("ost_dec", ost_decoder, ("out_channels", "ngf", "n_downsampling"), {"ost_dec": {}})
 
 
 def family_of(model_type):
