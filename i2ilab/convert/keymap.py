@@ -415,7 +415,8 @@ def _bicycle_family(model, names):
         return "bicycle_unet"
     if "mu" in names and "logvar" in names and ("conv0" in names or _layers_of(model, EncoderBasicBlock)):
         return "bicycle_encoder"
-    if "d0_logits" in names:
+    n_scales = sum(1 for name in names if name.endswith("_logits"))
+    if "d0_logits" in names and len(model.outputs) == n_scales:  # pix2pixHD's D also returns features
         return "bicycle_d"
     return None
 
