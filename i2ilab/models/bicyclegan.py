@@ -6,6 +6,9 @@ All three compute the numbers of the authors' code (junyanz/BicycleGAN ``G_Unet_
 ``G_Unet_add_input``, ``E_ResNet``, ``D_NLayersMulti``; ``tests/test_parity_bicyclegan.py``).
 InstanceNorm (no affine parameters) throughout, every conv with a bias, xavier-normal init with
 gain 0.02 (the reference's ``--init_type xavier --init_gain 0.02``). NHWC; images in [-1, 1].
+Only the settings of the released models are built: ``--norm instance``, ``--upsample basic``
+(ConvTranspose), ``--nl relu`` in G's up path, a VAE-like E; the reference's other choices
+(BatchNorm, bilinear upsampling, the conv encoder ``conv_256``) are not offered.
 """
 
 import math
