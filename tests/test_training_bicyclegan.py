@@ -183,6 +183,33 @@ def test_translate_encode_and_columns():
         trainer.translate(a, np.zeros((3, NZ), "float32"))
 
 
+def test_a_labs_own_kl_and_latent_losses_are_used():
+    """kl_loss= / latent_loss=: here a mean-KL and a squared error, logged as kl and z_L1."""
+    calls = []
+
+    def mean_kl(mu, logvar):
+        calls.append("kl")
+        return -0.5 * keras.ops.mean(1.0 + logvar - keras.ops.square(mu) - keras.ops.exp(logvar))
+
+    def squared(z, z_recon):
+        calls.append("z")
+        return keras.ops.mean(keras.ops.square(z_recon - z))
+
+    trainer = tiny_bicyclegan(kl_loss=mean_kl, latent_loss=squared)
+    rng = np.random.default_rng(2)
+    eps, z = (rng.standard_normal((1, NZ)).astype("float32") for _ in range(2))
+    trainer._random_z = FixedDraws([eps, z])
+    trainer.compile()
+    a, b = pairs(2)
+    mu, logvar = (keras.ops.convert_to_numpy(t) for t in trainer.encoder(b[:1]))
+    fake_rand = trainer.generator([keras.ops.convert_to_tensor(a[:1]), keras.ops.convert_to_tensor(z)])
+    mu2 = keras.ops.convert_to_numpy(trainer.encoder(fake_rand)[0])
+    logs = trainer.train_on_batch(a, b, return_dict=True)
+    assert set(calls) == {"kl", "z"}
+    assert float(logs["kl"]) == pytest.approx(-0.5 * np.mean(1 + logvar - mu**2 - np.exp(logvar)), rel=1e-4)
+    assert float(logs["z_L1"]) == pytest.approx(np.mean((mu2 - z) ** 2), rel=1e-4)
+
+
 def test_errors_name_the_fix():
     nets = tiny_networks()
     with pytest.raises(ValueError, match="codes of size 2, the encoder gives 3"):

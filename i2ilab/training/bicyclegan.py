@@ -55,6 +55,10 @@ class BicycleGAN(GANTrainer):
             ``lambda_gan2=0, lambda_z=0``.
         num_sample_z: random-code columns in :meth:`sample_columns`.
         seed: seed of the trainer's SeedGenerator (eps and the random codes).
+        kl_loss: ``(mu, logvar) -> scalar``, the KL term (None: :func:`i2ilab.losses.kl_loss`,
+            a sum; a lab passes its own).
+        latent_loss: ``(z, z_recon) -> scalar``, the latent regression term (None:
+            :func:`i2ilab.losses.latent_regression_loss`).
 
     The batch must hold at least 2 pairs; with an odd size the second half gets the extra pair
     (the reference skips batches that are not of the full size). Under data parallelism each
@@ -76,6 +80,8 @@ class BicycleGAN(GANTrainer):
         z_loss_trains_encoder=False,
         num_sample_z=3,
         seed=None,
+        kl_loss=None,
+        latent_loss=None,
         **kwargs,
     ):
         gan = losses.as_gan_loss(gan_mode)
@@ -96,6 +102,8 @@ class BicycleGAN(GANTrainer):
         self.gan = gan
         self.z_loss_trains_encoder = bool(z_loss_trains_encoder)
         self.num_sample_z = int(num_sample_z)
+        self.kl_loss = losses.kl_loss if kl_loss is None else kl_loss
+        self.latent_loss = losses.latent_regression_loss if latent_loss is None else latent_loss
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.built = True
 
@@ -162,11 +170,11 @@ class BicycleGAN(GANTrainer):
             g_gan = self.gan.g_loss(to_float32(self.discriminator(fake_enc, training=True)))
             g_gan2 = self.gan.g_loss(to_float32(self.discriminator2(fake_rand, training=True)))
             g_l1 = losses.l1_loss(fake_enc, b_enc)
-            kl = losses.kl_loss(mu, logvar)
+            kl = ops.cast(self.kl_loss(mu, logvar), "float32")
             # Unless z_loss_trains_encoder, E's variables are not differentiated here: the z
             # loss trains G only (the rest of E's gradient comes back through mu and logvar).
             mu2 = to_float32(self.encoder(fake_rand, training=True))[0]
-            z_l1 = losses.latent_regression_loss(z_random, mu2)
+            z_l1 = ops.cast(self.latent_loss(z_random, mu2), "float32")
             total = (
                 self.lambda_gan * g_gan
                 + self.lambda_gan2 * g_gan2
