@@ -117,3 +117,33 @@ def test_size_errors_name_the_fix():
         models.bicycle_unet_generator(32, num_downs=5, where_add="some")
     with pytest.raises(ValueError, match="means num_downs=8"):
         models.build_model("bicycle_unet_256", num_downs=7)
+
+
+class LabInjection(keras.layers.Layer):
+    """A lab's own z injection: reshape z to (B, 1, 1, nz), tile it, concatenate after x."""
+
+    def call(self, x, z):
+        shape = keras.ops.shape(x)
+        tiled = keras.ops.tile(keras.ops.reshape(z, (shape[0], 1, 1, z.shape[-1])), (1, shape[1], shape[2], 1))
+        return keras.ops.concatenate([x, tiled], axis=-1)
+
+
+class ForgetsZ(keras.layers.Layer):
+    def call(self, x, z):
+        return x
+
+
+def test_a_lab_z_layer_builds_the_same_network():
+    keras.utils.set_random_seed(0)
+    library = models.bicycle_unet_generator(32, in_channels=1, nz=3, ngf=4, num_downs=5, dropout=False)
+    own = models.bicycle_unet_generator(
+        32, in_channels=1, nz=3, ngf=4, num_downs=5, dropout=False, z_layer=LabInjection
+    )
+    assert [layer.name for layer in own.layers] == [layer.name for layer in library.layers]
+    own.set_weights(library.get_weights())
+    rng = np.random.default_rng(0)
+    a = rng.uniform(-1, 1, (2, 32, 32, 1)).astype("float32")
+    z = rng.standard_normal((2, 3)).astype("float32")
+    np.testing.assert_allclose(_np(own([a, z])), _np(library([a, z])), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="injecting z must give \\(32, 32, 4\\)"):
+        models.bicycle_unet_generator(32, in_channels=1, nz=3, ngf=4, num_downs=5, z_layer=ForgetsZ)

@@ -121,3 +121,13 @@ def test_official_checkpoint_keys_map_completely(full_size, file, net, n_keys, n
     assert len(state) == n_keys
     assert assert_complete_mapping(full_size[net], state) == set()
     assert sum(int(np.prod(s)) for _, s, _ in listing) == n_values
+
+
+def test_single_scale_and_128_key_layouts():
+    """num_D 1 is one ``model`` Sequential (no ``model_<s>``); basic_128_multi has n_layers 2."""
+    one = models.bicycle_discriminator(None, ndf=8, num_D=1)
+    keys = [e.key for e in cv.torch_key_map(one).entries]
+    assert keys == [f"model.{i}.{p}" for i in (0, 2, 5, 8, 11) for p in ("weight", "bias")]
+    d128 = models.build_model("basic_128_multi", image_size=None, ndf=8)
+    keys = {e.key for e in cv.torch_key_map(d128).entries}
+    assert keys == {f"model_{s}.{i}.{p}" for s in (0, 1) for i in (0, 2, 5, 8) for p in ("weight", "bias")}

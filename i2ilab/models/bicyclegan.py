@@ -6,6 +6,9 @@ All three compute the numbers of the authors' code (junyanz/BicycleGAN ``G_Unet_
 ``G_Unet_add_input``, ``E_ResNet``, ``D_NLayersMulti``; ``tests/test_parity_bicyclegan.py``).
 InstanceNorm (no affine parameters) throughout, every conv with a bias, xavier-normal init with
 gain 0.02 (the reference's ``--init_type xavier --init_gain 0.02``). NHWC; images in [-1, 1].
+Only the settings of the released models are built: ``--norm instance``, ``--upsample basic``
+(ConvTranspose), ``--nl relu`` in G's up path, a VAE-like E; the reference's other choices
+(BatchNorm, bilinear upsampling, the conv encoder ``conv_256``) are not offered.
 """
 
 import math
@@ -118,6 +121,7 @@ def bicycle_unet_generator(
     where_add="all",
     dropout=True,
     name=None,
+    z_layer=None,
 ):
     """BicycleGAN's U-Net generator G(A, z) (Zhu et al. 2017b, Sec. 3.4 and Fig. 3).
 
@@ -142,6 +146,11 @@ def bicycle_unet_generator(
     in [-1, 1]. ``image_size=None`` gives a fully convolutional model (S divisible by
     2**num_downs). ``dropout`` is the reference's ``--use_dropout`` (on for edges2shoes; off at
     test time, as the reference's ``eval()``).
+
+    ``z_layer``: None (:class:`TileConcat`, named ``z<i>``) or a factory of the layers that
+    inject z, called as ``z_layer(name="z<i>")``, e.g. a lab's own layer class; each layer is
+    called as ``layer(x, z)`` and must return (B, H, W, C + nz), x's channels first. The
+    converter's key maps know the library's layer only.
     """
     if where_add not in WHERE_ADD:
         raise ValueError(f"where_add={where_add!r} is not one of {WHERE_ADD}.")
@@ -154,7 +163,14 @@ def bicycle_unet_generator(
     for i, f in enumerate(filters):
         levels.append(h)
         if i == 0 or where_add == "all":
-            h = TileConcat(name=f"z{i}")(h, z)
+            before, h = h, (TileConcat if z_layer is None else z_layer)(name=f"z{i}")(h, z)
+            want = (*before.shape[1:-1], before.shape[-1] + nz)
+            if tuple(h.shape[1:]) != want:
+                raise ValueError(
+                    f"z_layer(name='z{i}') maps x {tuple(before.shape[1:])} and z (B, {nz}) to "
+                    f"{tuple(h.shape[1:])}; injecting z must give {want} (z tiled over H x W, "
+                    "concatenated after x's channels)."
+                )
         h = UNetDown(f, norm="instance", outermost=i == 0, innermost=i == num_downs - 1, name=f"down{i}", **inits)(h)
     for i in reversed(range(num_downs)):
         use_dropout = dropout and 4 <= i <= num_downs - 2

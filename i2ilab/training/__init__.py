@@ -1,6 +1,6 @@
 """GAN training engine of i2ilab: trainers that are keras.Models and train with ``fit``.
 
-``Colorizer``, ``Pix2Pix``, ``CycleGAN`` and ``MUNIT`` each write their train step once in
+``Colorizer``, ``Pix2Pix``, ``CycleGAN``, ``MUNIT`` and ``BicycleGAN`` each write their train step once in
 stateful Keras style; the backend shim :mod:`i2ilab.backend` (also reachable as
 ``i2ilab.training.backend``, its former home) runs it on TensorFlow, JAX and PyTorch.
 See :mod:`i2ilab.training.base` for the interface the callbacks and the CLI rely on, and
@@ -12,6 +12,7 @@ import sys
 from i2ilab import backend
 from i2ilab.backend import DataParallelScope, distribute
 from i2ilab.training.base import GANTrainer, OptimizerGroup, default_adam
+from i2ilab.training.bicyclegan import BicycleGAN
 from i2ilab.training.colorizer import Colorizer
 from i2ilab.training.cyclegan import CycleGAN
 from i2ilab.training.munit import MUNIT
@@ -29,6 +30,7 @@ __all__ = [
     "Pix2Pix",
     "CycleGAN",
     "MUNIT",
+    "BicycleGAN",
     "ImagePool",
     "distribute",
     "DataParallelScope",

@@ -1,0 +1,252 @@
+"""BicycleGAN trainer: multimodal paired translation, cVAE-GAN + cLR-GAN (Zhu et al. 2017b, Sec. 3)."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from i2ilab import losses
+from i2ilab.training import backend as shim
+from i2ilab.training.base import GANTrainer, to_float32, unpack_pair
+
+
+class BicycleGAN(GANTrainer):
+    """Train G(A, z), the encoder E(B) -> (mu, logvar) and two discriminators on paired ``(a, b)``.
+
+    Each batch is split in halves, as the authors' code (``bicycle_gan_model.py``): the first
+    half (A1, B1) trains the cVAE-GAN, the cLR-GAN uses **A1 too** with a random code, and D2's
+    real images are the second half's B2 (A2 is not used). With the default batch of 2 each
+    branch sees one image. Per step, with ``eps, z ~ N(0, I)`` (drawn in that order)::
+
+        mu, logvar = E(B1);  z_enc = mu + exp(logvar / 2) * eps
+        fake_enc = G(A1, z_enc);  fake_rand = G(A1, z);  mu2 = E(fake_rand)[0]
+        G, E: lambda_gan * gan(D(fake_enc)) + lambda_gan2 * gan(D2(fake_rand))
+              + lambda_l1 * mean|fake_enc - B1| + lambda_kl * KL(mu, logvar)      (eq. 9)
+        G only: lambda_z * mean|mu2 - z|   (E gets no gradient from it: the reference freezes
+              E for this term; Sec. 3.4 / implementation details)
+        D:  gan_d(D(B1), D(fake_enc)),  D2: gan_d(D2(B2), D2(fake_rand))   (no 0.5 factor)
+
+    KL is a sum over the batch and the nz dimensions (:func:`i2ilab.losses.kl_loss`); the GAN
+    terms of a multi-scale D are summed over its scales (LSGAN: MSE to 1 / 0 per scale).
+
+    Update order per batch, as the reference's ``optimize_parameters``: one forward pass, the
+    G and E step, then the D and D2 steps on the fakes of that forward pass (made by G before
+    its update), detached. The reference's four Adam optimizers (G, E, D, D2, all lr 2e-4,
+    betas (0.5, 0.999)) are two here: ``g_optimizer`` over G's and E's variables and
+    ``d_optimizer`` over D's and D2's. Adam works per variable and all four step every
+    iteration with one learning rate and schedule, so the numbers are the same.
+
+    Logged (unweighted epoch means; the reference's names): ``G_GAN``, ``G_GAN2``, ``G_L1``,
+    ``kl``, ``z_L1``, ``D`` (d_real + d_fake of D, summed over its scales), ``D2``.
+
+    Args:
+        generator: keras.Model [(B, H, W, Cin) images, (B, nz) codes] -> (B, H, W, Cout) tanh
+            images (:func:`i2ilab.models.bicycle_unet_generator`).
+        encoder: keras.Model (B, H, W, Cout) -> [mu (B, nz), logvar (B, nz)]
+            (:func:`i2ilab.models.bicycle_encoder`).
+        discriminator, discriminator2: keras.Models (B, H, W, Cout) -> a logit map or a list of
+            maps (:func:`i2ilab.models.bicycle_discriminator`); D judges fake_enc, D2 fake_rand.
+        lambda_gan, lambda_gan2, lambda_l1, lambda_kl, lambda_z: the reference's weights
+            (1, 1, 10, 0.01, 0.5).
+        gan_mode: ``lsgan`` (reference), ``vanilla`` or ``hinge``, or a GAN loss object with
+            ``d_loss``/``g_loss`` (:class:`i2ilab.losses.FunctionGANLoss`).
+        z_loss_trains_encoder: False (the reference's BicycleGAN): E is frozen for the z loss;
+            True: the z loss also trains E, as in the paper's cLR-GAN alone (eq. 8), i.e.
+            ``lambda_gan=0, lambda_l1=0, lambda_kl=0`` with this flag; the cVAE-GAN alone is
+            ``lambda_gan2=0, lambda_z=0``.
+        num_sample_z: random-code columns in :meth:`sample_columns`.
+        seed: seed of the trainer's SeedGenerator (eps and the random codes).
+        kl_loss: ``(mu, logvar) -> scalar``, the KL term (None: :func:`i2ilab.losses.kl_loss`,
+            a sum; a lab passes its own).
+        latent_loss: ``(z, z_recon) -> scalar``, the latent regression term (None:
+            :func:`i2ilab.losses.latent_regression_loss`).
+
+    The batch must hold at least 2 pairs; with an odd size the second half gets the extra pair
+    (the reference skips batches that are not of the full size). Under data parallelism each
+    replica splits its own share in halves.
+    """
+
+    def __init__(
+        self,
+        generator,
+        encoder,
+        discriminator,
+        discriminator2,
+        lambda_gan=1.0,
+        lambda_gan2=1.0,
+        lambda_l1=10.0,
+        lambda_kl=0.01,
+        lambda_z=0.5,
+        gan_mode="lsgan",
+        z_loss_trains_encoder=False,
+        num_sample_z=3,
+        seed=None,
+        kl_loss=None,
+        latent_loss=None,
+        **kwargs,
+    ):
+        gan = losses.as_gan_loss(gan_mode)
+        if gan.uses_penalty:
+            raise ValueError(
+                "BicycleGAN: gan_mode='wgangp' needs a gradient penalty, which this trainer does not add; "
+                "use 'lsgan' (reference), 'vanilla' or 'hinge'."
+            )
+        super().__init__(("G_GAN", "G_GAN2", "G_L1", "kl", "z_L1", "D", "D2"), **kwargs)
+        self.generator, self.encoder = generator, encoder
+        self.discriminator, self.discriminator2 = discriminator, discriminator2
+        self.nz = self._code_size(generator, encoder)
+        self.lambda_gan = float(lambda_gan)
+        self.lambda_gan2 = float(lambda_gan2)
+        self.lambda_l1 = float(lambda_l1)
+        self.lambda_kl = float(lambda_kl)
+        self.lambda_z = float(lambda_z)
+        self.gan = gan
+        self.z_loss_trains_encoder = bool(z_loss_trains_encoder)
+        self.num_sample_z = int(num_sample_z)
+        self.kl_loss = losses.kl_loss if kl_loss is None else kl_loss
+        self.latent_loss = losses.latent_regression_loss if latent_loss is None else latent_loss
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True
+
+    @staticmethod
+    def _code_size(generator, encoder):
+        inputs = generator.inputs if isinstance(generator, keras.Model) else None
+        outputs = encoder.outputs if isinstance(encoder, keras.Model) else None
+        if not inputs or len(inputs) != 2 or not outputs or len(outputs) != 2:
+            raise ValueError(
+                "BicycleGAN: the generator must take [image, z] and the encoder return [mu, logvar] "
+                "(use i2ilab.models.bicycle_unet_generator and bicycle_encoder)."
+            )
+        nz, enc_nz = inputs[1].shape[-1], outputs[0].shape[-1]
+        if nz != enc_nz:
+            raise ValueError(f"BicycleGAN: the generator takes codes of size {nz}, the encoder gives {enc_nz}.")
+        return int(nz)
+
+    @property
+    def networks(self):
+        return {
+            "generator": self.generator,
+            "encoder": self.encoder,
+            "discriminator": self.discriminator,
+            "discriminator2": self.discriminator2,
+        }
+
+    def _optimizer_targets(self):
+        return {
+            "g": self.generator.trainable_variables + self.encoder.trainable_variables,
+            "d": self.discriminator.trainable_variables + self.discriminator2.trainable_variables,
+        }
+
+    def call(self, inputs, training=False):
+        """G([images, codes])."""
+        return self.generator(inputs, training=training)
+
+    def _random_z(self, n):
+        """N(0, I) codes (n, nz) from the trainer's SeedGenerator (eps, then the random z)."""
+        return keras.random.normal((n, self.nz), seed=self.seed_generator)
+
+    def _train_step(self, data):
+        a, b = unpack_pair(data, "BicycleGAN")
+        a, b = ops.cast(a, "float32"), ops.cast(b, "float32")
+        if a.shape[0] is not None and a.shape[0] < 2:
+            raise ValueError(
+                f"BicycleGAN.fit: a batch of {a.shape[0]} pair(s); BicycleGAN splits each batch in "
+                "halves (cVAE-GAN, cLR-GAN), so use batch_size >= 2 (the reference's 2)."
+            )
+        half = ops.shape(a)[0] // 2
+        a_enc, b_enc, b_rand = a[:half], b[:half], b[half:]
+        g_vars = self.generator.trainable_variables
+        e_vars = self.encoder.trainable_variables
+
+        # E(B1) once, its pullback kept: E's gradient comes back through mu and logvar only.
+        (mu, logvar), e_pullback = shim.vjp(lambda: to_float32(self.encoder(b_enc, training=True)), e_vars)
+        n = ops.shape(mu)[0]
+        eps = self._random_z(n)
+        z_random = self._random_z(n)
+
+        def g_objective(mu, logvar):
+            z_encoded = mu + ops.exp(0.5 * logvar) * eps
+            fake_enc = to_float32(self.generator([a_enc, z_encoded], training=True))
+            fake_rand = to_float32(self.generator([a_enc, z_random], training=True))
+            g_gan = self.gan.g_loss(to_float32(self.discriminator(fake_enc, training=True)))
+            g_gan2 = self.gan.g_loss(to_float32(self.discriminator2(fake_rand, training=True)))
+            g_l1 = losses.l1_loss(fake_enc, b_enc)
+            kl = ops.cast(self.kl_loss(mu, logvar), "float32")
+            # Unless z_loss_trains_encoder, E's variables are not differentiated here: the z
+            # loss trains G only (the rest of E's gradient comes back through mu and logvar).
+            mu2 = to_float32(self.encoder(fake_rand, training=True))[0]
+            z_l1 = ops.cast(self.latent_loss(z_random, mu2), "float32")
+            total = (
+                self.lambda_gan * g_gan
+                + self.lambda_gan2 * g_gan2
+                + self.lambda_l1 * g_l1
+                + self.lambda_kl * kl
+                + self.lambda_z * z_l1
+            )
+            terms = {"G_GAN": g_gan, "G_GAN2": g_gan2, "G_L1": g_l1, "kl": kl, "z_L1": z_l1}
+            return total, (terms, (ops.stop_gradient(fake_enc), ops.stop_gradient(fake_rand)))
+
+        direct = g_vars + (e_vars if self.z_loss_trains_encoder else [])
+        _, (g_terms, (fake_enc, fake_rand)), grads, code_grads = shim.value_and_grad(g_objective, direct, (mu, logvar))
+        g_grads, e_grads = grads[: len(g_vars)], e_pullback(list(code_grads))
+        if self.z_loss_trains_encoder:
+            e_grads = [u + v for u, v in zip(e_grads, grads[len(g_vars) :], strict=True)]
+        self._apply(self.g_optimizer, g_grads + e_grads, g_vars + e_vars)
+
+        d_vars = self.discriminator.trainable_variables + self.discriminator2.trainable_variables
+
+        def d_objective():
+            terms = {}
+            for name, disc, real, fake in (
+                ("D", self.discriminator, b_enc, fake_enc),
+                ("D2", self.discriminator2, b_rand, fake_rand),
+            ):
+                d_real, d_fake = self.gan.d_loss(
+                    to_float32(disc(real, training=True)), to_float32(disc(fake, training=True))
+                )
+                terms[name] = d_real + d_fake
+            return terms["D"] + terms["D2"], terms
+
+        _, d_terms, d_grads, _ = shim.value_and_grad(d_objective, d_vars)
+        self._apply(self.d_optimizer, d_grads, d_vars)
+        self._track(**g_terms, **d_terms)
+
+    # ------------------------------------------------------------------------------- sampling
+    def sample_z(self, n, seed=0):
+        """``n`` codes (n, nz) from N(0, I), drawn with NumPy from ``seed`` (not the training
+        stream), so sample grids use the same codes at every epoch."""
+        return np.random.default_rng(seed).standard_normal((n, self.nz)).astype("float32")
+
+    def encode(self, images):
+        """mu of E(images), numpy (B, nz): the code of an example output (the reference's test
+        ``encode`` uses the mean, no sampling)."""
+        return self._inference("encode", lambda t: self.encoder(t, training=False)[0], images)
+
+    def translate(self, x, z=None, seed=0):
+        """G(x, z) as numpy (B, H, W, Cout) in [-1, 1], dropout off (the reference's ``eval()``).
+
+        Args:
+            x: (B, H, W, Cin) input images in [-1, 1].
+            z: (B, nz) or (nz,) codes (e.g. :meth:`encode` of an example output), or None for
+                :meth:`sample_z` codes from ``seed``, one per image.
+        """
+        x = np.asarray(x, "float32")
+        if z is None:
+            z = self.sample_z(x.shape[0], seed)
+        z = np.asarray(z, "float32")
+        if z.ndim == 1:
+            z = np.broadcast_to(z[None], (x.shape[0], self.nz))
+        if z.shape != (x.shape[0], self.nz):
+            raise ValueError(f"BicycleGAN.translate: z has shape {z.shape}, expected ({x.shape[0]}, {self.nz}).")
+        return self._inference("translate", lambda t, c: self.generator([t, c], training=False), x, z)
+
+    def sample_columns(self, x, y):
+        """Columns for a grid (numpy, [-1, 1]): ``input`` (A), ``encoded`` (G(A, mu of E(B))),
+        ``random_1 .. random_k`` (``num_sample_z`` fixed random codes, the same at every call)
+        and ``target`` (B)."""
+        x = np.asarray(x, "float32")
+        columns = {"input": x, "encoded": self.translate(x, self.encode(y))}
+        codes = self.sample_z(self.num_sample_z)
+        for k in range(self.num_sample_z):
+            columns[f"random_{k + 1}"] = self.translate(x, codes[k])
+        columns["target"] = self._numpy(y)
+        return columns
