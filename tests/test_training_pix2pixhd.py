@@ -196,6 +196,59 @@ def test_errors_a_user_can_meet():
         tiny_trainer(None, gan_mode="wgangp")
 
 
+# --- learning: the instance edge map separates touching objects of one class (section 3.3) -------
+
+COLORS = np.array([[-0.6, 0.2, 0.8], [0.9, -0.5, -0.3]], "float32")  # background, object
+
+
+def touching_objects(n, size=32, seed=0):
+    """Label maps with two touching objects of the same class, side by side, so that only the
+    instance map tells where one ends; the photo paints each class's colour and a dark line on
+    every instance boundary (the line between the two objects included)."""
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((n, size, size), "int32")
+    inst = np.zeros((n, size, size, 1), "int32")
+    for i in range(n):
+        top, bottom = rng.integers(4, 10), rng.integers(22, 28)
+        left, right, split = rng.integers(3, 8), rng.integers(24, 29), rng.integers(12, 20)
+        labels[i, top:bottom, left:right] = 1
+        inst[i, top:bottom, left:split, 0] = 1000
+        inst[i, top:bottom, split:right, 0] = 1001
+    images = COLORS[labels]
+    edges = keras.ops.convert_to_numpy(models.instance_edge_map(inst))[..., 0]
+    images[(edges > 0) & (labels == 1)] = -1.0
+    return (np.eye(2, dtype="float32")[labels], inst), images
+
+
+@pytest.mark.slow
+def test_learns_and_the_edge_map_draws_the_line_labels_cannot():
+    """Two trainings of 160 steps at 32 x 32 (about 50 s on TF): held-out L1 falls below 0.4x its start, and on
+    the pixels of the line between the two objects the error with the edge map is under 0.6x the
+    error of the same training on labels only (measured 0.36 vs 0.83; L1 0.65 -> 0.19)."""
+    x, y = touching_objects(64)
+    (labels_t, inst_t), y_t = touching_objects(16, seed=1)
+    ids = inst_t[..., 0]
+    line = ((ids == 1000) & (np.roll(ids, -1, axis=2) == 1001)) | ((ids == 1001) & (np.roll(ids, 1, axis=2) == 1000))
+    assert line.sum() > 16 * 20
+
+    def train(with_instances):
+        keras.utils.set_random_seed(0)
+        g = models.global_generator(None, 3 if with_instances else 2, ngf=8, n_downsampling=2, n_blocks=2)
+        d = models.hd_discriminator(None, 6 if with_instances else 5, ndf=8, n_layers=2, num_D=2)
+        trainer = Pix2PixHD(g, d, vgg=None)
+        trainer.compile()
+        inputs, held_out = (x, (labels_t, inst_t)) if with_instances else (x[0], labels_t)
+        start = np.abs(trainer.translate(held_out) - y_t).mean()
+        trainer.fit(inputs, y, batch_size=8, epochs=20, verbose=0)
+        error = np.abs(trainer.translate(held_out) - y_t)
+        return start, error.mean(), error[line].mean()
+
+    start, l1, line_error = train(True)
+    assert l1 < 0.4 * start
+    _, _, line_error_labels_only = train(False)
+    assert line_error < 0.6 * line_error_labels_only
+
+
 # --- one compiled step, TensorFlow = JAX ---------------------------------------------------------
 
 
