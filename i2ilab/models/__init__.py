@@ -20,6 +20,7 @@ from i2ilab.models.pix2pixhd import (
     global_generator,
     hd_discriminator,
     instance_edge_map,
+    load_global_weights,
     local_enhancer,
 )
 from i2ilab.models.registry import MODEL_TYPES, build_model
@@ -50,5 +51,6 @@ __all__ += [
     "global_generator",
     "hd_discriminator",
     "instance_edge_map",
+    "load_global_weights",
     "local_enhancer",
 ]

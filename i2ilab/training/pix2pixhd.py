@@ -53,7 +53,10 @@ class Pix2PixHD(GANTrainer):
     to 0; the learning rate is kept, which in the reference schedule is still ``opt.lr`` then).
     The phase is a trainer variable, so a checkpoint resumes it exactly.
 
-    Logged (unweighted terms, epoch means): ``G_GAN``, ``G_GAN_Feat``, ``G_VGG`` (each FM / VGG
+    The frozen VGG's weights are variables of the trainer, so a checkpoint holds them too
+    (12.9 M values for VGG19 up to relu5_1); they are restored as they were saved.
+
+    Logged (epoch means): ``G_GAN``, ``G_GAN_Feat``, ``G_VGG`` (each FM / VGG
     term already carries lambda_feat, as the reference logs them), ``D_real``, ``D_fake``.
 
     Args:
