@@ -119,3 +119,18 @@ def test_small_networks_save_and_reload(tmp_path):
         again = keras.saving.load_model(path)
         for a, b in zip(keras.tree.flatten(model(args)), keras.tree.flatten(again(args)), strict=True):
             np.testing.assert_allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), rtol=1e-6)
+
+
+def test_load_global_weights_starts_the_local_enhancer_from_a_global_generator():
+    """The reference's --load_pretrain: a 512p-style G1 (ngf 8) fills the global part of a
+    local enhancer with ngf 4 (all but G1's output layer); a G1 of the wrong width is refused."""
+    kwargs = dict(in_channels=3, n_downsample_global=1, n_blocks_global=1, n_blocks_local=1)
+    local = models.local_enhancer(None, ngf=4, **kwargs)
+    g = models.global_generator(None, 3, ngf=8, n_downsampling=1, n_blocks=1)
+    assert models.load_global_weights(local, g) == 1 + 1 + 1 + 1  # stem, down0, res0, up0
+    for layer in g.layers:
+        if layer.name.startswith("g_") and layer.name != "g_head":
+            for a, b in zip(layer.get_weights(), local.get_layer(layer.name).get_weights(), strict=True):
+                np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="ngf = the local enhancer's ngf"):
+        models.load_global_weights(local, models.global_generator(None, 3, ngf=4, n_downsampling=1, n_blocks=1))

@@ -32,6 +32,7 @@ from i2ilab.models.pix2pixhd import (
     global_generator,
     hd_discriminator,
     instance_edge_map,
+    load_global_weights,
     local_enhancer,
 )
 from i2ilab.models.registry import MODEL_TYPES, build_model
@@ -85,5 +86,6 @@ __all__ += [
     "global_generator",
     "hd_discriminator",
     "instance_edge_map",
+    "load_global_weights",
     "local_enhancer",
 ]

@@ -1,7 +1,8 @@
 """pix2pixHD networks (Wang et al. 2018, section 3.2-3.4; NVIDIA/pix2pixHD ``models/networks.py``).
 
 - :func:`global_generator`: G1, the coarse-to-fine generator's global network (section 3.2).
-- :func:`local_enhancer`: G = {G1, G2}, the local enhancer around a global network (section 3.2).
+- :func:`local_enhancer`: G = {G1, G2}, the local enhancer around a global network (section 3.2);
+  :func:`load_global_weights` starts its G1 from a trained global generator.
 - :func:`hd_discriminator`: the multi-scale discriminators D1..Dk, each returning every
   intermediate feature map (section 3.2, feature matching eq. 4).
 - :func:`feature_encoder`: E, the instance-wise feature encoder (section 3.4).
@@ -116,8 +117,8 @@ def local_enhancer(
     """pix2pixHD coarse-to-fine generator G = {G1, G2} (``--netG local``; section 3.2).
 
     The global network G1 (width ngf * 2**n_local_enhancers, i.e. 64 for the 1024p ngf 32,
-    without its output layer; layers ``g_*`` named as in :func:`global_generator`, so a 512p G1's
-    weights load by name) runs on the input average-pooled n_local_enhancers times (3x3, stride
+    without its output layer; layers ``g_*`` named as in :func:`global_generator`, so
+    :func:`load_global_weights` starts it from a trained 512p G1) runs on the input average-pooled n_local_enhancers times (3x3, stride
     2, pad 1, padding not counted). Each enhancer n = 1..N: front end ``l<n>_stem`` (c7s1) and
     ``l<n>_down`` (3x3 stride 2) on the input pooled N - n times, **added** (not concatenated)
     to the previous output, then n_blocks_local residual blocks and a transposed 3x3 conv; the
@@ -150,6 +151,31 @@ def local_enhancer(
         out_channels, 7, padding=3, pad_mode="reflect", activation="tanh", name=f"l{n_local_enhancers}_head"
     )(prev)
     return keras.Model(inputs, out, name=name or "pix2pixhd_local")
+
+
+def load_global_weights(local, global_model):
+    """Copy a trained :func:`global_generator`'s weights into the global part of a
+    :func:`local_enhancer` (every ``g_*`` layer but G1's output layer ``g_head``), as the
+    reference's ``--load_pretrain`` of the 512p model before the 1024p training. Returns the
+    number of layers copied; ValueError when a layer is missing or its shapes differ."""
+    copied = 0
+    for layer in local.layers:
+        if not layer.name.startswith("g_") or not layer.weights:
+            continue
+        try:
+            source = global_model.get_layer(layer.name)
+        except ValueError:
+            raise ValueError(f"load_global_weights: {global_model.name!r} has no layer {layer.name!r}.") from None
+        mine, theirs = layer.get_weights(), source.get_weights()
+        if [w.shape for w in mine] != [w.shape for w in theirs]:
+            raise ValueError(
+                f"load_global_weights: layer {layer.name!r} has shapes {[w.shape for w in theirs]} in "
+                f"{global_model.name!r} but {[w.shape for w in mine]} here; build the global generator "
+                "with ngf = the local enhancer's ngf * 2**n_local_enhancers and the same depth."
+            )
+        layer.set_weights(theirs)
+        copied += 1
+    return copied
 
 
 def hd_discriminator(

@@ -1,7 +1,7 @@
 """GAN training engine of i2ilab: trainers that are keras.Models and train with ``fit``.
 
-``Colorizer``, ``Pix2Pix``, ``CycleGAN``, ``MUNIT`` and ``BicycleGAN`` each write their train step once in
-stateful Keras style; the backend shim :mod:`i2ilab.backend` (also reachable as
+The trainers (``Colorizer``, ``Pix2Pix``, ``CycleGAN``, ``MUNIT``, ``BicycleGAN``, ``Pix2PixHD``,
+...) each write their train step once in stateful Keras style; the backend shim :mod:`i2ilab.backend` (also reachable as
 ``i2ilab.training.backend``, its former home) runs it on TensorFlow, JAX and PyTorch.
 See :mod:`i2ilab.training.base` for the interface the callbacks and the CLI rely on, and
 :func:`distribute` for data-parallel training on several devices.
@@ -17,6 +17,7 @@ from i2ilab.training.colorizer import Colorizer
 from i2ilab.training.cyclegan import CycleGAN
 from i2ilab.training.munit import MUNIT
 from i2ilab.training.pix2pix import Pix2Pix
+from i2ilab.training.pix2pixhd import Pix2PixHD
 from i2ilab.training.pool import ImagePool
 
 # ``from i2ilab.training import backend`` and ``import i2ilab.training.backend`` keep working.
@@ -32,6 +33,7 @@ __all__ = [
     "MUNIT",
     "BicycleGAN",
     "ImagePool",
+    "Pix2PixHD",
     "distribute",
     "DataParallelScope",
 ]
