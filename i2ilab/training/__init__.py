@@ -13,10 +13,12 @@ from i2ilab import backend
 from i2ilab.backend import DataParallelScope, distribute
 from i2ilab.training.base import GANTrainer, OptimizerGroup, default_adam
 from i2ilab.training.colorizer import Colorizer
+from i2ilab.training.cut import CUT
 from i2ilab.training.cyclegan import CycleGAN
 from i2ilab.training.munit import MUNIT
 from i2ilab.training.pix2pix import Pix2Pix
 from i2ilab.training.pool import ImagePool
+from i2ilab.training.unit import UNIT
 
 # ``from i2ilab.training import backend`` and ``import i2ilab.training.backend`` keep working.
 sys.modules[__name__ + ".backend"] = backend
@@ -32,4 +34,7 @@ __all__ = [
     "ImagePool",
     "distribute",
     "DataParallelScope",
+    # the unpaired family (issue 21)
+    "UNIT",
+    "CUT",
 ]
