@@ -1,6 +1,7 @@
 """GAN training engine of i2ilab: trainers that are keras.Models and train with ``fit``.
 
-``Colorizer``, ``Pix2Pix``, ``CycleGAN`` and ``MUNIT`` each write their train step once in
+``Colorizer``, ``Pix2Pix``, ``CycleGAN``, ``MUNIT``, ``UNIT`` and ``CUT`` (with the FastCUT
+settings, ``cut_mode="FastCUT"``) each write their train step once in
 stateful Keras style; the backend shim :mod:`i2ilab.backend` (also reachable as
 ``i2ilab.training.backend``, its former home) runs it on TensorFlow, JAX and PyTorch.
 See :mod:`i2ilab.training.base` for the interface the callbacks and the CLI rely on, and
