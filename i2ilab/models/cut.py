@@ -5,7 +5,8 @@ generator with its NCE feature layers, the anti-aliased PatchGAN and the patch s
 Anti-aliasing (Zhang 2019) is on by default in the authors' code: every stride-2 conv becomes a
 stride-1 conv followed by a fixed blur-pool, and every transposed conv becomes a fixed blur
 upsampling followed by a stride-1 conv. The blur filters are constants here (the reference keeps
-them as ``filt`` buffers in the state dict; the converter checks and skips them).
+them as ``filt`` buffers in the state dict; the converter skips them, and
+``tests/test_parity_cut.py`` checks that they hold these constants).
 """
 
 import keras
