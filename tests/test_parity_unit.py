@@ -75,3 +75,27 @@ def test_official_discriminator_keys_map_completely(full_size):
         assert len(state) == 30
         assert assert_complete_mapping(full_size["dis"], state) == set()
     assert sum(int(np.prod(w.shape)) for w in full_size["dis"].weights) == 8_271_171
+
+
+def test_two_domain_checkpoint_needs_a_domain():
+    """gen_<iter>.pt holds {'a': VAEGen state, 'b': VAEGen state}; --domain picks one."""
+    state = cv.load_state_dict(SEEDS / "unit_gen.npz")
+    both = {"a": state, "b": {k: v * 0 for k, v in state.items()}}
+    with pytest.raises(ValueError, match="pass domain='a' or 'b'"):
+        cv.convert(both, "unit", image_size=32, dim=8, n_res=2)
+    ref = load_parity("seeds/unit_gen.npz")
+    model = cv.convert(both, "unit", domain="a", image_size=32, dim=8, n_res=2)
+    assert_matches(model(nhwc(ref["input"])), nhwc(ref["output/decode_h"]))
+
+
+def test_convert_command_writes_a_keras_file(tmp_path):
+    from i2ilab.convert.command import main
+
+    out = tmp_path / "unit_gen.keras"
+    argv = ["--from-pytorch", str(SEEDS / "unit_gen.npz"), "--model", "unit", "--dim", "8", "--n-res", "2"]
+    assert main([*argv, "--image-size", "32", "--out", str(out)]) == 0
+    again = keras.saving.load_model(out)
+    ref = load_parity("seeds/unit_gen.npz")
+    assert_matches(again(nhwc(ref["input"])), nhwc(ref["output/decode_h"]))
+    with pytest.raises(SystemExit, match="--ngf does not apply to --model unit"):
+        main([*argv, "--ngf", "8", "--out", str(out)])

@@ -5,7 +5,8 @@ generator with its NCE feature layers, the anti-aliased PatchGAN and the patch s
 Anti-aliasing (Zhang 2019) is on by default in the authors' code: every stride-2 conv becomes a
 stride-1 conv followed by a fixed blur-pool, and every transposed conv becomes a fixed blur
 upsampling followed by a stride-1 conv. The blur filters are constants here (the reference keeps
-them as ``filt`` buffers in the state dict; the converter checks and skips them).
+them as ``filt`` buffers in the state dict; the converter skips them, and
+``tests/test_parity_cut.py`` checks that they hold these constants).
 """
 
 import keras
@@ -194,7 +195,9 @@ class PatchSampleF(keras.Model):
     For each feature map (B, H, W, C_l) of the NCE layers: take the positions ``patch_ids[l]``
     (ids h * W + w, the **same** ids for every image of the batch), stack the rows sample-major
     (row b * P + n), apply that layer's MLP Linear(C_l, nc) -> ReLU -> Linear(nc, nc) and
-    L2-normalise each row, x / (||x|| + 1e-7). Output per layer: (B * P, nc).
+    L2-normalise each row, x / (||x|| + 1e-7). Output per layer: (B * P, nc). (A deliberate
+    difference: the gradient of the norm stays finite for an all-zero row, where the
+    reference formula gives NaN.)
 
     The MLPs are created from the feature channels: at construction when ``feature_channels``
     is given, else on the first call (the reference creates them on its first forward).
@@ -262,7 +265,9 @@ class PatchSampleF(keras.Model):
             rows = ops.take(rows, ops.cast(ids, "int32"), axis=1)
             rows = ops.reshape(rows, (-1, feat.shape[-1]))
             x = ops.cast(second(first(rows)), "float32")
-            norm = ops.sqrt(ops.sum(ops.square(x), axis=1, keepdims=True))
+            # max(., 1e-30): the same values, but a finite gradient for an all-zero row (all hidden
+            # ReLUs off), where the reference's sqrt would give 0 * inf = NaN
+            norm = ops.sqrt(ops.maximum(ops.sum(ops.square(x), axis=1, keepdims=True), 1e-30))
             out.append(x / (norm + 1e-7))
         return out
 
