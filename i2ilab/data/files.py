@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import tempfile
 import threading
 import warnings
@@ -104,7 +105,7 @@ def _decode_problem(path, fmt):
             tf.io.decode_image(data, channels=3, expand_animations=False)
             error = None
         except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as err:
-            error = err.message.splitlines()[0]
+            error = re.sub(r"\{\{.*?\}\}|\[Op:\w+\]", "", err.message.splitlines()[0])
     if error is not None:
         return f"corrupt {fmt} data ({error.strip()})"
     libjpeg = [line for line in printed if "JPEG" in line or "jpeg" in line]
