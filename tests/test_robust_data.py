@@ -57,6 +57,7 @@ def _dataset(root, n_good=4):
     _corrupt_idat(_save(root / "train" / "idat.png", seed=20))
     _truncate_keep_iend(_save(root / "train" / "trunc.png", seed=21))
     _extraneous_jpeg(_save(root / "train" / "scan.jpg", seed=22, quality=95))
+    _save(root / "train" / "fine.jpg", seed=23, quality=95)  # decoded in the same batch, not blamed
     return root
 
 
@@ -65,15 +66,15 @@ def test_full_decode_names_every_bad_file_at_once(tmp_path):
     with pytest.raises(DataError) as exc:
         paired_dataset(root, image_size=16, load_size=18)
     message = str(exc.value)
-    assert "3 of 7 image files" in message
+    assert "3 of 8 image files" in message
     assert "idat.png: corrupt PNG data (Invalid PNG data, size" in message
     assert "trunc.png: corrupt PNG data (Invalid PNG data, size" in message
     assert "scan.jpg: corrupt JPEG data (libjpeg: Corrupt JPEG data:" in message
     assert "extraneous bytes before marker 0xd9)" in message and "{{" not in message
     assert "--skip-bad" in message and "skip_bad=True" in message
-    with pytest.warns(UserWarning, match=r"skipped 3 of 7 files .*3 unreadable"):
+    with pytest.warns(UserWarning, match=r"skipped 3 of 8 files .*3 unreadable"):
         ds = paired_dataset(root, image_size=16, load_size=18, batch_size=8, shuffle=False, skip_bad=True)
-    assert next(iter(ds))[0].shape[0] == 4
+    assert next(iter(ds))[0].shape[0] == 5
 
 
 def test_many_bad_files_name_the_first_few_and_count_the_rest(tmp_path):
@@ -95,7 +96,7 @@ def test_scan_results_are_cached_per_file(tmp_path, monkeypatch):
     def no_decoding(*args):
         raise AssertionError("decoded again although the file did not change")
 
-    monkeypatch.setattr(files, "_decode_problem", no_decoding)
+    monkeypatch.setattr(files, "_decode_error", no_decoding)
     monkeypatch.setattr(files, "_probe_header", no_decoding)
     assert files.probe_files(paths) == first
     # A changed file (new size and mtime) is checked again.
@@ -111,11 +112,11 @@ def test_train_names_bad_images_and_skip_bad_trains_with_a_count(tmp_path, capsy
     out = tmp_path / "run"
     assert cli.main(["train", "pix2pix", "--data", str(root), "--out", str(out), *TINY]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "3 of 7 image files" in err and "--skip-bad" in err
+    assert err.count("\n") == 1 and "3 of 8 image files" in err and "--skip-bad" in err
     assert not out.exists()  # a data error leaves no empty --out behind
     assert cli.main(["train", "pix2pix", "--data", str(root), "--out", str(out), "--skip-bad", *TINY]) == 0
     captured = capsys.readouterr()
-    assert "i2ilab: warning: skipping bad images: skipped 3 of 7 files" in captured.err
+    assert "i2ilab: warning: skipping bad images: skipped 3 of 8 files" in captured.err
     assert "Corrupt JPEG data" not in captured.err.replace("corrupt JPEG data (libjpeg: Corrupt JPEG data", "")
     assert (out / "generator.keras").is_file()
 

@@ -31,6 +31,8 @@ _TAIL_BYTES = 4096
 NAMED_BAD_FILES = 5
 #: Version of the cached scan results (bump when the checks change).
 SCAN_VERSION = 1
+#: Files decoded together (in parallel, one stderr capture) during a scan.
+DECODE_BATCH = 64
 SKIP_HINT = "or skip such files (--skip-bad on the command line, skip_bad=True in Python)"
 _STDERR_LOCK = threading.Lock()
 
@@ -95,26 +97,43 @@ def _captured_stderr():
             lines.extend(sink.read().decode(errors="replace").splitlines())
 
 
-def _decode_problem(path, fmt):
-    """What the pipeline's decoder (TensorFlow) says of a whole JPEG, PNG or BMP file, or None."""
+def _decode_error(path, fmt):
+    """TensorFlow's error decoding the whole file (the pipeline's decoder), or None."""
     import tensorflow as tf
 
-    data = pathlib.Path(path).read_bytes()
-    with _captured_stderr() as printed:
-        try:
-            tf.io.decode_image(data, channels=3, expand_animations=False)
-            error = None
-        except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as err:
-            error = re.sub(r"\{\{.*?\}\}|\[Op:\w+\]", "", err.message.splitlines()[0])
-    if error is not None:
-        return f"corrupt {fmt} data ({error.strip()})"
-    libjpeg = [line for line in printed if "JPEG" in line or "jpeg" in line]
-    others = [line for line in printed if line not in libjpeg]
-    if others:  # not ours: pass it on
-        os.write(2, ("\n".join(others) + "\n").encode())
-    if libjpeg:
-        return f"corrupt JPEG data (libjpeg: {libjpeg[0].strip()})"
+    try:
+        tf.io.decode_image(pathlib.Path(path).read_bytes(), channels=3, expand_animations=False)
+    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as err:
+        detail = re.sub(r"\{\{.*?\}\}|\[Op:\w+\]", "", err.message.splitlines()[0]).strip()
+        return f"corrupt {fmt} data ({detail})"
     return None
+
+
+def _libjpeg_lines(printed):
+    """libjpeg's warnings among captured stderr lines; the other lines are passed on to stderr."""
+    libjpeg = [line.strip() for line in printed if "JPEG" in line or "jpeg" in line]
+    others = [line for line in printed if line.strip() not in libjpeg]
+    if others:
+        os.write(2, ("\n".join(others) + "\n").encode())
+    return libjpeg
+
+
+def _decode_problems(items):
+    """[problem or None] of ``[(path, format)]`` after a full decode, in parallel. libjpeg's
+    warnings (corrupt scan data TensorFlow decodes anyway) are caught on stderr for the whole
+    batch; only when there are some are the batch's JPEG files decoded again one by one to tell
+    which file they belong to."""
+    with _captured_stderr() as printed, concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        problems = list(pool.map(lambda item: _decode_error(*item), items))
+    if _libjpeg_lines(printed):
+        for k, (path, fmt) in enumerate(items):
+            if problems[k] is None and fmt == "JPEG":
+                with _captured_stderr() as printed:
+                    _decode_error(path, fmt)
+                warning = _libjpeg_lines(printed)
+                if warning:
+                    problems[k] = f"corrupt JPEG data (libjpeg: {warning[0]})"
+    return problems
 
 
 def _probe_header(path):
@@ -184,8 +203,14 @@ def probe_files(files):
             continue
         with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
             headers = list(pool.map(_probe_header, [files[i] for i in todo]))
-        for i, (w, h, fmt, problem) in zip(todo, headers, strict=True):
-            results[i] = (w, h, problem if problem is not None else _decode_problem(files[i], fmt))
+        readable = [(i, fmt) for i, (_, _, fmt, problem) in zip(todo, headers, strict=True) if problem is None]
+        decoded = {}
+        for start in range(0, len(readable), DECODE_BATCH):
+            batch = readable[start : start + DECODE_BATCH]
+            problems = _decode_problems([(files[i], fmt) for i, fmt in batch])
+            decoded.update({i: problem for (i, _), problem in zip(batch, problems, strict=True)})
+        for i, (w, h, _, problem) in zip(todo, headers, strict=True):
+            results[i] = (w, h, problem if problem is not None else decoded[i])
             cached[files[i].name] = stamps[i] + list(results[i])
         _write_cache(folder, cached)
     return results
