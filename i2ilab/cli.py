@@ -16,7 +16,8 @@ grids on fixed test examples) and ``samples.png`` (the last one), ``log.csv`` (p
 and learning rate), ``losses.png``, and after the last epoch the networks as ``<name>.keras``
 with ``config.json``. The backend is Keras' (``KERAS_BACKEND=jax i2ilab ...``). ``--resume``
 continues exactly: weights, optimizer states, RNG states, image pools, the epoch count, the LR
-schedule and the data order all equal those of an unbroken run.
+schedule and the data order all equal those of an unbroken run; options that would change that
+are refused (an explicit ``--lr`` is applied, with a note). ``OUT/.lock`` keeps a second run out.
 
 ``translate`` and ``sample`` run the generators in inference mode (BatchNorm moving averages,
 dropout off), so their outputs are deterministic and equal ``trainer.translate(x)`` of the

@@ -161,7 +161,7 @@ def load_keras(path):
 def _newest_checkpoint(folder):
     """``(checkpoint folder, find_latest dict)`` of a run folder without config.json."""
     ckpt_dir = runs.checkpoint_folder(folder)
-    info = runs.find_latest(ckpt_dir)
+    info = runs.find_resumable(ckpt_dir)
     if info is None:
         raise UsageError(
             f"--checkpoint {folder}: no config.json (written when `i2ilab train` finishes) and no "
@@ -206,6 +206,8 @@ def load_networks(checkpoint, names):
     missing = [n for n in names if n not in nets]
     if missing:
         raise UsageError(f"{ckpt_dir} holds a {cfg['model']} model without {', '.join(missing)}.")
+    for path, problem in info.get("skipped", []):
+        print(f"i2ilab: note: skipped {path} ({problem}); using the older {info['file'].name}.")
     print(f"i2ilab: using {info['file']} (epoch {info['epoch']}; training not finished)")
     return {n: nets[n] for n in names}, cfg
 

@@ -143,7 +143,7 @@ def find_latest(out_dir):
             return info
     # The pointer's file was deleted: the newest file that is left, with the run's config and its
     # history (Checkpoint keeps only the entries before the epoch a resumed fit starts at).
-    found = [(e, f) for e, f in list_checkpoints(out_dir) if e <= info.get("epoch", e)]
+    found = [(e, f) for e, f in list_checkpoints(out_dir) if e <= info.get("epoch", e)] or list_checkpoints(out_dir)
     if not found:
         return None
     epoch, file = found[-1]

@@ -6,13 +6,14 @@ import hashlib
 import io
 import os
 import tarfile
+import warnings
 
 import numpy as np
 import pytest
 from PIL import Image
 from test_data_download import _pix2pix_archive, server  # noqa: F401  (the local HTTP server fixture)
 
-from i2ilab import cli
+from i2ilab import cli, recipes
 from i2ilab.data import DataError, download, files
 from i2ilab.data.download import ChecksumError, DownloadError
 from i2ilab.data.loaders import paired_dataset
@@ -107,13 +108,20 @@ def test_scan_results_are_cached_per_file(tmp_path, monkeypatch):
     assert again[paths.index(root / "train" / "idat.png")][2] is None
 
 
-def test_train_names_bad_images_and_skip_bad_trains_with_a_count(tmp_path, capsys):
+def test_train_names_every_bad_image_and_leaves_no_out(tmp_path, capsys):
     root = _dataset(tmp_path / "data")
     out = tmp_path / "run"
     assert cli.main(["train", "pix2pix", "--data", str(root), "--out", str(out), *TINY]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "3 of 8 image files" in err and "--skip-bad" in err
+    assert "idat.png" in err and "trunc.png" in err and "scan.jpg" in err and "fine.jpg" not in err
     assert not out.exists()  # a data error leaves no empty --out behind
+
+
+@pytest.mark.slow
+def test_train_skip_bad_trains_with_a_count(tmp_path, capsys):
+    root = _dataset(tmp_path / "data")
+    out = tmp_path / "run"
     assert cli.main(["train", "pix2pix", "--data", str(root), "--out", str(out), "--skip-bad", *TINY]) == 0
     captured = capsys.readouterr()
     assert "i2ilab: warning: skipping bad images: skipped 3 of 8 files" in captured.err
@@ -139,11 +147,14 @@ def test_images_much_smaller_than_the_image_size_warn_once(tmp_path, capsys):
     for i in range(4):
         _save(root / "train" / f"{i}.png", shape=(8, 16, 3), seed=i)
         _save(root / "test" / f"{i}.png", shape=(16, 32, 3), seed=10 + i)
-    out = tmp_path / "run"
-    assert cli.main(["train", "pix2pix", "--data", str(root), "--out", str(out), *TINY]) == 0
-    err = capsys.readouterr().err
-    assert err.count("are much smaller than") == 1
-    assert f"{root / 'train'}: 4 of 4 images are much smaller than the 18x18" in err
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        recipes.training_data("pix2pix", str(root), 16, 2, 4)  # what `i2ilab train` loads
+    upscaled = [str(w.message) for w in caught if "much smaller than" in str(w.message)]
+    assert upscaled == [
+        f"{root / 'train'}: 4 of 4 images are much smaller than the 18x18 they are resized to (smallest side 8 px), "
+        "so they are upscaled and blurry; use an image size (--image-size) near the images' own size."
+    ]
 
 
 def test_empty_dataset_leaves_no_out_folder(tmp_path, capsys):

@@ -107,6 +107,7 @@ def test_damaged_checkpoints_are_found_before_anything_is_built(tmp_path):
         runs.find_resumable(ckpt)
 
 
+@pytest.mark.slow
 def test_resume_falls_back_to_the_newest_readable_checkpoint(tmp_path, capsys):
     out = tmp_path / "run"
     assert _train("--epochs", "3", "--out", str(out))[1] == 0
@@ -130,6 +131,7 @@ def test_resume_falls_back_to_the_newest_readable_checkpoint(tmp_path, capsys):
     assert runs.checkpoint_path(ckpt, 1).read_bytes() == good
 
 
+@pytest.mark.slow
 def test_resume_applies_an_explicit_lr_with_a_note_and_keeps_the_runs_lr(tmp_path, capsys):
     out = tmp_path / "run"
     assert _train("--epochs", "1", "--lr", "5e-4", "--out", str(out))[1] == 0
