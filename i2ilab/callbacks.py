@@ -35,8 +35,10 @@ __all__ = [
     "LinearDecay",
     "NaNStop",
     "SampleGrid",
+    "base_learning_rate",
     "check_config",
     "checkpoint_path",
+    "exploded_losses",
     "find_latest",
     "linear_decay_factor",
     "list_checkpoints",
@@ -174,11 +176,13 @@ class NaNStop(keras.callbacks.Callback):
     Checked after every batch (and on the epoch logs). Sets ``model.stop_training`` and marks
     the fit as non-finite, so ``Checkpoint`` does not save the broken state (the last good
     checkpoint stays the newest) and ``SampleGrid`` skips it. The message is printed and kept
-    in ``self.message``; ``self.stopped`` is (loss, value, epoch index, batch index) or None.
+    in ``self.message`` (``report=False``: only kept, for a caller that reports it itself);
+    ``self.stopped`` is (loss, value, epoch index, batch index) or None.
     """
 
-    def __init__(self):
+    def __init__(self, report=True):
         super().__init__()
+        self.report = report
         self.stopped = None
         self.message = None
         self._epoch = 0
@@ -210,7 +214,8 @@ class NaNStop(keras.callbacks.Callback):
         )
         _NONFINITE[self.model] = self.stopped
         self.model.stop_training = True
-        print(self.message, flush=True)
+        if self.report:
+            print(self.message, flush=True)
 
     def on_train_batch_end(self, batch, logs=None):
         self._check(logs, batch)
@@ -282,7 +287,7 @@ class Checkpoint(keras.callbacks.Callback):
         if _stopped_nonfinite(self.model, logs):
             print(
                 f"Checkpoint: epoch {epoch + 1} ended with a non-finite loss; not saved "
-                f"(newest checkpoint: {self.last_saved or find_latest(self.out_dir)})",
+                f"(newest checkpoint: {self.last_saved or (find_latest(self.out_dir) or {}).get('file')})",
                 flush=True,
             )
             return
@@ -308,19 +313,24 @@ class Checkpoint(keras.callbacks.Callback):
         return final
 
 
-def resume(trainer, out_dir, expect_config=None):
+def resume(trainer, out_dir, expect_config=None, info=None, lr=None):
     """Load the newest checkpoint of ``out_dir`` into ``trainer``; return the epoch to go on from.
 
     Pass the result as ``fit(initial_epoch=...)``: epoch numbering, the LinearDecay rate and the
     checkpoint names then continue as if training had not stopped. Returns 0 (and loads
     nothing) when there is no checkpoint. Call after ``compile``: the optimizers' current rates
-    are recorded as LinearDecay's base rates before the checkpoint overwrites them.
+    are recorded as LinearDecay's base rates before the checkpoint overwrites them. A newest
+    checkpoint whose file is damaged (truncated, zero bytes) is skipped for the newest readable
+    one; the damaged file is kept as ``<name>.damaged`` and a note names it.
 
     Args:
         expect_config: keys that must equal the checkpoint's saved ``config`` (e.g. model name,
             image size, widths); a difference raises ValueError naming them.
+        info: the :func:`i2ilab.runs.find_resumable` dict when the caller has it already.
+        lr: a learning rate that replaces the checkpoint's for both optimizers (and as
+            LinearDecay's base rate); None keeps the checkpoint's.
     """
-    info = find_latest(out_dir)
+    info = info or runs.find_resumable(out_dir)
     if info is None:
         return 0
     runs.compare_config(info, expect_config, out_dir)
@@ -334,7 +344,60 @@ def resume(trainer, out_dir, expect_config=None):
             f"Could not load checkpoint {info['file']} into this {type(trainer).__name__}: "
             f"{err}. Was it written by a trainer with the same networks and sizes?"
         ) from err
+    for path, problem in info.get("skipped", []):
+        kept = runs.set_aside(path)
+        print(
+            f"i2ilab: note: skipped {path.name} ({problem}); resuming from {info['file'].name}. "
+            f"The damaged file is kept as {kept.name}.",
+            flush=True,
+        )
+    if lr is not None:
+        for _, opt in _optimizers(trainer):
+            opt.learning_rate = float(lr)
+            _BASE_LR[opt] = float(lr)
     return int(info["epoch"])
+
+
+def base_learning_rate(trainer):
+    """The generator optimizer's base rate (recorded by ``resume`` or ``LinearDecay``, else its
+    current one), as the shortest decimal of its float32 value (2e-4, not 0.000199999995)."""
+    opt = _optimizers(trainer)[0][1]
+    rate = _BASE_LR.get(opt, float(keras.ops.convert_to_numpy(opt.learning_rate)))
+    return float(str(np.float32(rate)))
+
+
+#: A finite loss above this, or this factor times its first logged value, has exploded.
+EXPLODED_LOSS = 1e6
+EXPLODED_FACTOR = 1e4
+
+
+def exploded_losses(log_path):
+    """A note naming the losses of a ``CSVLog`` file that exploded while staying finite (above
+    :data:`EXPLODED_LOSS`, or :data:`EXPLODED_FACTOR` times their first epoch's value), or None."""
+    try:
+        with open(log_path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError:
+        return None
+    worst = []
+    for key in rows[0] if rows else {}:
+        if key in ("epoch", "lr"):
+            continue
+        values = [(int(float(r["epoch"])) + 1, _float(r[key])) for r in rows if r.get(key) not in (None, "")]
+        values = [(e, v) for e, v in values if v is not None and math.isfinite(v)]
+        if not values:
+            continue
+        first = abs(values[0][1])
+        limit = min(EXPLODED_LOSS, EXPLODED_FACTOR * max(first, 1e-2))
+        epoch, peak = max(values, key=lambda ev: abs(ev[1]))
+        if abs(peak) > limit:
+            worst.append(f"{key} reached {peak:.3g} at epoch {epoch} (epoch {values[0][0]}: {values[0][1]:.3g})")
+    if not worst:
+        return None
+    return (
+        f"the losses exploded: {'; '.join(worst)}. The networks are probably useless; "
+        "train again with a lower --lr (the references use 2e-4, MUNIT 1e-4)."
+    )
 
 
 class SampleGrid(keras.callbacks.Callback):

@@ -16,7 +16,8 @@ grids on fixed test examples) and ``samples.png`` (the last one), ``log.csv`` (p
 and learning rate), ``losses.png``, and after the last epoch the networks as ``<name>.keras``
 with ``config.json``. The backend is Keras' (``KERAS_BACKEND=jax i2ilab ...``). ``--resume``
 continues exactly: weights, optimizer states, RNG states, image pools, the epoch count, the LR
-schedule and the data order all equal those of an unbroken run.
+schedule and the data order all equal those of an unbroken run; options that would change that
+are refused (an explicit ``--lr`` is applied, with a note). ``OUT/.lock`` keeps a second run out.
 
 ``translate`` and ``sample`` run the generators in inference mode (BatchNorm moving averages,
 dropout off), so their outputs are deterministic and equal ``trainer.translate(x)`` of the
@@ -39,6 +40,7 @@ import argparse
 import pathlib
 import shutil
 import sys
+import warnings
 
 import numpy as np
 
@@ -46,14 +48,11 @@ from i2ilab import recipes
 from i2ilab.errors import UsageError
 from i2ilab.recipes import DEFAULT_SIZE, DEFAULT_SYNTHETIC_SIZE, MODELS
 
-#: The library's usage error, under the name this module gave it before.
-CLIError = UsageError
-
 
 # ---------------------------------------------------------------------------------------- data
 def make_data(args, image_size):
     """(training dataset, sample batch (x, y), description) for the train command."""
-    options = {k: getattr(args, k) for k in ("seed", "load_size", "direction", "n_train", "data_dir")}
+    options = {k: getattr(args, k) for k in ("seed", "load_size", "direction", "n_train", "data_dir", "skip_bad")}
     return recipes.training_data(args.model, args.data, image_size, args.batch_size, args.samples, **options)
 
 
@@ -85,29 +84,37 @@ def _data_parallel(args):
 
 def run_train(args):
     """Train as ``i2ilab train`` does; returns (trainer, exit status)."""
+    from i2ilab import runs
+
+    cfg = recipes.check_train_options(args)
+    dist = _data_parallel(args)
+    with runs.output_folder(args.out) as out, runs.run_lock(out):
+        ckpt_dir = out / "checkpoints"
+        if not args.resume and runs.list_checkpoints(ckpt_dir):
+            raise UsageError(
+                f"{ckpt_dir} already holds checkpoints: pass --resume to continue that run, or choose a new --out folder."
+            )
+        info, lr = None, args.lr
+        if args.resume:
+            precision = "mixed_bfloat16" if args.mixed_precision else "float32"
+            options = {**cfg, **recipes.run_options(args, cfg), "precision": precision}
+            info, lr, notes = runs.check_resume(ckpt_dir, options, args.lr, args.epochs + args.epochs_decay)
+            for note in notes:
+                print(f"i2ilab: note: {note}", flush=True)
+        return _train_in(args, cfg, out, ckpt_dir, dist, info, lr)
+
+
+def _train_in(args, cfg, out, ckpt_dir, dist, info, lr):
+    """Seeds, data, precision policy and the ``dist`` scope around :func:`_train_distributed`."""
     import keras
 
-    from i2ilab import backend, runs
+    from i2ilab import backend
 
-    image_size = args.image_size or (DEFAULT_SYNTHETIC_SIZE if args.data == "synthetic" else DEFAULT_SIZE)
-    cfg = recipes.arch_config(args.model, image_size, args.ngf, args.ndf, args.n_layers_d)
-    if args.epochs < 1 or args.epochs_decay < 0:
-        raise UsageError(f"--epochs {args.epochs} must be >= 1 and --epochs-decay >= 0.")
-    out = pathlib.Path(args.out)
-    ckpt_dir = out / "checkpoints"
-    if not args.resume and runs.list_checkpoints(ckpt_dir):
-        raise UsageError(
-            f"{ckpt_dir} already holds checkpoints: pass --resume to continue that run, or choose a new --out folder."
-        )
-    if args.resume:
-        runs.check_config(ckpt_dir, cfg)
-    dist = _data_parallel(args)
-    out.mkdir(parents=True, exist_ok=True)
     # Python, NumPy, TensorFlow (tf.data shuffles and crops combine it with their own seeds) and
     # Keras seeds, before anything random is built.
     keras.utils.set_random_seed(args.seed)
     backend.hide_gpus_from_tensorflow()
-    train_ds, sample, desc = make_data(args, image_size)
+    train_ds, sample, desc = make_data(args, cfg["image_size"])
     # Networks built under the policy compute in bfloat16 with float32 weights; the trainers
     # keep losses and normalisation statistics in float32 (benchmarks/README.md).
     previous = keras.mixed_precision.global_policy()
@@ -115,12 +122,12 @@ def run_train(args):
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
         with dist:
-            return _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist)
+            return _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist, info, lr)
     finally:
         keras.mixed_precision.set_global_policy(previous)
 
 
-def _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist):
+def _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist, info, lr):
     """The part of ``run_train`` that builds, resumes and fits inside the ``dist`` scope."""
     import keras
 
@@ -129,11 +136,11 @@ def _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist):
 
     image_size = cfg["image_size"]
     precision = keras.mixed_precision.global_policy().name
-    trainer = recipes.build_trainer(cfg, seed=args.seed, lr=args.lr)
+    trainer = recipes.build_trainer(cfg, seed=args.seed, lr=lr)
     start = 0
     if args.resume:
         try:
-            start = cb.resume(trainer, ckpt_dir, expect_config=cfg)
+            start = cb.resume(trainer, ckpt_dir, expect_config=cfg, info=info, lr=args.lr)
         except ValueError as err:
             raise UsageError(str(err)) from err
         print(
@@ -142,14 +149,6 @@ def _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist):
             else f"i2ilab: no checkpoint in {ckpt_dir}; starting from scratch",
             flush=True,
         )
-        latest = runs.find_latest(ckpt_dir) or {}
-        saved = latest.get("config", {}).get("precision", "float32")
-        if start and saved != precision:
-            print(
-                f"i2ilab: note: the checkpoint was trained in {saved}, this run computes in {precision} "
-                "(the weights are float32 either way; the results differ by rounding).",
-                flush=True,
-            )
     total = args.epochs + args.epochs_decay
     # One pass of the loader is one epoch. fit gets the passes as one repeated stream with
     # steps_per_epoch, so epoch k always consumes the k-th pass (its shuffle order and crops);
@@ -164,8 +163,9 @@ def _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist):
                 "i2ilab: the dataset's length is unknown, so the resumed run's data order is "
                 "not the one of an unbroken run (weights, optimizers and schedule are)."
             )
+    base_lr = cb.base_learning_rate(trainer)
     log_path = out / "log.csv"
-    nan_stop = cb.NaNStop()
+    nan_stop = cb.NaNStop(report=False)
     sample_cb = cb.SampleGrid(sample, out_dir=out / "samples", every=args.sample_every, max_rows=args.samples)
     callbacks = []
     if args.epochs_decay > 0:
@@ -179,7 +179,7 @@ def _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist):
             ckpt_dir,
             every=args.save_every,
             keep=args.keep,
-            config={**cfg, "data": args.data, "seed": args.seed, "precision": precision},
+            config={**cfg, **recipes.run_options(args, cfg), "lr": base_lr, "precision": precision},
         ),
         sample_cb,
     ]
@@ -216,6 +216,9 @@ def _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist):
     if nan_stop.stopped is not None:
         print(f"i2ilab: {nan_stop.message}", file=sys.stderr)
         return trainer, 1
+    exploded = cb.exploded_losses(log_path)
+    if exploded:
+        print(f"i2ilab: note: {exploded}", file=sys.stderr)
     if sample_cb.last_path is not None:
         shutil.copyfile(sample_cb.last_path, out / "samples.png")
     runs.export(
@@ -234,23 +237,19 @@ def _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist):
     return trainer, 0
 
 
-def _cmd_train(args):
-    return run_train(args)[1]
-
-
 # ------------------------------------------------------------------------------------ inference
 def _cmd_translate(args):
-    from i2ilab import inference, viz
+    from i2ilab import inference, runs
 
     if not pathlib.Path(args.checkpoint).exists():
         raise UsageError(f"--checkpoint {args.checkpoint}: no such file or folder.")
-    files = inference.input_files(args.input)
-    translator = inference.Translator(args.checkpoint, args.direction, args.full_size)
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for path in files:
-        viz.save_image(out / f"{path.stem}.png", viz.to_uint8(translator(inference.read_image(path))))
-    print(f"i2ilab: translated {len(files)} image(s) into {out}")
+    files, bad = inference.checked_inputs(args.input, args.out, args.skip_bad)
+    with runs.output_folder(args.out) as out:
+        translator = inference.Translator(args.checkpoint, args.direction, args.full_size)
+        for path in files:
+            inference.save_output(out / f"{path.stem}.png", translator(inference.read_image(path)))
+    skipped = f"; skipped {len(bad)} bad image(s): {', '.join(p.name for p, _ in bad[:5])}" if bad else ""
+    print(f"i2ilab: translated {len(files)} image(s) into {out}{skipped}")
     return 0
 
 
@@ -372,9 +371,10 @@ def build_parser():
         help="compute in bfloat16 with float32 weights (keras mixed_bfloat16): "
         "faster on GPUs and on CPUs with bf16 units; results differ by rounding",
     )
+    t.add_argument("--skip-bad", action="store_true", help="skip unreadable or too small images (with a count)")
     t.add_argument("--tensorboard", action="store_true", help="also log to OUT/tensorboard")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
-    t.set_defaults(func=_cmd_train)
+    t.set_defaults(func=lambda args: run_train(args)[1])
 
     tr = sub.add_parser("translate", help="translate your own images with a trained generator")
     tr.add_argument("--checkpoint", required=True, help="a training --out folder, or a generator .keras file")
@@ -388,6 +388,7 @@ def build_parser():
         action="store_true",
         help="run fully convolutionally near each image's own size instead of resizing it to the training size",
     )
+    tr.add_argument("--skip-bad", action="store_true", help="skip unreadable images (with a count) instead of stopping")
     tr.set_defaults(func=_cmd_translate)
 
     sa = sub.add_parser("sample", help="MUNIT: several random styles per input, or one example's")
@@ -415,6 +416,10 @@ def build_parser():
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"i2ilab: warning: {message}", file=sys.stderr, flush=True)
+
+
 def main(argv=None):
     """Entry point of the ``i2ilab`` console script and ``python -m i2ilab``; returns the status."""
     parser = build_parser()
@@ -426,7 +431,9 @@ def main(argv=None):
     if args.command == "summary" and args.image_size is None:
         args.image_size = DEFAULT_SIZE
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return args.func(args)
     except UsageError as err:
         print(f"i2ilab: error: {err}", file=sys.stderr)
         return 2

@@ -32,6 +32,61 @@ def input_files(spec):
     raise UsageError(f"--input {spec}: no such file or folder.")
 
 
+def _decode_problems(paths):
+    """[problem or None] of each image file after a full decode: JPEG, PNG and BMP with the
+    training pipeline's check (:func:`i2ilab.data.files.probe_files`, cached), others with PIL."""
+    from PIL import Image
+
+    from i2ilab.data import files as data_files
+
+    problems = [None] * len(paths)
+    piped = [i for i, p in enumerate(paths) if p.suffix.lower() in data_files.IMAGE_EXTENSIONS]
+    for i, (_, _, problem) in zip(piped, data_files.probe_files([paths[i] for i in piped]), strict=True):
+        problems[i] = problem
+    for i, path in enumerate(paths):
+        if i not in piped:
+            try:
+                with Image.open(path) as img:
+                    img.load()
+            except Exception as err:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
+                problems[i] = f"not a readable image ({type(err).__name__}: {err})"
+    return problems
+
+
+def checked_inputs(spec, out, skip_bad=False):
+    """``(images, bad)``: the input files of ``spec`` (:func:`input_files`) that decode fully,
+    and ``[(path, problem)]`` of those that do not (only with ``skip_bad``; else UsageError
+    naming them all). Refuses an ``out`` folder that is the input folder (the outputs,
+    ``<stem>.png``, would replace inputs)."""
+    from i2ilab.data.files import bad_files_message
+
+    paths = input_files(spec)
+    target = pathlib.Path(out).expanduser().resolve()
+    if any(p.resolve().parent == target for p in paths):
+        raise UsageError(
+            f"--out {out} is the --input folder: the translations would replace inputs of the same name; "
+            "choose another --out folder."
+        )
+    bad = [(p, problem) for p, problem in zip(paths, _decode_problems(paths), strict=True) if problem]
+    if bad and not skip_bad:
+        raise UsageError(bad_files_message(bad, len(paths), spec, fix="or pass --skip-bad to translate the others"))
+    skipped = {p for p, _ in bad}
+    return [p for p in paths if p not in skipped], bad
+
+
+def save_output(path, rgb):
+    """Write an RGB image in [-1, 1] as a PNG; UsageError naming the file when it cannot be
+    written (a full disk, a read-only folder)."""
+    from i2ilab import viz
+
+    try:
+        return viz.save_image(path, viz.to_uint8(rgb))
+    except OSError as err:
+        raise UsageError(
+            f"cannot write {path} ({err.strerror or err}); free some space or choose another --out folder."
+        ) from None
+
+
 def read_image(path):
     """An image file -> float32 RGB (H, W, 3) in [-1, 1]."""
     from PIL import Image, UnidentifiedImageError
@@ -88,18 +143,25 @@ def fully_convolutional(net):
 # ---------------------------------------------------------------------------------- saved runs
 def load_keras(path):
     """A ``.keras`` file written by i2ilab (custom layers registered) -> keras.Model."""
+    import zipfile
+
     import i2ilab.models  # noqa: F401  (registers the custom layers and MUNITGenerator)
 
+    if not zipfile.is_zipfile(path):
+        raise UsageError(
+            f"{path}: not a Keras model file (a .keras file is a zip archive written by model.save; "
+            "this one is damaged, truncated or something else)."
+        )
     try:
         return keras.saving.load_model(path, compile=False)
     except Exception as err:
-        raise UsageError(f"could not load {path} as a Keras model: {err}") from err
+        raise UsageError(f"{path}: not a Keras model file ({type(err).__name__}: {err})") from err
 
 
 def _newest_checkpoint(folder):
     """``(checkpoint folder, find_latest dict)`` of a run folder without config.json."""
     ckpt_dir = runs.checkpoint_folder(folder)
-    info = runs.find_latest(ckpt_dir)
+    info = runs.find_resumable(ckpt_dir)
     if info is None:
         raise UsageError(
             f"--checkpoint {folder}: no config.json (written when `i2ilab train` finishes) and no "
@@ -144,6 +206,8 @@ def load_networks(checkpoint, names):
     missing = [n for n in names if n not in nets]
     if missing:
         raise UsageError(f"{ckpt_dir} holds a {cfg['model']} model without {', '.join(missing)}.")
+    for path, problem in info.get("skipped", []):
+        print(f"i2ilab: note: skipped {path} ({problem}); using the older {info['file'].name}.")
     print(f"i2ilab: using {info['file']} (epoch {info['epoch']}; training not finished)")
     return {n: nets[n] for n in names}, cfg
 

@@ -69,24 +69,43 @@ def munit_scales(image_size):
     return max(1, min(3, int(image_size).bit_length() - 4))
 
 
+def image_sizes(model):
+    """The rule for ``model``'s image size in words, with examples: the U-Net of pix2pix and
+    colorize halves the image down to 1x1 (a power of two), the others need a multiple of 4."""
+    if model in ("pix2pix", "colorize"):
+        return "a power of two >= 16 (16, 32, 64, 128, 256, 512)"
+    return "a multiple of 4 >= 16 (e.g. 16, 32, 64, 128, 256)"
+
+
+def check_image_size(model, image_size):
+    """Raise UsageError naming ``--image-size`` when ``model``'s networks cannot take the size."""
+    size = int(image_size)
+    ok = size >= 16 and (size & (size - 1) == 0 if model in ("pix2pix", "colorize") else size % 4 == 0)
+    if not ok:
+        raise UsageError(f"--image-size {image_size}: {model} needs {image_sizes(model)}.")
+
+
 def arch_config(model, image_size, ngf=64, ndf=64, n_layers_d=None):
     """The architecture dict of ``model`` at ``image_size``, with the size-dependent defaults.
 
-    Raises UsageError for an unknown model, a size that is not a multiple of 4 from 16, or a
-    PatchGAN too deep for the size.
+    Raises UsageError for an unknown model, a size its networks cannot take
+    (:func:`check_image_size`), a width below 1, or a PatchGAN depth outside 0 .. the deepest
+    the size allows.
     """
     if model not in MODELS:
         raise UsageError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}.")
-    if image_size < 16 or image_size % 4:
-        raise UsageError(f"--image-size {image_size}: use a multiple of 4, at least 16.")
+    check_image_size(model, image_size)
+    for flag, width in (("--ngf", ngf), ("--ndf", ndf)):
+        if width < 1:
+            raise UsageError(f"{flag} {width}: use a network width >= 1 (the references use 64).")
     cfg = {"model": model, "image_size": int(image_size), "ngf": int(ngf), "ndf": int(ndf)}
     if model in ("pix2pix", "cyclegan"):
         deepest = max_patch_layers(image_size)
         n = patch_layers(image_size) if n_layers_d is None else int(n_layers_d)
-        if n > deepest:
+        if n > deepest or n < 0:
             raise UsageError(
-                f"--n-layers-d {n} is too deep for {image_size}x{image_size} images (the logit "
-                f"map would vanish); use at most {deepest}."
+                f"--n-layers-d {n}: use 0 to {deepest} for {image_size}x{image_size} images "
+                f"(0 is a 1x1 PixelGAN; deeper than {deepest} the logit map would vanish; use at most {deepest})."
             )
         cfg["n_layers_d"] = n
     if model == "cyclegan":
@@ -94,6 +113,79 @@ def arch_config(model, image_size, ngf=64, ndf=64, n_layers_d=None):
     if model == "munit":
         cfg["num_scales"] = munit_scales(image_size)
     return cfg
+
+
+#: Largest learning rate the command accepts (GAN references train at 1e-4 to 2e-4).
+MAX_LR = 1.0
+#: Split folders a dataset loader reads (directly, no subfolders): --out must not be one of them.
+SPLIT_FOLDERS = ("train", "test", "val", "trainA", "trainB", "testA", "testB", "valA", "valB")
+
+
+def default_load_size(image_size):
+    """The references' resize before the random crop: image size * 286 / 256 (286 for 256)."""
+    return int(round(image_size * 286 / 256))
+
+
+def _at_least(flag, value, low, what):
+    if value is None or value < low:
+        raise UsageError(f"{flag} {value}: {what}.")
+
+
+def check_train_options(args):
+    """Check the options of ``i2ilab train`` before anything is built; return the arch dict.
+
+    ``args`` holds the parsed options (``model``, ``data``, ``image_size`` (None: the default for
+    the data), ``epochs``, ``epochs_decay``, ``batch_size``, ``ngf``, ``ndf``, ``n_layers_d``,
+    ``lr`` (None: the trainer's), ``load_size``, ``n_train``, ``samples``, ``sample_every``,
+    ``save_every``, ``keep``, ``out``). Raises UsageError with one line naming the flag and the
+    values allowed.
+    """
+    image_size = args.image_size
+    if image_size is None:
+        image_size = DEFAULT_SYNTHETIC_SIZE if args.data == "synthetic" else DEFAULT_SIZE
+    cfg = arch_config(args.model, image_size, args.ngf, args.ndf, args.n_layers_d)
+    _at_least("--epochs", args.epochs, 1, "use 1 or more epochs at the initial learning rate")
+    _at_least("--epochs-decay", args.epochs_decay, 0, "use 0 or more epochs of linear decay")
+    _at_least("--batch-size", args.batch_size, 1, "use a batch of 1 or more images (the references use 1)")
+    _at_least("--samples", args.samples, 1, "use 1 or more rows in the sample grids")
+    for flag, value in (("--sample-every", args.sample_every), ("--save-every", args.save_every)):
+        _at_least(flag, value, 1, "use a number of epochs >= 1")
+    _at_least("--keep", args.keep, 1, "keep 1 or more checkpoints (--resume needs one)")
+    _at_least("--n-train", args.n_train, 1, "use 1 or more synthetic training images")
+    if args.lr is not None and not 0 < args.lr <= MAX_LR:
+        raise UsageError(
+            f"--lr {args.lr}: use a learning rate > 0 and <= {MAX_LR:g} (the references train at 2e-4, MUNIT 1e-4)."
+        )
+    if args.load_size is not None and args.load_size < image_size:
+        raise UsageError(
+            f"--load-size {args.load_size} is smaller than --image-size {image_size}: the random crop needs "
+            f"--load-size >= --image-size (default {default_load_size(image_size)}, the references' 286 for 256)."
+        )
+    if args.data not in ("synthetic",) and not args.data.startswith("tfds:"):
+        root = pathlib.Path(args.data).expanduser().resolve()
+        out = pathlib.Path(args.out).expanduser().resolve()
+        for split in [root, *(root / name for name in SPLIT_FOLDERS)]:
+            if out == split or (split != root and split in out.parents):
+                raise UsageError(
+                    f"--out {args.out} is inside the dataset folder {split} that training reads; "
+                    "choose an --out folder outside the dataset."
+                )
+    return cfg
+
+
+def run_options(args, cfg):
+    """The options of ``i2ilab train`` besides the architecture that an exact resume needs
+    unchanged (:data:`i2ilab.runs.RUN_OPTIONS`), with the defaults filled in."""
+    options = {
+        "data": args.data,
+        "seed": args.seed,
+        "batch_size": args.batch_size,
+        "load_size": args.load_size or default_load_size(cfg["image_size"]),
+        "direction": args.direction,
+    }
+    if args.data == "synthetic":
+        options["n_train"] = args.n_train
+    return options
 
 
 # ------------------------------------------------------------------------------------ networks
@@ -173,7 +265,17 @@ def dataset_loader(model):
 
 
 def training_data(
-    model, spec, image_size, batch_size, samples, seed=0, load_size=None, direction="AtoB", n_train=512, data_dir=None
+    model,
+    spec,
+    image_size,
+    batch_size,
+    samples,
+    seed=0,
+    load_size=None,
+    direction="AtoB",
+    n_train=512,
+    data_dir=None,
+    skip_bad=False,
 ):
     """``(training dataset, sample batch (x, y), description)`` of ``model`` on ``spec``.
 
@@ -182,11 +284,12 @@ def training_data(
     set is shuffled with ``seed`` and has full batches of ``batch_size`` only (a static batch
     for the compiled step, no 1-image tail skewing BatchNorm); the sample batch holds
     ``samples`` fixed images of the test split (else val, else train) for the sample grids.
-    load_size: resize before the random crop (default ``image_size * 286 / 256``).
+    load_size: resize before the random crop (default ``image_size * 286 / 256``). skip_bad:
+    folder datasets drop unusable image files with a warning counting them, instead of an error.
     """
     from i2ilab import data
 
-    load_size = load_size or int(round(image_size * 286 / 256))
+    load_size = load_size or default_load_size(image_size)
     common = dict(image_size=image_size, load_size=load_size)
     if model == "pix2pix":
         common["direction"] = direction
@@ -219,7 +322,7 @@ def training_data(
             desc = str(root)
 
         def load(split, **kw):
-            return dataset_loader(model)(root, split=split, **common, **kw)
+            return dataset_loader(model)(root, split=split, skip_bad=skip_bad, **common, **kw)
 
     try:
         train = load("train", batch_size=batch_size, shuffle=True, seed=seed, drop_remainder=True)

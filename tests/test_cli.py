@@ -243,7 +243,7 @@ def test_clear_errors(tmp_path, capsys):
         cli.main(["train", "pix2pix", "--data", "synthetic", "--epochs", "2", "--out", str(out), "--resume", *wider])
         == 2
     )
-    assert "ngf: checkpoint 4 vs now 8, ndf: checkpoint 4 vs now 8" in capsys.readouterr().err
+    assert "--ngf: checkpoint 4 vs now 8, --ndf: checkpoint 4 vs now 8" in capsys.readouterr().err
     assert (
         cli.main(
             ["translate", "--checkpoint", str(out), "--input", str(tmp_path / "none.png"), "--out", str(tmp_path / "t")]

@@ -14,8 +14,10 @@ def test_arch_config_adapts_to_small_images():
     assert recipes.arch_config("munit", 32)["num_scales"] == 2
     with pytest.raises(UsageError, match="at most 2"):
         recipes.arch_config("pix2pix", 16, n_layers_d=3)
-    with pytest.raises(UsageError, match="multiple of 4"):
-        recipes.arch_config("pix2pix", 30)
+    with pytest.raises(UsageError, match=r"--image-size 30: cyclegan needs a multiple of 4 >= 16"):
+        recipes.arch_config("cyclegan", 30)
+    with pytest.raises(UsageError, match=r"--image-size 48: pix2pix needs a power of two >= 16 \(16, 32, 64"):
+        recipes.arch_config("pix2pix", 48)
     with pytest.raises(UsageError, match="unknown model"):
         recipes.arch_config("bicyclegan", 256)
 

@@ -8,6 +8,19 @@ import numpy as np
 from i2ilab.convert.core import FAMILY_ARGS, MODEL_TYPES, convert, family_of, infer_model_args, save
 from i2ilab.convert.io import load_state_dict
 
+
+class ConvertError(SystemExit):
+    """A usage or file error of ``i2ilab convert``: exit status 2, like the other commands and
+    argparse; ``str()`` is the one-line message, which :func:`main` prints on stderr."""
+
+    def __init__(self, message):
+        super().__init__(2)
+        self.message = message
+
+    def __str__(self):
+        return self.message
+
+
 # (flag, factory argument, type, help)
 _ARCH_FLAGS = (
     ("--in-channels", "in_channels", int, "input channels (pix2pix D: 6, CycleGAN D: 3)"),
@@ -93,7 +106,8 @@ def _add_arguments(parser):
 
 
 def run_convert(args):
-    """Run the conversion described by parsed ``args``; prints a summary, returns 0."""
+    """Run the conversion described by parsed ``args``; prints a summary, returns 0. Raises
+    ConvertError (a SystemExit with status 2) with a one-line message for a bad option or file."""
     family, _ = family_of(args.model)
     allowed = FAMILY_ARGS[family]
     given = {dest: getattr(args, dest) for _, dest, _, _ in _ARCH_FLAGS}
@@ -102,9 +116,9 @@ def run_convert(args):
     wrong = sorted(set(given) - set(allowed))
     if wrong:
         flags = ", ".join("--" + w.replace("_", "-") for w in wrong)
-        raise SystemExit(f"i2ilab convert: {flags} does not apply to --model {args.model}.")
+        raise ConvertError(f"i2ilab convert: {flags} does not apply to --model {args.model}.")
     if not str(args.out).endswith(".keras"):
-        raise SystemExit(f"i2ilab convert: --out {args.out} must end in .keras (Keras 3 format).")
+        raise ConvertError(f"i2ilab convert: --out {args.out} must end in .keras (Keras 3 format).")
     try:
         state = load_state_dict(args.from_pytorch, args.domain)
         kwargs = dict(given)
@@ -115,7 +129,7 @@ def run_convert(args):
         model = convert(state, args.model, image_size=args.image_size or None, **kwargs)
         path = save(model, args.out)
     except (ImportError, OSError, ValueError) as err:  # CheckpointMismatchError is a ValueError
-        raise SystemExit(f"i2ilab convert: {err}") from err
+        raise ConvertError(f"i2ilab convert: error: {err}") from err
     n_params = sum(int(np.prod(w.shape)) for w in model.weights)
     print(
         f"converted {args.from_pytorch} -> {path}: {model.name} "
@@ -133,4 +147,8 @@ def main(argv=None):
     )
     _add_arguments(parser)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ConvertError as err:
+        print(err.message, file=sys.stderr)
+        raise

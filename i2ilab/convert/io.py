@@ -3,6 +3,8 @@
 import collections
 import collections.abc
 import pathlib
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -35,11 +37,28 @@ def _read_torch(path):
 
 
 def _read_npz(path):
-    with np.load(path, allow_pickle=False) as f:
-        names = list(f.files)
-        if any(n.startswith("state_dict/") for n in names):  # the parity-fixture format
-            return {n[len("state_dict/") :]: f[n] for n in names if n.startswith("state_dict/")}
-        return {n: f[n] for n in names}
+    """The arrays of an ``.npz`` file; ValueError naming the file when it is truncated, not an
+    ``.npz`` at all, or holds Python objects (pickled data is never loaded)."""
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path}: not an .npz file (an .npz is a zip archive of arrays, as numpy.savez writes; this one is "
+            "truncated, damaged or another kind of file)."
+        )
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            names = list(f.files)
+            if any(n.startswith("state_dict/") for n in names):  # the parity-fixture format
+                return {n[len("state_dict/") :]: f[n] for n in names if n.startswith("state_dict/")}
+            return {n: f[n] for n in names}
+    except ValueError as err:
+        if "pickle" not in str(err):
+            raise ValueError(f"{path}: not a readable .npz state dict ({err}).") from None
+        raise ValueError(
+            f"{path}: an entry holds Python objects, not numeric arrays; i2ilab never loads pickled data. "
+            "Save the state dict as plain arrays: numpy.savez(path, **{key: tensor.numpy()})."
+        ) from None
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as err:
+        raise ValueError(f"{path}: the .npz file is damaged or truncated ({type(err).__name__}: {err}).") from None
 
 
 def _select_domain(obj, source, domain):

@@ -12,6 +12,9 @@
   `<base>/pix2pix/datasets/<name>.tar.gz` and `<base>/cyclegan/datasets/<name>.zip`.
 - Extraction refuses members that would land outside the target folder (absolute paths, "..")
   and links or device files; it extracts into a temporary folder renamed into place at the end.
+- A full disk (ENOSPC) while downloading or extracting is reported as such, and nothing verified
+  is deleted: the `.part` file or the archive is kept for the next run. SHA-256 sums are compared
+  case-insensitively and checked for their form (64 hexadecimal digits) before any download.
 
 Layout: `<out>/<family>/<name>/` (e.g. data/pix2pix/facades/train, data/cyclegan/horse2zebra/trainA).
 Nothing here runs at import time.
@@ -19,6 +22,8 @@ Nothing here runs at import time.
 
 import argparse
 import dataclasses
+import errno
+import gzip
 import hashlib
 import http.client
 import json
@@ -34,6 +39,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 
 DEFAULT_BASE_URL = "https://efrosgans.eecs.berkeley.edu"
 MIRROR_ENV = "I2ILAB_DATA_MIRROR"
@@ -122,6 +128,20 @@ def sha256_file(path, chunk_size=1 << 20):
     return h.hexdigest()
 
 
+#: errno values of a disk that has no room left (no space, quota exceeded).
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def check_sha256(value, what="--sha256"):
+    """A SHA-256 sum given by a user, in lower case; ValueError unless it is 64 hex digits."""
+    if value is None:
+        return None
+    digest = str(value).strip().lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"{what} {value}: not a SHA-256 sum (64 hexadecimal digits, as sha256sum prints).")
+    return digest
+
+
 def _mirror_hint():
     return (
         f"The archive host may have moved (URL rot is common for these datasets): pass --mirror BASE_URL "
@@ -150,10 +170,26 @@ def _stream_to(resp, part, mode, have, total, progress, chunk_size):
             block = resp.read(chunk_size)
             if not block:
                 break
-            f.write(block)
+            try:
+                f.write(block)
+                f.flush()
+            except OSError as e:
+                if e.errno not in DISK_FULL:
+                    raise DownloadError(f"{part}: cannot write the download ({e.strerror or e}).") from e
+                raise DownloadError(
+                    f"{part}: no space left on the disk after {have + written} of {total or '?'} bytes. "
+                    f"{part} is kept: free some space and run the same command again to resume."
+                ) from e
             written += len(block)
             bar.update(len(block))
     return written
+
+
+def _remote_size(error):
+    """The total size of a 416 response's ``Content-Range: bytes */N``, or None."""
+    value = (error.headers or {}).get("Content-Range", "") if error.headers is not None else ""
+    total = value.rpartition("/")[2]
+    return int(total) if total.isdigit() else None
 
 
 def fetch(
@@ -168,17 +204,24 @@ def fetch(
     (the bad .part file is removed so the next try starts afresh).
     """
     dest = pathlib.Path(dest)
+    sha256 = check_sha256(sha256, "sha256")
     if dest.is_file():
         got = sha256_file(dest)
         if sha256 is None or got == sha256:
             return got
-        dest.unlink()  # a stale or damaged earlier file: download it again
+        raise ChecksumError(
+            f"{dest} exists, but its SHA-256 is {got}, not the expected {sha256}; it is kept. If the "
+            "expected sum is right, delete the file and run again to download it anew."
+        )
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     for attempt in range(retries + 1):
         have = part.stat().st_size if part.is_file() else 0
         if size is not None and have == size:
             break
+        if size is not None and have > size:
+            _restart(part, have, size, url)
+            have = 0
         headers = {"User-Agent": "i2ilab-download"}
         if have:
             headers["Range"] = f"bytes={have}-"
@@ -194,8 +237,12 @@ def fetch(
                     raise http.client.IncompleteRead(b"", expected - written)
             break
         except urllib.error.HTTPError as e:
-            if e.code == 416 and have:  # nothing left to send: the .part file is complete
-                break
+            if e.code == 416 and have:  # nothing left to send: the .part file is complete, or too long
+                remote = _remote_size(e)
+                if remote is None or remote == have or attempt == retries:
+                    break
+                _restart(part, have, remote, url)
+                continue
             if e.code == 404:
                 raise DownloadError(f"{url}: HTTP 404 Not Found. {_mirror_hint()}") from e
             if e.code >= 500 and attempt < retries:
@@ -226,6 +273,16 @@ def fetch(
         )
     os.replace(part, dest)
     return got
+
+
+def _restart(part, have, size, url):
+    """A ``.part`` file longer than the remote file is no part of it: start again, saying so."""
+    print(
+        f"{part}: {have} bytes, more than the {size} of {url}; it is not a part of this file, "
+        "so the download starts again.",
+        file=sys.stderr,
+    )
+    part.unlink()
 
 
 def _safe_name(name, archive):
@@ -268,13 +325,15 @@ def _extract_into(archive, target):
             tar.fileobj.read()  # read to the end so that the gzip CRC at the end is checked
 
 
-def extract(archive, out_dir, name):
+def extract(archive, out_dir, name, verified=False):
     """Extract a .zip / .tar.gz archive to `out_dir/name` safely; return that folder.
 
     Refuses members escaping the target (absolute paths, "..") and links/devices; checks the
     archive's integrity (zip CRCs, gzip stream); extracts into a temporary folder first and renames
     it into place, so `out_dir/name` exists only when complete. A single top-level folder in the
-    archive (e.g. facades/) becomes `out_dir/name`.
+    archive (e.g. facades/) becomes `out_dir/name`. A full disk or an unwritable `out_dir` is
+    reported as such (the archive is intact and kept); verified: the archive matched a recorded
+    SHA-256 sum, so a format error is not called a damaged download.
     """
     archive, out_dir = pathlib.Path(archive), pathlib.Path(out_dir)
     final = out_dir / name
@@ -285,17 +344,32 @@ def extract(archive, out_dir, name):
     try:
         try:
             _extract_into(archive, tmp)
-        except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as e:
+        except OSError as e:
+            if isinstance(e, gzip.BadGzipFile) or e.errno is None:
+                raise _damaged(archive, e, verified) from e
+            why = "no space left on the disk" if e.errno in DISK_FULL else e.strerror or str(e)
             raise DownloadError(
-                f"{archive}: the archive is damaged or incomplete ({type(e).__name__}: {e}); "
-                "delete it and download again."
+                f"{archive}: extracting into {out_dir} failed: {why} ({e.filename or out_dir}). The archive "
+                "is intact and kept: free some space (or fix the folder) and run the same command again."
             ) from e
+        except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error) as e:
+            raise _damaged(archive, e, verified) from e
         entries = [p for p in tmp.iterdir() if not p.name.startswith(("__MACOSX", "."))]
         src = entries[0] if len(entries) == 1 and entries[0].is_dir() else tmp
         os.rename(src, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def _damaged(archive, error, verified):
+    detail = f"{type(error).__name__}: {error}"
+    if verified:
+        return DownloadError(
+            f"{archive}: cannot read the archive ({detail}), although it matches its recorded SHA-256 sum; "
+            "it is kept. Report the archive, or extract it by hand."
+        )
+    return DownloadError(f"{archive}: the archive is damaged or incomplete ({detail}); delete it and download again.")
 
 
 def download_dataset(
@@ -318,6 +392,7 @@ def download_dataset(
     downloaded: the error explains how to prepare it.
     """
     info = archive_info(name, family)
+    sha256 = check_sha256(sha256)
     if (family, name) == ("pix2pix", "cityscapes"):
         raise DownloadError(CITYSCAPES_INSTRUCTIONS)
     root = pathlib.Path(out) / family
@@ -336,7 +411,7 @@ def download_dataset(
         retry_wait=retry_wait,
         progress=progress,
     )
-    extract(archive, root, name)
+    extract(archive, root, name, verified=expected is not None)
     record = {
         "url": url,
         "archive": info.filename,
@@ -378,6 +453,10 @@ def main(argv=None, family=None):
         return 0
     if args.sha256 and len(args.names) != 1:
         parser.error("--sha256 needs exactly one NAME")
+    try:
+        check_sha256(args.sha256)
+    except ValueError as e:
+        parser.error(str(e))
     status = 0
     for name in args.names:
         try:

@@ -172,6 +172,25 @@ def _crop_hint(image_size):
     return f"pass load_size (e.g. load_size={load}) to resize before cropping, or a smaller image_size"
 
 
+#: Images whose smaller side is below this fraction of the size they are resized to get a warning.
+UPSCALE_WARNING = 0.5
+
+
+def _warn_upscaled(folder, sizes, paired, resize_to):
+    """Warn once per folder when images are much smaller than the size they are resized to."""
+    if resize_to is None:
+        return
+    sides = [min(w // 2 if paired else w, h) for w, h in sizes]
+    small = [s for s in sides if s < UPSCALE_WARNING * resize_to]
+    if small:
+        warnings.warn(
+            f"{folder}: {len(small)} of {len(sides)} images are much smaller than the {resize_to}x{resize_to} "
+            f"they are resized to (smallest side {min(small)} px), so they are upscaled and blurry; use an "
+            "image size (--image-size) near the images' own size.",
+            stacklevel=4,
+        )
+
+
 def _folder_stream(
     folder, *, paired, image_size, load_size, jitter, shuffle, seed, cache, skip_bad, what, convert=None
 ):
@@ -181,6 +200,7 @@ def _folder_stream(
         files, paired=paired, min_size=min_size, skip_bad=skip_bad, fix_hint=_crop_hint(image_size)
     )
     max_side = max(max(w // 2 if paired else w, h) for w, h in sizes)
+    _warn_upscaled(folder, sizes, paired, image_size if not jitter else load_size)
     stream = _image_stream(
         [str(f) for f in files],
         _decode_pair if paired else _decode,
