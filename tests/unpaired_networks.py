@@ -65,6 +65,7 @@ def make_trainer(kind, nets, seed=0, **kwargs):
     if kind == "discogan":
         return DiscoGAN(**nets, **kwargs)
     if kind == "distancegan":
+        nets = {**nets, **{k: kwargs.pop(k) for k in ("g_ba", "d_a") if k in kwargs}}
         kwargs.setdefault("stats_a", (0.5, 0.1))
         kwargs.setdefault("stats_b", (0.6, 0.2))
         return DistanceGAN(**nets, seed=seed, **kwargs)
