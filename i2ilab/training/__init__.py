@@ -1,6 +1,7 @@
 """GAN training engine of i2ilab: trainers that are keras.Models and train with ``fit``.
 
-``Colorizer``, ``Pix2Pix``, ``CycleGAN`` and ``MUNIT`` each write their train step once in
+``Colorizer``, ``Pix2Pix``, ``CycleGAN``, ``MUNIT``, ``DiscoGAN``, ``DistanceGAN``, ``DualGAN`` and
+``OneShot`` each write their train step once in
 stateful Keras style; the backend shim :mod:`i2ilab.backend` (also reachable as
 ``i2ilab.training.backend``, its former home) runs it on TensorFlow, JAX and PyTorch.
 See :mod:`i2ilab.training.base` for the interface the callbacks and the CLI rely on, and
@@ -14,7 +15,11 @@ from i2ilab.backend import DataParallelScope, distribute
 from i2ilab.training.base import GANTrainer, OptimizerGroup, default_adam
 from i2ilab.training.colorizer import Colorizer
 from i2ilab.training.cyclegan import CycleGAN
+from i2ilab.training.discogan import DiscoGAN
+from i2ilab.training.distancegan import DistanceGAN
+from i2ilab.training.dualgan import DualGAN
 from i2ilab.training.munit import MUNIT
+from i2ilab.training.ost import OneShot
 from i2ilab.training.pix2pix import Pix2Pix
 from i2ilab.training.pool import ImagePool
 
@@ -30,6 +35,10 @@ __all__ = [
     "CycleGAN",
     "MUNIT",
     "ImagePool",
+    "DiscoGAN",
+    "DistanceGAN",
+    "DualGAN",
+    "OneShot",
     "distribute",
     "DataParallelScope",
 ]
