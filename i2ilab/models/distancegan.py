@@ -8,6 +8,7 @@ networks of DistanceGAN are :mod:`i2ilab.models.discogan`'s.
 """
 
 import keras
+from keras import ops
 
 from i2ilab.layers import PACKAGE, ConvTransposeBlock, InstanceNormalization, reference_init
 
@@ -19,6 +20,11 @@ class AffineInstanceNorm(InstanceNormalization):
     The init of the 2017 CycleGAN code (``weights_init_normal`` on ``InstanceNorm2d(affine=True)``)
     and of DualGAN's "batch_norm" (scale ~ N(1, 0.02), which normalises per sample over H, W).
     ``y = gamma * (x - mean_hw) / sqrt(var_hw + epsilon) + beta``. Shapes: (B, H, W, C) -> same.
+
+    The moments are written out (``mean(x)``, ``mean((x - mean)^2)``) rather than taken from
+    ``keras.ops.moments``, whose TensorFlow version stops the gradient through the mean inside
+    the variance: right to first order, wrong to second order, so a gradient penalty through
+    it (DualGAN's WGAN-GP) would get different critic gradients on TensorFlow and JAX.
     """
 
     def __init__(self, epsilon=1e-5, **kwargs):
@@ -29,6 +35,15 @@ class AffineInstanceNorm(InstanceNormalization):
         c = input_shape[-1]
         self.gamma = self.add_weight(shape=(c,), initializer=keras.initializers.RandomNormal(1.0, 0.02), name="gamma")
         self.beta = self.add_weight(shape=(c,), initializer="zeros", name="beta")
+
+    def call(self, x):
+        x32 = ops.cast(x, "float32")
+        mean = ops.mean(x32, axis=[1, 2], keepdims=True)
+        centered = x32 - mean
+        var = ops.mean(ops.square(centered), axis=[1, 2], keepdims=True)
+        y = centered * ops.rsqrt(var + self.epsilon)
+        y = y * ops.cast(self.gamma, "float32") + ops.cast(self.beta, "float32")
+        return ops.cast(y, self.compute_dtype)
 
     def get_config(self):
         config = super().get_config()

@@ -29,7 +29,7 @@ class TF1RMSprop(keras.optimizers.RMSprop):
         super().build(var_list)
         for variable in self.variables:
             if variable.path.endswith("_velocity"):
-                variable.assign(ops.ones_like(variable))
+                variable.assign(ops.ones(variable.shape, variable.dtype))
 
 
 class DualGAN(GANTrainer):
