@@ -41,6 +41,7 @@ def reference_objectives(t, a, b, rate):
     return gen_a_total + gen_b_total, dis_a + dis_b
 
 
+@pytest.mark.slow
 def test_one_d_step_for_two_g_steps_with_the_reference_gradients():
     """With SGD(lr=1) a weight change is minus the gradient: iteration 0 moves the Ds only, by the
     gradient of dis_loss (+ weight decay * w); iterations 1 and 2 move the Gs only; 3 the Ds."""
@@ -77,6 +78,7 @@ def test_one_d_step_for_two_g_steps_with_the_reference_gradients():
     assert int(keras.ops.convert_to_numpy(t.g_optimizer.iterations)) == 2
 
 
+@pytest.mark.slow
 def test_discogan_resumes_exactly(tmp_path):
     t = tiny_trainer("discogan")
     t.compile()
@@ -88,6 +90,7 @@ def test_discogan_resumes_exactly(tmp_path):
     assert out.shape == (2, 64, 64, 3) and -1.0 <= out.min() and out.max() <= 1.0
 
 
+@pytest.mark.slow
 def test_distancegan_in_the_discogan_architecture():
     t = tiny_trainer("discogan", distance_stats=((0.5, 0.1), (0.6, 0.2)))
     assert t.distance_stats == ((0.25, 0.05), (0.3, 0.1))  # halved for the [0, 1] images

@@ -61,6 +61,7 @@ def test_one_sided_g_step_then_d_step_equal_the_reference():
             np.testing.assert_allclose(w1, w0 - keras.ops.convert_to_numpy(g), rtol=1e-3, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_two_sided_with_cycle_resumes_exactly_with_the_pools(tmp_path):
     t = tiny_trainer("distancegan", pool_size=3, lambda_cycle=10.0)
     t.compile()
