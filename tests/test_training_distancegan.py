@@ -81,3 +81,7 @@ def test_argument_errors():
     one_sided = DistanceGAN(nets["g_ab"], nets["d_b"], (0, 1), (0, 1), pool_size=0)
     with pytest.raises(ValueError, match="direction must be one of"):
         one_sided.translate(np.zeros((1, 16, 16, 3), "float32"), "BtoA")
+    one_sided.compile()
+    a, b = unpaired_batch("distancegan", 1)
+    with pytest.raises(ValueError, match="got a batch of 1"):
+        one_sided.train_on_batch(a, b)

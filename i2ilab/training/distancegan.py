@@ -159,6 +159,11 @@ class DistanceGAN(GANTrainer):
 
     def _train_step(self, data):
         real_a, real_b = unpack_pair(data, "DistanceGAN")
+        if real_a.shape[0] is not None and real_a.shape[0] < 2:
+            raise ValueError(
+                f"DistanceGAN.fit: the distance loss compares the images of a batch; got a batch of "
+                f"{real_a.shape[0]}. Use batch_size >= 2 (the reference uses 2) and drop_remainder."
+            )
         real_a = ops.cast(real_a, "float32")
         real_b = ops.cast(real_b, "float32")
         targets = self._optimizer_targets()
