@@ -146,7 +146,7 @@ class TorchBatchNormalization(keras.layers.BatchNormalization):
         axes = [i for i in range(len(x.shape)) if i != self.axis % len(x.shape)]
         context = tf_replica_context() if self.sync_replicas else None
         if context is None:
-            mean, variance = ops.moments(x, axes=axes)
+            mean, variance = moments(x, axes=axes)
             return mean, variance, n
         # One tensor per all-reduce (sums and count together): a list would be packed
         # differently on different replicas and the collectives would not match.
@@ -207,6 +207,21 @@ class ReflectionPadding2D(keras.layers.Layer):
         return {**super().get_config(), "padding": self.padding}
 
 
+def moments(x, axes, keepdims=False):
+    """Mean and biased variance of ``x`` over ``axes``, differentiable to every order.
+
+    ``keras.ops.moments`` on TensorFlow stops the gradient through the mean inside the variance:
+    right to first order, wrong to second order, so a gradient penalty (WGAN-GP) through a
+    normalisation would get other critic gradients on TensorFlow than on JAX. Written out here:
+    ``mean(x)``, ``mean((x - mean)^2)``.
+    """
+    mean = ops.mean(x, axis=axes, keepdims=True)
+    var = ops.mean(ops.square(x - mean), axis=axes, keepdims=True)
+    if not keepdims:
+        mean, var = ops.squeeze(mean, axis=axes), ops.squeeze(var, axis=axes)
+    return mean, var
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class InstanceNormalization(keras.layers.Layer):
     """Instance norm (Ulyanov et al.): per sample and channel over H, W; biased variance.
@@ -230,7 +245,7 @@ class InstanceNormalization(keras.layers.Layer):
 
     def call(self, x):
         x32 = ops.cast(x, "float32")
-        mean, var = ops.moments(x32, axes=[1, 2], keepdims=True)
+        mean, var = moments(x32, axes=[1, 2], keepdims=True)
         y = (x32 - mean) * ops.rsqrt(var + self.epsilon)
         if self.affine:
             y = y * ops.cast(self.gamma, "float32") + ops.cast(self.beta, "float32")

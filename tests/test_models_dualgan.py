@@ -46,3 +46,32 @@ def test_kernels_are_3x3_except_first_and_last():
     kernels = {layer.name: layer.kernel.shape[:2] for layer in g.layers if hasattr(layer, "kernel")}
     assert kernels.pop("e1") == (5, 5) and kernels.pop("d4") == (5, 5)
     assert set(kernels.values()) == {(3, 3)}
+
+
+@pytest.mark.parametrize("norm_name", ["AffineInstanceNorm", "InstanceNormalization"])
+def test_instance_norms_are_exact_to_second_order(norm_name):
+    """A bias in front of an instance norm cancels, so the gradient penalty's gradient w.r.t. it is
+    zero; ``keras.ops.moments`` on TensorFlow gets this wrong (it stops the gradient through
+    the mean), :func:`i2ilab.layers.moments` does not. Both instance norms (DualGAN's and
+    the shared one that CycleGAN's WGAN-GP critics use) go through it."""
+    from i2ilab import layers, losses
+    from i2ilab.models import AffineInstanceNorm
+    from i2ilab.training import backend as shim
+
+    keras.utils.set_random_seed(0)
+    conv = keras.layers.Conv2D(4, 3, bias_initializer="random_normal")
+    norm = AffineInstanceNorm(1e-6) if norm_name == "AffineInstanceNorm" else layers.InstanceNormalization(1e-6)
+    dense = keras.layers.Dense(1)
+
+    def critic(x):
+        return dense(keras.ops.reshape(keras.ops.leaky_relu(norm(conv(x)), 0.2), (2, -1)))
+
+    rng = np.random.default_rng(0)
+    real, fake = (rng.uniform(-1, 1, (2, 6, 6, 3)).astype("float32") for _ in range(2))
+    critic(real)
+    alpha = np.full((2, 1, 1, 1), 0.3, "float32")
+    _, _, (g_kernel, g_bias), _ = shim.value_and_grad(
+        lambda: (losses.gradient_penalty(critic, real, fake, alpha=alpha), ()), [conv.kernel, conv.bias]
+    )
+    assert np.abs(keras.ops.convert_to_numpy(g_kernel)).max() > 1e-2
+    assert np.abs(keras.ops.convert_to_numpy(g_bias)).max() < 1e-4 * np.abs(keras.ops.convert_to_numpy(g_kernel)).max()

@@ -19,6 +19,8 @@ class AffineInstanceNorm(InstanceNormalization):
     The init of the 2017 CycleGAN code (``weights_init_normal`` on ``InstanceNorm2d(affine=True)``)
     and of DualGAN's "batch_norm" (scale ~ N(1, 0.02), which normalises per sample over H, W).
     ``y = gamma * (x - mean_hw) / sqrt(var_hw + epsilon) + beta``. Shapes: (B, H, W, C) -> same.
+
+    The moments are :func:`i2ilab.layers.moments` (exact to second order, for WGAN-GP).
     """
 
     def __init__(self, epsilon=1e-5, **kwargs):

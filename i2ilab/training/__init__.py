@@ -1,7 +1,8 @@
 """GAN training engine of i2ilab: trainers that are keras.Models and train with ``fit``.
 
 Each trainer (one module per system: ``Colorizer``, ``Pix2Pix``, ``CycleGAN``, ``MUNIT``, ``BicycleGAN``,
-``Pix2PixHD``, ``UNIT``, ``CUT`` with FastCUT as ``cut_mode="FastCUT"``, ...) writes its train step once in
+``Pix2PixHD``, ``UNIT``, ``CUT`` with FastCUT as ``cut_mode="FastCUT"``, ``DiscoGAN``, ``DistanceGAN``,
+``DualGAN``, ``OneShot``) writes its train step once in
 stateful Keras style; the backend shim :mod:`i2ilab.backend` (also reachable as
 ``i2ilab.training.backend``, its former home) runs it on TensorFlow, JAX and PyTorch.
 See :mod:`i2ilab.training.base` for the interface the callbacks and the CLI rely on, and
@@ -17,7 +18,11 @@ from i2ilab.training.bicyclegan import BicycleGAN
 from i2ilab.training.colorizer import Colorizer
 from i2ilab.training.cut import CUT
 from i2ilab.training.cyclegan import CycleGAN
+from i2ilab.training.discogan import DiscoGAN
+from i2ilab.training.distancegan import DistanceGAN
+from i2ilab.training.dualgan import DualGAN
 from i2ilab.training.munit import MUNIT
+from i2ilab.training.ost import OneShot
 from i2ilab.training.pix2pix import Pix2Pix
 from i2ilab.training.pix2pixhd import Pix2PixHD
 from i2ilab.training.pool import ImagePool
@@ -37,8 +42,12 @@ __all__ = [
     "BicycleGAN",
     "ImagePool",
     "Pix2PixHD",
-    "distribute",
-    "DataParallelScope",
     "UNIT",
     "CUT",
+    "DiscoGAN",
+    "DistanceGAN",
+    "DualGAN",
+    "OneShot",
+    "distribute",
+    "DataParallelScope",
 ]
