@@ -374,3 +374,21 @@ def test_cli_errors_are_one_line_exits(tmp_path):
         cv.main(base + ["--model", "unet", "--ngf", "8", "--num-downs", "5", "--norm", "instance"])
     with pytest.raises(SystemExit, match="must end in .keras"):
         cv.main(base[:2] + ["--out", "u.h5", "--model", "unet"])
+
+
+def test_convert_offers_exactly_the_families_with_a_key_map(capsys):
+    """`--model` lists the types whose family has a torch key map; the others are refused by argparse."""
+    from i2ilab.convert import command
+    from i2ilab.convert.keymap import CONVERTIBLE_FAMILIES
+    from i2ilab.models.registry import FACTORIES, MODEL_TYPES
+
+    assert CONVERTIBLE_FAMILIES <= set(FACTORIES)
+    parser = argparse.ArgumentParser()
+    command._add_arguments(parser)
+    offered = set(next(a for a in parser._actions if a.dest == "model").choices)
+    assert offered == {t for t, (family, _) in MODEL_TYPES.items() if family in CONVERTIBLE_FAMILIES}
+    assert {"basic_256_multi", "pix2pixhd_dis", "unit", "cut"} <= offered
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(["--from-pytorch", "x.npz", "--model", "ost_enc", "--out", "x.keras"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'ost_enc'" in capsys.readouterr().err

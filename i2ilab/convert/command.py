@@ -7,6 +7,7 @@ import numpy as np
 
 from i2ilab.convert.core import FAMILY_ARGS, MODEL_TYPES, convert, family_of, infer_model_args, save
 from i2ilab.convert.io import load_state_dict
+from i2ilab.convert.keymap import CONVERTIBLE_FAMILIES
 
 
 class ConvertError(SystemExit):
@@ -66,8 +67,8 @@ def _add_arguments(parser):
     parser.add_argument(
         "--model",
         required=True,
-        choices=sorted(MODEL_TYPES),
-        help="reference network (junyanz --netG / --netD name, or munit / munit_dis)",
+        choices=sorted(t for t in MODEL_TYPES if family_of(t)[0] in CONVERTIBLE_FAMILIES),
+        help="reference network (junyanz --netG / --netD name, munit / munit_dis, BicycleGAN, pix2pixHD, UNIT, CUT)",
     )
     parser.add_argument("--out", required=True, metavar="MODEL.keras", help="output .keras file")
     parser.add_argument(

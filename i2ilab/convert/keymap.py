@@ -485,6 +485,31 @@ _WALKERS.update(
 )
 
 
+#: Registry families (:mod:`i2ilab.models.registry`) that have a torch key map, so ``convert``
+#: offers their model types. DiscoGAN, DistanceGAN, DualGAN and OST have no key map: no official
+#: checkpoint of theirs is known to the course's reference notes (``seeds/``), nor a fixture.
+CONVERTIBLE_FAMILIES = frozenset(
+    {
+        "unet",
+        "resnet",
+        "patchgan",
+        "munit",
+        "munit_dis",
+        "bicycle_unet",
+        "bicycle_encoder",
+        "bicycle_d",
+        "pix2pixhd_global",
+        "pix2pixhd_local",
+        "pix2pixhd_dis",
+        "pix2pixhd_encoder",
+        "unit",
+        "unit_dis",
+        "cut",
+        "cut_dis",
+    }
+)
+
+
 def torch_key_map(model):
     """KeyMap of a built i2ilab model: the reference key and layout of each of its variables.
 
