@@ -398,15 +398,19 @@ def convert(source, model_type, domain=None, image_size=256, **model_kwargs):
         source: path (.pth/.pt read with torch, .npz without) or a state dict (see
             ``load_state_dict``).
         model_type: one of MODEL_TYPES, e.g. "unet_256" (pix2pix), "resnet_9blocks"
-            (CycleGAN), "patchgan" / "pixel" (junyanz D), "munit", "munit_dis".
-        domain: "a" or "b" for MUNIT's two-domain gen_*.pt / dis_*.pt files.
+            (CycleGAN), "patchgan" / "pixel" (junyanz D), "munit", "munit_dis",
+            "bicycle_unet_256" / "resnet_256" / "basic_256_multi" (BicycleGAN G, E, D),
+            "global" / "local" / "pix2pixhd_dis" / "encoder" (pix2pixHD), "unit", "unit_dis",
+            "cut" / "cut_dis" (CUT, FastCUT); i2ilab/convert/CHECKPOINTS.md lists the files.
+        domain: "a" or "b" for MUNIT's and UNIT's two-domain gen_*.pt / dis_*.pt files.
         image_size: the model's input size (default 256, the size the reference models were
             trained and tested at), or None for a fully convolutional model.
         **model_kwargs: factory arguments (ngf, norm, n_blocks, in_channels, ...); those not
             given keep the factory defaults, which are the references' defaults. They are
             checked, not guessed: a checkpoint of another architecture raises
             CheckpointMismatchError naming the first mismatching key, with the arguments
-            ``infer_model_args`` reads off the checkpoint as a hint.
+            ``infer_model_args`` reads off the checkpoint as a hint (or, when the keys are
+            not of ``model_type``'s family, the registered families they read as).
     """
     state = load_state_dict(source, domain)
     family, fixed = family_of(model_type)
