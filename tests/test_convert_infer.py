@@ -266,3 +266,21 @@ def test_the_128_layouts_read_back():
             in_channels=3, ndf=8, n_layers=2 if model_type == "basic_128_multi" else 3, num_D=kwargs.get("num_D", 2)
         )
         assert cv.infer_model_args(state, model_type) == expected
+
+
+@pytest.mark.parametrize("name", ["bicycle_g_input", "p2phd_local"])
+def test_command_line_infer_args_fills_the_arguments_without_flags(tmp_path, name):
+    """where_add / nz and the pix2pixHD enhancer counts have no flag: --infer-args reads them."""
+    from i2ilab.convert.command import main
+
+    model_type, expected, _ = CASES[name]
+    ref = load_parity(f"seeds/{name}.npz")
+    size = 0 if name.startswith("p2phd") else ref["input"].shape[-1]
+    out = tmp_path / f"{name}.keras"
+    argv = ["--from-pytorch", str(SEEDS / f"{name}.npz"), "--model", model_type, "--infer-args"]
+    assert main([*argv, "--image-size", str(size), "--out", str(out)]) == 0
+    model = keras.saving.load_model(out)
+    for computed, reference in _outputs(name, model, ref):
+        assert_matches(computed, reference)
+    with pytest.raises(SystemExit, match="does not fit"):
+        main(["--from-pytorch", str(SEEDS / f"{name}.npz"), "--model", model_type, "--out", str(out)])

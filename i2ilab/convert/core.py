@@ -134,17 +134,13 @@ def _resnet_layout(state, prefix, head):
 
 
 def _patch_layers(state, prefix, step):
-    """n_layers of a PatchGAN Sequential ``<prefix>.*`` whose conv i (1..n) sits at ``step * i - 1``
-    (junyanz 3: [conv, norm, lrelu]; CUT's anti-aliased D 4 up to conv n - 1, which adds a blur),
-    after conv 0 and before the logits conv; checks the indices."""
+    """n_layers of a PatchGAN Sequential ``<prefix>.*``: conv 0, conv i = 1..n at ``step * i - 1``
+    (junyanz: 3, [conv, norm, lrelu]; CUT's anti-aliased D: 4, a blur after each), the logits
+    conv at ``step * n + 2``. Checks the indices."""
     convs = _convs(state, prefix)
     n = len(convs) - 2
-    _require(n >= 0 and convs[0] == 0, f"{prefix}.0.weight")
-    if step == 3:
-        expected = [0] + [3 * i - 1 for i in range(1, n + 1)] + [3 * n + 2]
-    else:
-        expected = [0] + [4 * i - 1 for i in range(1, n + 1)] + [4 * n + 2]
-    _require(convs == expected, f"{prefix}.{expected[-1]}.weight")
+    expected = [0] + [step * i - 1 for i in range(1, n + 1)] + [step * n + 2]
+    _require(n >= 0 and convs == expected, f"{prefix}.0.weight")
     return n
 
 
