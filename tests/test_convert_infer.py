@@ -284,3 +284,11 @@ def test_command_line_infer_args_fills_the_arguments_without_flags(tmp_path, nam
         assert_matches(computed, reference)
     with pytest.raises(SystemExit, match="does not fit"):
         main(["--from-pytorch", str(SEEDS / f"{name}.npz"), "--model", model_type, "--out", str(out)])
+
+
+def test_the_1024p_discriminator_reads_three_scales():
+    """The 1024p D (num_D 3) is the 512p listing plus ``scale2_*`` with the same shapes."""
+    (state,) = real_state("p2phd_dis")
+    extra = {k.replace("scale1_", "scale2_"): v for k, v in state.items() if k.startswith("scale1_")}
+    inferred = cv.infer_model_args({**state, **extra}, "pix2pixhd_dis_1024p")
+    assert inferred == dict(in_channels=39, ndf=64, n_layers=3, num_D=3, norm="instance")
