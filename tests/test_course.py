@@ -252,3 +252,23 @@ def test_lab_started_offline_in_full_mode_shows_how_to_run_smoke_mode(tmp_path):
     assert len(error["traceback"]) == 3, shown
     assert "I2ILAB_SMOKE=1 jupyter lab" in shown and "download interrupted" in shown
     assert "Traceback" not in shown and "During handling" not in shown
+
+
+# ----------------------------------------------------------------------------- grid titles
+@pytest.mark.parametrize("title", ["ab at L=50", "ab (target, at L=50)", "a-very-long-unbreakable-column-title"])
+def test_grid_titles_are_never_cut(title):
+    """Lab 1's grids show 32x32 images enlarged to 96 px: a long title shrinks or wraps, whole."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from i2ilab import viz
+
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    lines, size = viz.fit_title(draw, title, 96, 13)
+    assert " ".join(lines) == title and 8 <= size <= 13
+    if " " in title:
+        assert len(lines) <= 2 and all(draw.textlength(line, font=viz._font(size)) <= 96 for line in lines)
+    grid = viz.image_grid({"photo": np.zeros((1, 32, 32, 3)), title: np.zeros((1, 32, 32, 3))})
+    top = grid.shape[0] - (2 + 96 + 2)
+    assert top >= len(lines) * (size + 2) + 6
+    assert (grid[:top, 2 + 98 : 2 + 98 + 96] < 128).any()
