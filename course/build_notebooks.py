@@ -29,10 +29,10 @@ HERE = pathlib.Path(__file__).resolve().parent
 SOURCES = HERE / "sources"
 SOLUTIONS = HERE.parent / "solutions"
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-#: The notebook's language, as ipykernel reports it, with a version that names no particular
-#: Python: JupyterLab writes ``language_info`` into a notebook that has none when its kernel
-#: starts, so without it every lab showed as modified right after opening (and the release
-#: would change with the Python of whoever saved it last).
+#: The notebook's language, as ipykernel reports it: JupyterLab writes the kernel's
+#: ``language_info`` into the notebook when the kernel starts, so a lab without it was modified
+#: by opening it. The version names no particular Python (the release must not change with the
+#: Python of whoever built it); JupyterLab still records the student's exact one on opening.
 LANGUAGE_INFO = {
     "codemirror_mode": {"name": "ipython", "version": 3},
     "file_extension": ".py",

@@ -170,7 +170,7 @@ def test_autograde_round_trip(lab, environment, tmp_path):
 @pytest.mark.parametrize("lab", LABS)
 def test_notebooks_carry_the_metadata_jupyterlab_writes_on_opening(lab):
     """JupyterLab writes ``language_info`` into a notebook without it as soon as the kernel starts,
-    so a lab showed as modified right after opening (tests/test_browser.py checks the tab)."""
+    so a lab was modified by opening it (tests/test_browser.py checks what opening changes)."""
     sys.path.insert(0, str(ch.COURSE))
     import build_notebooks
 

@@ -856,10 +856,10 @@ UNTRAINED_NOTE = (
 
 
 def show(demo, info):
-    """Display ``demo``'s widget first: one line saying which model it runs, the untrained-model
-    note in smoke mode, the demo, and the training log folded away (if the notebook trained it)."""
+    """``demo``'s widget as a lecture shows it (the value of a cell's last line is displayed):
+    one line saying which model it runs, the untrained-model note in smoke mode, the demo, and
+    the training log folded away (if the notebook trained it). Returns an ipywidgets.VBox."""
     import ipywidgets as W
-    from IPython.display import display
 
     parts = [W.HTML(f"<small>model: {html.escape(describe(info))}</small>")]
     if info.get("fallback") == "smoke":
@@ -875,9 +875,7 @@ def show(demo, info):
         fold = W.Accordion(children=[log], selected_index=None)
         fold.set_title(0, "training log")
         parts.append(fold)
-    box = W.VBox(parts)
-    display(box)
-    return box
+    return W.VBox(parts)
 
 
 def clear_fallback_runs(cache_dir=None):
