@@ -5,10 +5,10 @@ nbgrader cell metadata sits in the cell headers, e.g.::
 
     # %% nbgrader={"grade": false, "solution": true, "locked": false, "grade_id": "ex_lab", "schema_version": 3}
 
-This script turns each script into the notebook nbgrader reads: a Python 3 kernelspec, no
-kernel-version metadata, no jupytext bookkeeping, and cell ids derived from the grade_id or the
-cell position, so that rebuilding gives byte-identical files and ``nbgrader generate_assignment``
-gives a byte-identical release.
+This script turns each script into the notebook nbgrader reads: a Python 3 kernelspec and
+language (:data:`LANGUAGE_INFO`, no kernel-version metadata), no jupytext bookkeeping, and cell
+ids derived from the grade_id or the cell position, so that rebuilding gives byte-identical
+files and ``nbgrader generate_assignment`` gives a byte-identical release.
 
     python course/build_notebooks.py            # rebuild every lab
     python course/build_notebooks.py --check    # exit 1 if solutions/ is out of date
@@ -29,6 +29,19 @@ HERE = pathlib.Path(__file__).resolve().parent
 SOURCES = HERE / "sources"
 SOLUTIONS = HERE.parent / "solutions"
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+#: The notebook's language, as ipykernel reports it: JupyterLab writes the kernel's
+#: ``language_info`` into the notebook when the kernel starts, so a lab without it was modified
+#: by opening it. The version names no particular Python (the release must not change with the
+#: Python of whoever built it); JupyterLab still records the student's exact one on opening.
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+    "version": "3",
+}
 
 
 def _cell_id(cell, index, lab):
@@ -42,7 +55,7 @@ def build(source):
     """Return the notebook text for one ``course/sources/<lab>.py``."""
     lab = source.stem
     nb = jupytext.read(source, fmt="py:percent")
-    nb.metadata = {"kernelspec": KERNELSPEC}
+    nb.metadata = {"kernelspec": KERNELSPEC, "language_info": LANGUAGE_INFO}
     seen = set()
     for index, cell in enumerate(nb.cells):
         meta = {k: v for k, v in cell.metadata.items() if k in ("nbgrader", "tags")}

@@ -21,9 +21,14 @@ notice) go to ``sys.stderr`` too. So :func:`start`
    failure. Real errors are not stderr output (a failing cell has an ``error`` output), so an
    exception or a failing ``assert`` still scores 0.
 
+A lab in full mode fetches its data inside :func:`full_mode_data`: without network (or without
+the dataset) the student sees one message saying how to run the lab in smoke mode
+(``I2ILAB_SMOKE=1``), not a traceback; :func:`start` says the same in full mode without a GPU.
+
 :func:`to_numpy` turns a tensor of any backend into a NumPy array.
 """
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -34,9 +39,53 @@ import numpy as np
 
 import i2ilab
 
-__all__ = ["start", "startup_log", "to_numpy"]  # and EpochLog, made on first use (__getattr__)
+__all__ = [
+    "start",
+    "startup_log",
+    "to_numpy",
+    "full_mode_data",
+    "FullModeUnavailable",
+]  # and EpochLog, made on first use (__getattr__)
 
 _STARTUP = {"log": "", "routed": False}
+
+#: How to run a lab on a machine without network or GPU (the end of the full-mode messages).
+SMOKE_HINT = (
+    "To run this lab on this machine in a few minutes, use smoke mode (built-in synthetic data, "
+    "32x32): start Jupyter with `I2ILAB_SMOKE=1 jupyter lab`, or put "
+    '`os.environ["I2ILAB_SMOKE"] = "1"` at the top of the first code cell, then restart the '
+    "kernel and run all cells."
+)
+
+
+class FullModeUnavailable(RuntimeError):
+    """A lab's full mode cannot get its data. In a notebook, IPython shows the message alone
+    (``_render_traceback_``): what failed, in one line, and how to run smoke mode."""
+
+    def _render_traceback_(self):
+        return [
+            f"\x1b[0;31m{type(self).__name__}\x1b[0m: {line}" if i == 0 else line
+            for i, line in enumerate(str(self).splitlines())
+        ]
+
+
+@contextlib.contextmanager
+def full_mode_data():
+    """Wrap a lab's full-mode download or dataset loading: a ``DownloadError`` (no network, a
+    dead mirror) or ``DataError`` (tensorflow-datasets could not fetch or find the set) becomes
+    :class:`FullModeUnavailable`, whose message is the error's first line and
+    :data:`SMOKE_HINT`, with no chained traceback."""
+    from i2ilab.data.download import DownloadError
+    from i2ilab.data.files import DataError
+
+    try:
+        yield
+    except (DownloadError, DataError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise FullModeUnavailable(
+            f"full mode could not get its data: {first}\n"
+            "Full mode downloads a paper's dataset and trains at full size: it wants a GPU.\n" + SMOKE_HINT
+        ) from None
 
 
 def _in_jupyter_kernel():
@@ -146,6 +195,8 @@ def start(seed=0, mode=None, image_size=None):
         f"i2ilab {i2ilab.__version__}, Keras {keras.__version__} on {backend.BACKEND} "
         f"({devices}){where}{size}; ready in {time.perf_counter() - t0:.1f} s{note}"
     )
+    if mode == "full" and all(d.lower().startswith("cpu") for d in keras.distribution.list_devices()):
+        print(f"No GPU found: full mode would take hours here. {SMOKE_HINT}")
 
 
 def startup_log():

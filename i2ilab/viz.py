@@ -71,6 +71,33 @@ def _font(size):
         return ImageFont.load_default()
 
 
+def fit_title(draw, title, width, size, min_size=8):
+    """A column title that fits ``width`` pixels, never cut: ``(lines, font size)``.
+
+    The title at ``size`` if it fits; else the largest size down to ``min_size`` at which it fits
+    on one line or, broken between words, on two; else its words on as many lines as they need
+    at ``min_size`` (a word wider than the cell is left whole). ``" ".join(lines) == title``.
+    """
+
+    def wrap(font):
+        lines = []
+        for word in title.split():
+            if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= width:
+                lines[-1] += f" {word}"
+            else:
+                lines.append(word)
+        return lines or [title]
+
+    for s in range(size, min_size - 1, -1):
+        font = _font(s)
+        if draw.textlength(title, font=font) <= width:
+            return [title], s
+        lines = wrap(font)
+        if len(lines) <= 2 and all(draw.textlength(line, font=font) <= width for line in lines):
+            return lines, s
+    return wrap(_font(min_size)), min_size
+
+
 def image_grid(columns, max_rows=8, scale=None, titles=True, pad=2):
     """Lay out named columns of images as one uint8 RGB array, one example per row.
 
@@ -80,7 +107,7 @@ def image_grid(columns, max_rows=8, scale=None, titles=True, pad=2):
         max_rows: at most this many examples (rows); fewer if a column has fewer.
         scale: integer nearest-neighbour enlargement of every cell; default: the smallest that
             makes a cell at least ``MIN_CELL_WIDTH`` pixels wide when titles are drawn, else 1.
-        titles: draw the column names in a strip above the images.
+        titles: draw the column names in a strip above the images (whole, see ``fit_title``).
         pad: white pixels between and around cells.
     Returns (H_total, W_total, 3) uint8. Cell (r, c) starts at row
     ``top + pad + r * (cell_h + pad)`` and column ``pad + c * (cell_w + pad)``, where ``top``
@@ -103,8 +130,14 @@ def image_grid(columns, max_rows=8, scale=None, titles=True, pad=2):
         scale = max(1, math.ceil(MIN_CELL_WIDTH / w)) if titles else 1
     scale = int(scale)
     ch, cw = h * scale, w * scale
-    font_size = max(10, min(16, cw // 7))
-    top = font_size + 8 if titles else 0
+    if titles:
+        from PIL import Image, ImageDraw
+
+        draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+        labels = [fit_title(draw, name, cw, max(10, min(16, cw // 7))) for name in arrays]
+        top = max(len(lines) * (size + 2) for lines, size in labels) + 6
+    else:
+        top = 0
     n = len(arrays)
     grid = np.full((top + pad + rows * (ch + pad), pad + n * (cw + pad), 3), 255, np.uint8)
     for c, a in enumerate(arrays.values()):
@@ -114,18 +147,13 @@ def image_grid(columns, max_rows=8, scale=None, titles=True, pad=2):
             y0 = top + pad + r * (ch + pad)
             grid[y0 : y0 + cell.shape[0], x0 : x0 + cell.shape[1]] = cell
     if titles:
-        from PIL import Image, ImageDraw
-
         pil = Image.fromarray(grid)
         draw = ImageDraw.Draw(pil)
-        font = _font(font_size)
-        for c, name in enumerate(arrays):
-            label = name
-            while len(label) > 1 and draw.textlength(label, font=font) > cw:
-                label = label[:-1]
-            tw = draw.textlength(label, font=font)
-            x0 = pad + c * (cw + pad) + (cw - tw) / 2
-            draw.text((x0, 3), label, fill=(0, 0, 0), font=font)
+        for c, (lines, size) in enumerate(labels):
+            font = _font(size)
+            for k, line in enumerate(lines):
+                tw = draw.textlength(line, font=font)
+                draw.text((pad + c * (cw + pad) + (cw - tw) / 2, 3 + k * (size + 2)), line, fill=(0, 0, 0), font=font)
         grid = np.asarray(pil)
     return grid
 

@@ -199,13 +199,14 @@ def cell_source(nb, tag):
     return cells[0].source
 
 
-def execute_until(lab, workdir, tag, extra_source="", timeout=SMOKE_CELL_TIMEOUT, **env):
+def execute_until(lab, workdir, tag, extra_source="", timeout=SMOKE_CELL_TIMEOUT, allow_errors=False, **env):
     """Execute the solution notebook's cells up to and including the first cell tagged ``tag``, then
     ``extra_source`` as one more cell; return the executed notebook.
 
     For checks of code paths too long to run whole, e.g. full mode (``I2ILAB_SMOKE=None``
     removes the variable) building its 256x256 pipelines on a stand-in dataset. Runs in a copy
-    of ``solutions/<lab>/`` under ``workdir``, like ``execute_smoke``.
+    of ``solutions/<lab>/`` under ``workdir``, like ``execute_smoke``. ``allow_errors``: a failing
+    cell leaves its ``error`` output and the run goes on (nbclient's option).
     """
     from nbclient import NotebookClient
 
@@ -224,6 +225,7 @@ def execute_until(lab, workdir, tag, extra_source="", timeout=SMOKE_CELL_TIMEOUT
         kernel_name="python3",
         resources={"metadata": {"path": str(run_dir)}},
         extra_arguments=["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"],
+        allow_errors=allow_errors,
     )
     client.execute(env=course_env(**env))
     return nb

@@ -164,3 +164,111 @@ def test_autograde_round_trip(lab, environment, tmp_path):
         f"autograde of one {lab} submission took {worst:.1f} s (budget {AUTOGRADE_BUDGET_S:g} s; "
         "set I2ILAB_AUTOGRADE_BUDGET_S on a slow shared machine)"
     )
+
+
+# ------------------------------------------------------------------------ opening a notebook
+@pytest.mark.parametrize("lab", LABS)
+def test_notebooks_carry_the_metadata_jupyterlab_writes_on_opening(lab):
+    """JupyterLab writes ``language_info`` into a notebook without it as soon as the kernel starts,
+    so a lab was modified by opening it (tests/test_browser.py checks what opening changes)."""
+    sys.path.insert(0, str(ch.COURSE))
+    import build_notebooks
+
+    for nb in (ch.solution_notebook(lab), ch.release_notebook(lab)):
+        assert nb.metadata["language_info"] == build_notebooks.LANGUAGE_INFO
+        assert nb.metadata["kernelspec"]["name"] == "python3"
+        assert (nb.nbformat, nb.nbformat_minor) == (4, 5) and all(c.get("id") for c in nb.cells)
+
+
+# ------------------------------------------------------------------- full mode, offline
+def test_full_mode_data_turns_a_download_error_into_one_message():
+    from i2ilab import notebook
+    from i2ilab.data.download import DownloadError
+
+    with pytest.raises(notebook.FullModeUnavailable) as info:
+        with notebook.full_mode_data():
+            raise DownloadError("https://x/y.zip: download interrupted at 0 bytes (URLError: gaierror).\nmore")
+    err = info.value
+    assert err.__cause__ is None and err.__suppress_context__
+    lines = err._render_traceback_()
+    assert len(lines) == 3
+    assert lines[0].endswith(
+        "full mode could not get its data: https://x/y.zip: download interrupted at 0 bytes (URLError: gaierror)."
+    )
+    assert "I2ILAB_SMOKE=1 jupyter lab" in lines[2]
+    with pytest.raises(ZeroDivisionError):  # other errors pass through
+        with notebook.full_mode_data():
+            1 / 0
+
+
+def test_start_in_full_mode_without_a_gpu_says_how_to_run_smoke_mode(monkeypatch, capsys):
+    import keras
+
+    from i2ilab import notebook
+
+    monkeypatch.setattr(keras.distribution, "list_devices", lambda: ["cpu:0"])
+    notebook.start(mode="full", image_size=256)
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and "full mode, 256x256" in out[0]
+    assert out[1] == f"No GPU found: full mode would take hours here. {notebook.SMOKE_HINT}"
+    notebook.start(mode="smoke", image_size=32)
+    assert len(capsys.readouterr().out.splitlines()) == 1
+    monkeypatch.setattr(keras.distribution, "list_devices", lambda: ["gpu:0", "cpu:0"])
+    notebook.start(mode="full", image_size=256)
+    assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+@pytest.mark.notebook
+def test_lab_started_offline_in_full_mode_shows_how_to_run_smoke_mode(tmp_path):
+    """Lab 1 without I2ILAB_SMOKE on a machine without network (a proxy nobody listens on): the
+    data cell shows one message naming I2ILAB_SMOKE=1, no traceback of the socket error."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    nb = ch.execute_until(
+        "lab1_colorization",
+        tmp_path,
+        "data-pipeline",
+        allow_errors=True,
+        I2ILAB_SMOKE=None,
+        I2ILAB_DATA=tmp_path / "data",
+        http_proxy=dead,
+        https_proxy=dead,
+        HTTP_PROXY=dead,
+        HTTPS_PROXY=dead,
+    )
+    setup = next(c for c in nb.cells if "setup" in c.metadata.get("tags", []))
+    assert "full mode" in "".join(o.get("text", "") for o in setup.outputs)
+    errors = [
+        (i, o) for i, c in enumerate(nb.cells) if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    ]
+    assert len(errors) == 1, [o["ename"] for _, o in errors]
+    index, error = errors[0]
+    assert "data-pipeline" in nb.cells[index].metadata.get("tags", [])
+    assert error["ename"] == "FullModeUnavailable"
+    shown = "\n".join(error["traceback"])
+    assert len(error["traceback"]) == 3, shown
+    assert "I2ILAB_SMOKE=1 jupyter lab" in shown and "download interrupted" in shown
+    assert "Traceback" not in shown and "During handling" not in shown
+
+
+# ----------------------------------------------------------------------------- grid titles
+@pytest.mark.parametrize("title", ["ab at L=50", "ab (target, at L=50)", "a-very-long-unbreakable-column-title"])
+def test_grid_titles_are_never_cut(title):
+    """Lab 1's grids show 32x32 images enlarged to 96 px: a long title shrinks or wraps, whole."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from i2ilab import viz
+
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    lines, size = viz.fit_title(draw, title, 96, 13)
+    assert " ".join(lines) == title and 8 <= size <= 13
+    if " " in title:
+        assert len(lines) <= 2 and all(draw.textlength(line, font=viz._font(size)) <= 96 for line in lines)
+    grid = viz.image_grid({"photo": np.zeros((1, 32, 32, 3)), title: np.zeros((1, 32, 32, 3))})
+    top = grid.shape[0] - (2 + 96 + 2)
+    assert top >= len(lines) * (size + 2) + 6
+    assert (grid[:top, 2 + 98 : 2 + 98 + 96] < 128).any()

@@ -7,9 +7,11 @@ autogrades, writes and releases feedback, and exports the grades to CSV, which m
 expected scores. So the README and this test cannot drift apart. Other commands of the README
 (``i2ilab train``, ``i2ilab convert``, the demo scripts) are checked to parse.
 
-The exchange root and the submissions' archive are the only things the test supplies: the
-exchange through ``c.Exchange.root`` in the copy's config files (the README's commands use
-nbgrader's default), the archive by writing the zip an LMS would give.
+The test supplies three things: where the exchange is (``I2ILAB_EXCHANGE``, which the course
+config and the README's exchange commands read, instead of ``/srv/nbgrader/exchange``), the
+student's home folder (``HOME``, where the README's student configuration goes) and the
+submissions' archive (the zip an LMS would give). Every other command of the README is run by
+another test or checked to parse (``test_every_readme_command_is_run_or_checked``).
 """
 
 import argparse
@@ -33,7 +35,9 @@ LAB = "lab1_colorization"
 #: The workflow steps, in the order the README gives them.
 STEPS = (
     "generate",
+    "exchange",
     "release",
+    "student-config",
     "student-fetch",
     "student-submit",
     "collect",
@@ -96,13 +100,14 @@ def commands(block):
     return out
 
 
-def run_step(step, cwd, blocks):
-    """Run the README's block for ``step`` with bash in ``cwd``; fail with its output."""
+def run_step(step, cwd, blocks, **env):
+    """Run the README's block for ``step`` with bash in ``cwd`` (``env``: variables to set);
+    fail with its output."""
     script = "set -euo pipefail\n" + blocks[step]
     proc = subprocess.run(
         ["bash", "-c", script],
         cwd=cwd,
-        env=ch.course_env(),
+        env=ch.course_env(**env),
         capture_output=True,
         text=True,
         timeout=1800,
@@ -198,21 +203,61 @@ def test_readme_commands_parse():
     assert checked >= 8, "the README lost its training / conversion commands"
 
 
+#: README commands that are neither a workflow step nor an `i2ilab` / make_figures.py command
+#: line (those are parsed above), and where they run.
+RUN_ELSEWHERE = {
+    "git clone <your private fork of i2ilab> i2ilab && cd i2ilab": ".ci/run (CI's checkout)",
+    "python3 -m venv .venv && . .venv/bin/activate": ".ci/run",
+    'pip install -e ".[dev]"': ".ci/run",
+    "python course/demos/demo_widgets.py": "tests/test_demos.py",
+    "jupyter lab": "tests/test_browser.py",
+    "jupyter lab course/demos/lecture.ipynb": "tests/test_browser.py",
+}
+#: README commands no test runs, and why.
+NOT_RUN = {
+    "pip wheel --no-deps . -w dist": "builds the package CI installs from the same pyproject.toml",
+    'pip install -e ".[torch]"': "PyTorch (about 1 GB) is only needed to read official .pth files",
+    "python data_scripts/download_pix2pix.py facades --out data": "downloads a dataset (network)",
+}
+
+
+def test_every_readme_command_is_run_or_checked():
+    """Each command of course/README.md is a workflow step (run above), an i2ilab or
+    make_figures.py command line (parsed), run by the test named in RUN_ELSEWHERE, or one of the
+    few in NOT_RUN; nothing is forgotten and no entry is stale."""
+    workflow = {c for block in workflow_blocks().values() for c in commands(block)}
+    seen, unaccounted = set(), []
+    for block in shell_blocks():
+        for cmd in commands(block):
+            bare = cmd.split("  #")[0].strip()
+            words = shlex.split(bare, comments=True)
+            seen.add(bare)
+            if cmd in workflow or words[:1] == ["i2ilab"] or bare in RUN_ELSEWHERE or bare in NOT_RUN:
+                continue
+            if words[:2] == ["python", "course/demos/make_figures.py"]:
+                continue
+            unaccounted.append(bare)
+    assert not unaccounted, f"course/README.md commands no test runs or checks: {unaccounted}"
+    assert not (set(RUN_ELSEWHERE) | set(NOT_RUN)) - seen, "stale entries: the README lost these commands"
+    for cmd, where in RUN_ELSEWHERE.items():
+        path = ch.REPO / where.split(" ")[0]
+        text = path.read_text()
+        words = shlex.split(cmd)
+        if where.startswith("tests/"):
+            assert all(w in text for w in words if not w.startswith("<")), f"{where} does not run `{cmd}`"
+
+
 # --------------------------------------------------------------------- the whole workflow
 @pytest.mark.notebook
 def test_instructor_workflow_from_the_readme(tmp_path):
     blocks = workflow_blocks()
     root = ch.make_course_copy(tmp_path)
     shutil.copytree(ch.SOURCES, root / "course" / "sources")  # for build_notebooks.py --check
-    exchange = tmp_path / "exchange"
-    exchange.mkdir()
-    exchange.chmod(0o777)
-    setting = f"\nc.Exchange.root = {str(exchange)!r}\n"
-    with open(root / "course" / "nbgrader_config.py", "a") as f:
-        f.write(setting)
+    exchange = tmp_path / "srv" / "exchange"
     student_home = tmp_path / "student"
     student_home.mkdir()
-    (student_home / "nbgrader_config.py").write_text("c = get_config()" + setting)
+    instructor = {"I2ILAB_EXCHANGE": exchange}
+    student = {"I2ILAB_EXCHANGE": exchange, "HOME": student_home, "JUPYTER_CONFIG_DIR": None}
 
     solution = ch.solution_notebook(LAB)
     auto_points, all_points = expected_points(solution)
@@ -222,25 +267,30 @@ def test_instructor_workflow_from_the_readme(tmp_path):
         "course/README.md states other points"
     )
 
-    run_step("generate", root, blocks)
+    run_step("generate", root, blocks, **instructor)
     assert (root / "labs" / LAB / f"{LAB}.ipynb").is_file()
-    run_step("release", root, blocks)
+    run_step("exchange", root, blocks, **instructor)
+    assert exchange.is_dir() and exchange.stat().st_mode & 0o7777 == 0o1777
+    run_step("release", root, blocks, **instructor)
+    run_step("student-config", student_home, blocks, **student)
+    config = (student_home / ".jupyter" / "nbgrader_config.py").read_text()
+    assert config == f"c.Exchange.root = '{exchange}'\n"
 
     # a student fetches the lab, does it (here: the solution), and submits it
-    run_step("student-fetch", student_home, blocks)
+    run_step("student-fetch", student_home, blocks, **student)
     fetched = student_home / LAB / f"{LAB}.ipynb"
     assert ch.read_notebook(fetched).cells[0].source == ch.release_notebook(LAB, root).cells[0].source
     nbformat.write(solution, fetched)
-    run_step("student-submit", student_home, blocks)
-    run_step("collect", root, blocks)
+    run_step("student-submit", student_home, blocks, **student)
+    run_step("collect", root, blocks, **instructor)
     exchange_student = getpass.getuser()
     assert (root / "course" / "submitted" / exchange_student / LAB / f"{LAB}.ipynb").is_file()
 
-    run_step("autograde", root, blocks)
-    run_step("feedback", root, blocks)
+    run_step("autograde", root, blocks, **instructor)
+    run_step("feedback", root, blocks, **instructor)
     assert (root / "course" / "feedback" / exchange_student / LAB / f"{LAB}.html").is_file()
-    run_step("release-feedback", root, blocks)
-    run_step("student-feedback", student_home, blocks)
+    run_step("release-feedback", root, blocks, **instructor)
+    run_step("student-feedback", student_home, blocks, **student)
     assert list((student_home / LAB / "feedback").rglob(f"{LAB}.html"))
 
     # two more students hand in through an LMS: one zip, a folder per student; grading again
@@ -251,15 +301,15 @@ def test_instructor_workflow_from_the_readme(tmp_path):
         z.writestr(f"{LAB}_submissions/blank/{LAB}.ipynb", nbformat.writes(ch.release_notebook(LAB, root)))
         z.writestr(f"{LAB}_submissions/partial/{LAB}.ipynb", nbformat.writes(ch.stub_first_solution(solution)))
         z.writestr(f"__MACOSX/{LAB}_submissions/partial/._{LAB}.ipynb", "resource fork")
-    run_step("zip-collect", root, blocks)
+    run_step("zip-collect", root, blocks, **instructor)
     submitted = sorted(p.name for p in (root / "course" / "submitted").iterdir())
     assert submitted == sorted([exchange_student, "blank", "partial"])
-    run_step("autograde", root, blocks)
-    run_step("feedback", root, blocks)
+    run_step("autograde", root, blocks, **instructor)
+    run_step("feedback", root, blocks, **instructor)
     for student in submitted:
         assert (root / "course" / "feedback" / student / LAB / f"{LAB}.html").is_file()
 
-    run_step("export", root, blocks)
+    run_step("export", root, blocks, **instructor)
     rows = _grades(root)
     assert set(rows) == set(submitted)
     for row in rows.values():
@@ -277,7 +327,7 @@ def test_instructor_workflow_from_the_readme(tmp_path):
                 if grade.cell.cell_type == "markdown":
                     grade.manual_score = grade.max_score
         gb.db.commit()
-    run_step("export", root, blocks)
+    run_step("export", root, blocks, **instructor)
     assert float(_grades(root)[exchange_student]["score"]) == pytest.approx(all_points)
 
 

@@ -282,7 +282,7 @@ def test_resolve_paths_from_the_repository_root():
 def test_fallback_run_trains_once_then_reuses(tmp_path, monkeypatch):
     calls = []
 
-    def fake_main(argv):
+    def fake_main(argv, log=None):
         calls.append(argv)
         out = pathlib.Path(argv[argv.index("--out") + 1])
         out.mkdir(parents=True)
@@ -302,7 +302,7 @@ def test_fallback_run_trains_once_then_reuses(tmp_path, monkeypatch):
     # every fallback option is one `i2ilab train` knows
     for args in (*dw.FALLBACK_ARGS.values(), *dw.SMOKE_ARGS.values()):
         cli.build_parser().parse_args(["train", "pix2pix", "--data", "synthetic", "--out", "x", *args])
-    monkeypatch.setattr(dw, "run_i2ilab", lambda argv: 2)
+    monkeypatch.setattr(dw, "run_i2ilab", lambda argv, log=None: 2)
     with pytest.raises(RuntimeError, match="exit status 2"):
         dw.fallback_run("munit", cache_dir=tmp_path)
 
@@ -424,39 +424,114 @@ def test_demo_notebook_is_built_from_its_source():
     assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
 
 
+def test_images_show_at_their_true_size_and_labels_whole(unet, resnets):
+    """Every demo image is laid out at its PNG's own size (no stretching by a flex row or the
+    notebook's width) and at most MAX_HEIGHT tall; the class buttons fit their longest name."""
+    import ipywidgets as W
+
+    image = W.Image(format="png")
+    dw.show_image(image, np.zeros((1000, 300, 3), np.uint8))
+    assert (image.layout.width, image.layout.height) == ("154px", f"{dw.MAX_HEIGHT}px")
+    painter = dw.LabelMapDemo(unet)
+    painter.widget()
+    g_ab, g_ba = resnets
+    a, b, true_b, true_a = dw.cyclegan_examples(SIZE, n=2)
+    wipe_demo = dw.BeforeAfterDemo(g_ab, g_ba, a, b, true_b=true_b, true_a=true_a)
+    wipe_demo.widget()
+    for view in (painter._widgets["view"], wipe_demo._widgets["view"], wipe_demo._widgets["wipe_view"]):
+        h, w = _png(view.value).shape[:2]
+        assert h <= dw.MAX_HEIGHT and (view.layout.width, view.layout.height) == (f"{w}px", f"{h}px")
+    width = int(painter._widgets["classes"].style.button_width.removesuffix("px"))
+    assert width == dw.button_width(dw.CLASS_NAMES) >= 9 * len("background") + 24
+
+
+def test_show_puts_the_demo_first_and_says_when_the_model_is_untrained(unet):
+    demo = dw.LabelMapDemo(unet)
+    info = {"source": "/cache/pix2pix-smoke-v1", "image_size": SIZE, "data": "synthetic", "fallback": "smoke"}
+    box = dw.show(demo, dict(info, log="epoch 1/1 ..."))
+    header, note, widget, fold = box.children
+    assert "untrained smoke-mode stand-in" in header.value
+    assert "python course/demos/demo_widgets.py" in note.value and "I2ILAB_SMOKE" in note.value
+    assert widget is demo.widget()
+    assert fold.selected_index is None and "epoch 1/1" in fold.children[0].value  # folded
+    trained = dw.show(dw.LabelMapDemo(unet), dict(info, fallback="cpu", log=None))
+    assert len(trained.children) == 2 and "small CPU fallback model" in trained.children[0].value
+
+
+def test_demo_notebook_is_committed_without_outputs():
+    nb = json.loads((DEMOS / "lecture_demos.ipynb").read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert code and all(c["outputs"] == [] and c["execution_count"] is None for c in code)
+    assert set(nb["metadata"]) == {"kernelspec", "language_info"}  # no widget state either
+    assert (DEMOS / ".gitignore").read_text().split() == [dw.LECTURE_COPY.name]
+
+
 @pytest.mark.notebook
-def test_demo_notebook_runs_headless_in_smoke_mode(tmp_path):
-    """The whole notebook in smoke mode: stand-in models trained by the CPU fallback in a fresh
-    cache, every demo displayed as a widget and as a static preview."""
+def test_demo_command_then_the_lecture_copy_runs_and_the_committed_notebook_stays_clean(tmp_path):
+    """The lecturer's two steps in smoke mode: ``python course/demos/demo_widgets.py`` (no
+    arguments; I2ILAB_SMOKE=1 is the tiny training budget) trains the three stand-ins in a fresh
+    cache and writes the lecture copy; the copy runs top to bottom and is saved with its
+    outputs, as Jupyter would; the committed notebook is byte for byte what it was."""
     import nbformat
     from nbclient import NotebookClient
 
-    run_dir = tmp_path / "demos"
-    shutil.copytree(DEMOS, run_dir, ignore=shutil.ignore_patterns("__pycache__", "*.executed.ipynb"))
-    nb = nbformat.read(run_dir / "lecture_demos.ipynb", as_version=4)
+    repo = tmp_path / "repo"
+    shutil.copytree(DEMOS, repo / "course" / "demos", ignore=shutil.ignore_patterns("__pycache__", "lecture.ipynb"))
+    shutil.copy2(ch.COURSE / "build_notebooks.py", repo / "course")
+    committed = (repo / "course" / "demos" / "lecture_demos.ipynb").read_bytes()
+    env = ch.course_env(I2ILAB_SMOKE="1", I2ILAB_CACHE=tmp_path / "cache")
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "course/demos/demo_widgets.py"], cwd=repo, env=env, capture_output=True, text=True, timeout=900
+    )
+    print(f"demo_widgets.py: {time.perf_counter() - t0:.0f} s wall")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    folders = json.loads(proc.stdout[proc.stdout.index("{") : proc.stdout.rindex("}") + 1])
+    assert list(folders) == ["pix2pix", "cyclegan", "munit"]
+    for model, folder in folders.items():
+        assert pathlib.Path(folder) == tmp_path / "cache" / "demo_runs" / f"{model}-smoke-v{dw.FALLBACK_VERSION}"
+        assert (pathlib.Path(folder) / "config.json").is_file(), f"the {model} fallback was not trained"
+    copy = repo / "course" / "demos" / "lecture.ipynb"
+    assert copy.read_bytes() == committed and "wrote" in proc.stdout
+
+    nb = nbformat.read(copy, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(VIEW_PROBE))
     client = NotebookClient(
         nb,
         timeout=ch.SMOKE_CELL_TIMEOUT,
         kernel_name="python3",
-        resources={"metadata": {"path": str(run_dir)}},
+        resources={"metadata": {"path": str(copy.parent)}},
         extra_arguments=["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"],
     )
     cpu0, t0 = ch._children_cpu(), time.perf_counter()
     try:
-        client.execute(env=ch.course_env(I2ILAB_SMOKE="1", I2ILAB_CACHE=tmp_path / "cache"))
+        client.execute(env=env)
     finally:
-        nbformat.write(nb, run_dir / "lecture_demos.executed.ipynb")
+        nbformat.write(nb, copy)  # what Jupyter's autosave does with the notebook it runs
     print(f"demo notebook: {time.perf_counter() - t0:.0f} s wall, {ch._children_cpu() - cpu0:.0f} s CPU")
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.get("name") == "stderr"], "red stderr boxes in the demo"
     widgets = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert len(widgets) == 3
-    previews = [c.outputs[-1] for c in nb.cells if c.cell_type == "code" and c.source.startswith("preview(")]
-    assert len(previews) == 3
-    for out in previews:
-        import base64
+    views = json.loads(nb.cells[-1].outputs[-1]["text"])
+    for name, (height, width, std) in views.items():
+        assert 100 < height <= dw.MAX_HEIGHT and std > 5, (name, height, width, std)  # a rendered panel
+    trained = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "training a small one" not in trained  # the command trained them; the notebook reused them
+    assert (repo / "course" / "demos" / "lecture_demos.ipynb").read_bytes() == committed
+    check = subprocess.run(
+        [sys.executable, "course/demos/build_demo_notebook.py", "--check"], cwd=repo, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
 
-        image = _png(base64.b64decode(out["data"]["image/png"]))
-        assert image.shape[0] > 100 and image.std() > 5  # a rendered panel, not a blank
-    for model in ("pix2pix", "munit", "cyclegan"):
-        run = tmp_path / "cache" / "demo_runs" / f"{model}-smoke-v{dw.FALLBACK_VERSION}"
-        assert (run / "config.json").is_file(), f"the {model} fallback was not trained"
+
+#: Appended to the notebook by the test: the size and contrast of each demo's shown image.
+VIEW_PROBE = """
+import io, json
+import numpy as np
+from PIL import Image
+views = {name: np.asarray(Image.open(io.BytesIO(w.value)).convert("RGB")) for name, w in (
+    ("pix2pix", painter._widgets["view"]), ("munit", styles._widgets["view"]),
+    ("cyclegan", before_after._widgets["wipe_view"]))}
+print(json.dumps({k: [int(v.shape[0]), int(v.shape[1]), float(v.std())] for k, v in views.items()}))
+"""

@@ -20,8 +20,10 @@ Images are NHWC float32 in [-1, 1] (i2ilab's convention) until ``render`` method
 uint8 panels. This module is course material: the i2ilab library never imports it.
 """
 
+import html
 import io
 import json
+import os
 import pathlib
 import shutil
 import subprocess
@@ -34,6 +36,9 @@ from i2ilab.data import synthetic
 
 #: Display width in pixels of one image in a panel (images are enlarged by an integer factor).
 DISPLAY = 192
+#: The tallest an image may be shown (CSS pixels), so that a demo's image and its controls fit
+#: one projector screen; every panel here is smaller (the CycleGAN wipe, 316 px, is the tallest).
+MAX_HEIGHT = 512
 
 #: ``i2ilab train`` options of the CPU fallback models (32x32, synthetic data). Measured CPU cost
 #: is in course/README.md ("Pretraining the demo models").
@@ -50,6 +55,8 @@ SMOKE_ARGS = {
 }
 #: Bumped when FALLBACK_ARGS change, so a cached fallback run is not reused by mistake.
 FALLBACK_VERSION = 1
+#: The training log of a fallback model trained from a notebook, in its run folder.
+TRAIN_LOG = "train.log"
 
 #: The repository root: relative model paths in the notebook's parameter cell start here.
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -66,6 +73,24 @@ def png_bytes(image):
     buf = io.BytesIO()
     Image.fromarray(np.asarray(image, np.uint8)).save(buf, format="png")
     return buf.getvalue()
+
+
+def show_image(image_widget, image, max_height=MAX_HEIGHT):
+    """Show a uint8 (H, W, 3) panel in an ``ipywidgets.Image`` at its true aspect ratio: the
+    widget's layout is fixed to the panel's size in CSS pixels (scaled down to ``max_height``
+    if taller), so neither a flex row nor the notebook's width stretches it."""
+    image = np.asarray(image, np.uint8)
+    h, w = image.shape[:2]
+    scale = min(1.0, max_height / h)
+    image_widget.value = png_bytes(image)
+    layout = image_widget.layout
+    layout.width, layout.height = f"{round(w * scale)}px", f"{round(h * scale)}px"
+    layout.object_fit, layout.flex, layout.align_self = "contain", "0 0 auto", "flex-start"
+
+
+def button_width(labels, char_px=9, padding_px=24):
+    """Width in CSS pixels of a toggle button that shows the longest of ``labels`` whole."""
+    return char_px * max(len(str(label)) for label in labels) + padding_px
 
 
 def panel(columns, display=DISPLAY, titles=True):
@@ -141,9 +166,20 @@ def resolve(spec, root=REPO):
     return path if path.is_absolute() else pathlib.Path(root) / path
 
 
-def run_i2ilab(argv):
-    """Run the ``i2ilab`` command (``python -m i2ilab ARGV``) as a user would; returns its exit status."""
-    return subprocess.run([sys.executable, "-m", "i2ilab", *argv], check=False).returncode
+def in_notebook():
+    """True inside a Jupyter kernel (where a child process's output would land in the cell)."""
+    return type(sys.stdout).__module__.startswith("ipykernel")
+
+
+def run_i2ilab(argv, log=None):
+    """Run the ``i2ilab`` command (``python -m i2ilab ARGV``) as a user would; returns its exit
+    status. ``log``: a file that gets its output (stdout and stderr) instead of the terminal."""
+    if log is None:
+        return subprocess.run([sys.executable, "-m", "i2ilab", *argv], check=False).returncode
+    with open(log, "w") as f:
+        return subprocess.run(
+            [sys.executable, "-m", "i2ilab", *argv], stdout=f, stderr=subprocess.STDOUT, check=False
+        ).returncode
 
 
 def fallback_run(model, smoke=False, cache_dir=None, quiet=None):
@@ -160,7 +196,8 @@ def fallback_run(model, smoke=False, cache_dir=None, quiet=None):
     kind = "smoke" if smoke else "cpu"
     out = base / "demo_runs" / f"{model}-{kind}-v{FALLBACK_VERSION}"
     if (out / "config.json").is_file():
-        print(f"demo: using the cached {model} fallback model in {out}")
+        if not in_notebook():
+            print(f"demo: using the cached {model} fallback model in {out}")
         return out
     args = SMOKE_ARGS[model] if smoke else FALLBACK_ARGS[model]
     quiet = smoke if quiet is None else quiet
@@ -170,11 +207,16 @@ def fallback_run(model, smoke=False, cache_dir=None, quiet=None):
     if quiet:
         argv.append("--quiet")
     print(f"demo: no {model} model given; training a small one on synthetic data: i2ilab {' '.join(argv)}", flush=True)
-    status = run_i2ilab(argv)
+    log = None
+    if in_notebook():  # the cell shows the demo, not the training log (it is kept in train.log)
+        out.mkdir(parents=True, exist_ok=True)
+        log = out / TRAIN_LOG
+    status = run_i2ilab(argv, log=log)
     if status != 0:
+        where = f"in {log}" if log else "above"
         raise RuntimeError(
             f"demo: the fallback {model} training stopped with exit status {status}; see the "
-            f"messages above. Delete {out} to start it again."
+            f"messages {where}. Delete {out} to start it again."
         )
     return out
 
@@ -247,10 +289,18 @@ LOADERS = {"pix2pix": load_pix2pix, "cyclegan": load_cyclegan, "munit": load_mun
 
 
 def load_or_train(model, spec=None, smoke=False, cache_dir=None):
-    """Load ``model`` from ``spec`` (folder, .keras file or pair; None: the CPU fallback)."""
-    if spec is None:
-        spec = fallback_run(model, smoke=smoke, cache_dir=cache_dir)
-    return LOADERS[model](spec)
+    """Load ``model`` from ``spec`` (folder, .keras file or pair; None: the CPU fallback).
+
+    The last item returned is the model's ``info``; for a fallback model it also has
+    ``fallback`` ("cpu" or "smoke": the seconds-long, practically untrained stand-in) and ``log``
+    (the training log, when the notebook trained it)."""
+    if spec is not None:
+        return LOADERS[model](spec)
+    folder = fallback_run(model, smoke=smoke, cache_dir=cache_dir)
+    *nets, info = LOADERS[model](folder)
+    log = folder / TRAIN_LOG
+    info.update(fallback="smoke" if smoke else "cpu", log=log.read_text() if log.is_file() else None)
+    return (*nets, info)
 
 
 # ----------------------------------------------------------------------------------- pix2pix
@@ -394,7 +444,7 @@ class LabelMapDemo:
                 cells = [(r, c) for r in range(self.grid) for c in range(self.grid)]
             for r, c in cells:
                 w["cells"][r * self.grid + c].style.button_color = self.cell_color(r, c)
-        w["view"].value = png_bytes(self.render())
+        show_image(w["view"], self.render())
 
     # widgets
     def widget(self):
@@ -425,7 +475,7 @@ class LabelMapDemo:
                 options=[(n, i) for i, n in enumerate(self.class_names)],
                 value=self.current_class,
                 description="class",
-                style={"button_width": "70px"},
+                style={"button_width": f"{button_width(self.class_names)}px"},
             )
             classes.observe(lambda ch: setattr(self, "current_class", ch["new"]), names="value")
             brush = W.IntSlider(value=1, min=1, max=4, description="brush")
@@ -471,6 +521,8 @@ class LabelMapDemo:
         else:
             left = W.VBox([])
         box = W.VBox([W.VBox(tools), W.HBox([left, view])])
+        box.add_class("i2ilab-pix2pix")
+        view.add_class("i2ilab-view")
         w["box"] = box
         self._changed(all_cells=True)
         return box
@@ -571,9 +623,9 @@ class StyleDemo:
                     s.value = float(np.clip(self.style[k], s.min, s.max))
             finally:
                 self._updating = False
-        w["view"].value = png_bytes(self.render())
+        show_image(w["view"], self.render())
         if gallery:
-            w["gallery"].value = png_bytes(self.gallery())
+            show_image(w["gallery"], self.gallery())
 
     def _on_slider(self, k, value):
         if not self._updating:
@@ -601,6 +653,7 @@ class StyleDemo:
                 continuous_update=False,
             )
             s.observe(lambda ch, k=k: self._on_slider(k, ch["new"]), names="value")
+            s.add_class("i2ilab-style-slider")
             sliders.append(s)
         rand = W.Button(description="random style", icon="random")
         rand.on_click(lambda _b: self.random_style())
@@ -617,6 +670,8 @@ class StyleDemo:
             controls.append(example)
             w["example"] = example
         box = W.VBox([W.HBox([W.VBox(controls + sliders), view]), gallery])
+        box.add_class("i2ilab-munit")
+        view.add_class("i2ilab-view")
         w["box"] = box
         self._widgets = w
         self._changed(gallery=True)
@@ -713,8 +768,8 @@ class BeforeAfterDemo:
     def _changed(self):
         if self._widgets is None:
             return
-        self._widgets["view"].value = png_bytes(self.render())
-        self._widgets["wipe_view"].value = png_bytes(self.render_wipe())
+        show_image(self._widgets["view"], self.render())
+        show_image(self._widgets["wipe_view"], self.render_wipe())
 
     def widget(self):
         """The demo's ipywidgets: direction, input picker, wipe slider, the two views."""
@@ -741,6 +796,9 @@ class BeforeAfterDemo:
         slider = W.FloatSlider(value=self.fraction, min=0.0, max=1.0, step=0.02, description="wipe")
         slider.observe(lambda ch: self.set_fraction(ch["new"]), names="value")
         box = W.VBox([W.HBox([direction, picker]), view, slider, wipe_view])
+        box.add_class("i2ilab-cyclegan")
+        slider.add_class("i2ilab-wipe")
+        wipe_view.add_class("i2ilab-wipe-view")
         self._widgets = {
             "view": view,
             "wipe_view": wipe_view,
@@ -781,9 +839,43 @@ def munit_examples(size, n=8, folder_a=None, folder_b=None, half_a=None, half_b=
 def describe(info):
     """One line saying where a demo's model came from."""
     data = info.get("data")
-    return (
-        f"{info['source']} ({info['image_size']}x{info['image_size']}" + (f", trained on {data}" if data else "") + ")"
+    kind = {"cpu": "small CPU fallback model, ", "smoke": "untrained smoke-mode stand-in, "}.get(
+        info.get("fallback"), ""
     )
+    size = f"{info['image_size']}x{info['image_size']}"
+    return f"{info['source']} ({kind}{size}" + (f", trained on {data}" if data else "") + ")"
+
+
+#: The on-screen note of a demo whose model is the smoke stand-in.
+UNTRAINED_NOTE = (
+    "Untrained stand-in model (smoke mode, I2ILAB_SMOKE=1): it trained for seconds, so its images are "
+    "noise or flat colour, not what the method does. Before the lecture, train the fallback models "
+    "with <code>python course/demos/demo_widgets.py</code> (about 5 CPU-minutes) and run the demo "
+    "without I2ILAB_SMOKE."
+)
+
+
+def show(demo, info):
+    """``demo``'s widget as a lecture shows it (the value of a cell's last line is displayed):
+    one line saying which model it runs, the untrained-model note in smoke mode, the demo, and
+    the training log folded away (if the notebook trained it). Returns an ipywidgets.VBox."""
+    import ipywidgets as W
+
+    parts = [W.HTML(f"<small>model: {html.escape(describe(info))}</small>")]
+    if info.get("fallback") == "smoke":
+        parts.append(
+            W.HTML(
+                f'<div class="i2ilab-untrained" style="background:#fff3cd;border:1px solid #e0b000;'
+                f'padding:4px 8px;max-width:900px">&#9888; {UNTRAINED_NOTE}</div>'
+            )
+        )
+    parts.append(demo.widget())
+    if info.get("log"):
+        log = W.HTML(f"<pre style='max-height:300px;overflow:auto'>{html.escape(info['log'])}</pre>")
+        fold = W.Accordion(children=[log], selected_index=None)
+        fold.set_title(0, "training log")
+        parts.append(fold)
+    return W.VBox(parts)
 
 
 def clear_fallback_runs(cache_dir=None):
@@ -792,17 +884,46 @@ def clear_fallback_runs(cache_dir=None):
     shutil.rmtree(base / "demo_runs", ignore_errors=True)
 
 
+#: The committed notebook (no outputs) and the lecture's copy of it, which Jupyter may save
+#: with outputs: it is git-ignored (course/demos/.gitignore).
+NOTEBOOK = pathlib.Path(__file__).resolve().parent / "lecture_demos.ipynb"
+LECTURE_COPY = NOTEBOOK.with_name("lecture.ipynb")
+
+
+def lecture_copy(source=NOTEBOOK, copy=LECTURE_COPY):
+    """Write the lecture's copy of the demo notebook unless it exists (it may hold your edits of
+    the parameter cell; delete it for a fresh one); returns its path."""
+    copy = pathlib.Path(copy)
+    if not copy.is_file():
+        shutil.copyfile(source, copy)
+        print(f"demo: wrote {copy} (open this copy in the lecture; the committed notebook stays clean)")
+    else:
+        print(f"demo: keeping {copy} (delete it to start again from {pathlib.Path(source).name})")
+    return copy
+
+
 def main(argv=None):
     """``python course/demos/demo_widgets.py [--smoke] [MODEL ...]``: train (or find) the CPU
-    fallback models ahead of a lecture, so the notebook starts instantly."""
+    fallback models ahead of a lecture, so the notebook starts instantly, and write the
+    lecture's copy of the notebook (``course/demos/lecture.ipynb``).
+
+    No MODEL: all three. ``--smoke`` or ``I2ILAB_SMOKE=1``: the seconds-long stand-ins (tests)."""
     import argparse
 
-    parser = argparse.ArgumentParser(description=main.__doc__.split("\n")[0].split(": ", 1)[1])
-    parser.add_argument("models", nargs="*", default=list(FALLBACK_ARGS), choices=list(FALLBACK_ARGS))
-    parser.add_argument("--smoke", action="store_true", help="the seconds-long test models")
+    parser = argparse.ArgumentParser(
+        description="Train (or find) the CPU fallback models of the lecture demos; write the lecture's notebook copy."
+    )
+    # No choices= here: Python < 3.12 checks the empty list of a bare command against them.
+    parser.add_argument("models", nargs="*", metavar="MODEL", help=f"any of {', '.join(FALLBACK_ARGS)} (default: all)")
+    parser.add_argument("--smoke", action="store_true", help="the seconds-long test models (also I2ILAB_SMOKE=1)")
     args = parser.parse_args(argv)
-    folders = {m: str(fallback_run(m, smoke=args.smoke)) for m in args.models}
+    for model in args.models:
+        if model not in FALLBACK_ARGS:
+            parser.error(f"argument MODEL: invalid choice: {model!r} (choose from {', '.join(FALLBACK_ARGS)})")
+    smoke = args.smoke or os.environ.get("I2ILAB_SMOKE") == "1"
+    folders = {m: str(fallback_run(m, smoke=smoke)) for m in args.models or list(FALLBACK_ARGS)}
     print(json.dumps(folders, indent=1))
+    lecture_copy()
     return 0
 
 

@@ -10,12 +10,14 @@
 # 3. **CycleGAN**: before and after, with the cycle reconstruction and a wipe
 #    (lecture 4: cycle consistency).
 #
-# **Before the lecture.** Point the parameter cell below at models trained with `i2ilab train`
-# (`course/README.md`, "Pretraining the demo models", says how and how long on a GPU), or at
-# official models converted with `i2ilab convert`. Any model left at `None` is trained here on
-# the built-in synthetic data: a few minutes on a laptop CPU the first time, then cached
-# (`~/.cache/i2ilab/demo_runs`, or `$I2ILAB_CACHE`), so the demo never needs the network.
-# Run `python course/demos/demo_widgets.py` once before class to have them ready.
+# **Before the lecture**, from the repository root: `python course/demos/demo_widgets.py`
+# trains the small fallback models on the built-in synthetic data (about 5 CPU-minutes, once;
+# cached in `~/.cache/i2ilab/demo_runs`, or `$I2ILAB_CACHE`, so the demo never needs the
+# network) and writes `course/demos/lecture.ipynb`, the copy of this notebook to open in the
+# lecture: Jupyter saves outputs into the notebook it runs, and this one is committed without
+# them. For better models, point the copy's parameter cell at models trained with
+# `i2ilab train` (`course/README.md`, "Pretraining the demo models") or converted with
+# `i2ilab convert`; a model left at `None` is the fallback (trained here if missing).
 #
 # Run all cells, then use the controls. Every control calls a method of the demo object
 # (`course/demos/demo_widgets.py`), so you can also drive a demo from a cell, e.g.
@@ -41,14 +43,11 @@ MUNIT_EXAMPLES_A, MUNIT_EXAMPLES_B = None, None  # edges2shoes: "data/pix2pix/ed
 MUNIT_HALF_A, MUNIT_HALF_B = None, None  # edges2shoes: "left" (edges), "right" (shoes)
 
 # %%
-import demo_widgets as dw
-from IPython.display import Image, display
+from i2ilab import notebook
 
+notebook.start()  # first: the backend's start-up log lines are kept, not shown in red boxes
 
-def preview(image):
-    """A static copy of a demo's current view (it stays visible in a saved notebook)."""
-    display(Image(data=dw.png_bytes(image), format="png"))
-
+import demo_widgets as dw  # noqa: E402  (after start(): it imports the backend)
 
 # %% [markdown]
 # ## 1. pix2pix: from a label map to a photo
@@ -67,7 +66,6 @@ def preview(image):
 
 # %%
 pix2pix_generator, pix2pix_info = dw.load_or_train("pix2pix", dw.resolve(PIX2PIX), smoke=SMOKE)
-print("pix2pix model:", dw.describe(pix2pix_info))
 if pix2pix_info["synthetic"]:
     painter = dw.LabelMapDemo(pix2pix_generator)
 else:  # a model trained on other labels (e.g. official facades): pick or upload inputs
@@ -77,10 +75,7 @@ else:  # a model trained on other labels (e.g. official facades): pick or upload
         else None
     )
     painter = dw.LabelMapDemo(pix2pix_generator, examples=examples, palette=None)
-display(painter.widget())
-
-# %%
-preview(painter.render())
+dw.show(painter, pix2pix_info)
 
 # %% [markdown]
 # ## 2. MUNIT: one content, many styles
@@ -99,7 +94,6 @@ preview(painter.render())
 
 # %%
 munit_a, munit_b, munit_info = dw.load_or_train("munit", dw.resolve(MUNIT), smoke=SMOKE)
-print("MUNIT model:", dw.describe(munit_info))
 images_a, images_b = dw.munit_examples(
     munit_info["image_size"],
     folder_a=dw.resolve(MUNIT_EXAMPLES_A),
@@ -108,10 +102,7 @@ images_a, images_b = dw.munit_examples(
     half_b=MUNIT_HALF_B,
 )
 styles = dw.StyleDemo(munit_a, munit_b, images_a, images_b)
-display(styles.widget())
-
-# %%
-preview(styles.gallery())
+dw.show(styles, munit_info)
 
 # %% [markdown]
 # ## 3. CycleGAN: before and after
@@ -128,12 +119,8 @@ preview(styles.gallery())
 
 # %%
 g_ab, g_ba, cyclegan_info = dw.load_or_train("cyclegan", dw.resolve(CYCLEGAN), smoke=SMOKE)
-print("CycleGAN model:", dw.describe(cyclegan_info))
 day, night, true_night, true_day = dw.cyclegan_examples(
     cyclegan_info["image_size"], folder_a=dw.resolve(CYCLEGAN_EXAMPLES_A), folder_b=dw.resolve(CYCLEGAN_EXAMPLES_B)
 )
 before_after = dw.BeforeAfterDemo(g_ab, g_ba, day, night, true_b=true_night, true_a=true_day)
-display(before_after.widget())
-
-# %%
-preview(before_after.render())
+dw.show(before_after, cyclegan_info)

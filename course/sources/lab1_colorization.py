@@ -402,7 +402,8 @@ from i2ilab.data.synthetic import load_labels
 if FULL:
     from i2ilab.data.download import download_dataset
 
-    ROOT = download_dataset(FULL_DATASET, "cyclegan", out=DATA_DIR)
+    with notebook.full_mode_data():  # offline: one message saying how to run smoke mode
+        ROOT = download_dataset(FULL_DATASET, "cyclegan", out=DATA_DIR)
     TRAIN_SPLIT, TEST_SPLIT = "trainA", "testA"
 elif not GRADING:
     ROOT = synthetic_root("colors", IMAGE_SIZE, n_train=N_TRAIN)

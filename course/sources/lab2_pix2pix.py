@@ -822,7 +822,8 @@ from i2ilab.data.synthetic import load_labels
 if FULL:
     from i2ilab.data.download import download_dataset
 
-    ROOT = download_dataset("facades", "pix2pix", out=DATA_DIR)
+    with notebook.full_mode_data():  # offline: one message saying how to run smoke mode
+        ROOT = download_dataset("facades", "pix2pix", out=DATA_DIR)
     DIRECTION, TEST_SPLIT = "BtoA", "test"  # facades: A = photo, B = labels
 elif not GRADING:
     ROOT = synthetic_root("labels2photo", IMAGE_SIZE, n_train=N_TRAIN)

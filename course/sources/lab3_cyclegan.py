@@ -659,27 +659,28 @@ from i2ilab.data import synthetic_root, tfds_unpaired, unpaired_dataset
 from i2ilab.data.synthetic import load_images, load_labels, read_meta
 
 if FULL:
-    train_ds = tfds_unpaired(
-        FULL_DATASET,
-        split="train",
-        data_dir=TFDS_DIR,
-        image_size=IMAGE_SIZE,
-        load_size=LOAD_SIZE,
-        batch_size=BATCH_SIZE,
-        seed=SEED,
-        download=True,
-        drop_remainder=True,
-    )
-    test_ds = tfds_unpaired(
-        FULL_DATASET,
-        split="test",
-        data_dir=TFDS_DIR,
-        image_size=IMAGE_SIZE,
-        jitter=False,
-        batch_size=N_TEST,
-        shuffle=False,
-        download=True,
-    )
+    with notebook.full_mode_data():  # offline: one message saying how to run smoke mode
+        train_ds = tfds_unpaired(
+            FULL_DATASET,
+            split="train",
+            data_dir=TFDS_DIR,
+            image_size=IMAGE_SIZE,
+            load_size=LOAD_SIZE,
+            batch_size=BATCH_SIZE,
+            seed=SEED,
+            download=True,
+            drop_remainder=True,
+        )
+        test_ds = tfds_unpaired(
+            FULL_DATASET,
+            split="test",
+            data_dir=TFDS_DIR,
+            image_size=IMAGE_SIZE,
+            jitter=False,
+            batch_size=N_TEST,
+            shuffle=False,
+            download=True,
+        )
     test_a, test_b = (to_numpy(t) for t in next(iter(test_ds)))
     true_b = true_a = test_labels = None  # horse2zebra has no true counterparts
 elif not GRADING:

@@ -547,7 +547,8 @@ from i2ilab.data.synthetic import load_images, load_labels
 if FULL:
     from i2ilab.data.download import download_dataset
 
-    ROOT = download_dataset(FULL_DATASET, "cyclegan", out=DATA_DIR)
+    with notebook.full_mode_data():  # offline: one message saying how to run smoke mode
+        ROOT = download_dataset(FULL_DATASET, "cyclegan", out=DATA_DIR)
     train_ds = unpaired_dataset(
         ROOT, image_size=IMAGE_SIZE, load_size=LOAD_SIZE, batch_size=BATCH_SIZE, seed=SEED, drop_remainder=True
     )

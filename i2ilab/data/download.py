@@ -255,7 +255,7 @@ def fetch(
                 raise DownloadError(
                     f"{url}: download interrupted at {got_now} bytes ({type(e).__name__}: {e}). "
                     f"{part} is kept: run the same command again to resume, or check the network. {_mirror_hint()}"
-                ) from e
+                ) from None
             time.sleep(retry_wait * (attempt + 1))
     have = part.stat().st_size
     if size is not None and have != size:
