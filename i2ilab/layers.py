@@ -146,7 +146,7 @@ class TorchBatchNormalization(keras.layers.BatchNormalization):
         axes = [i for i in range(len(x.shape)) if i != self.axis % len(x.shape)]
         context = tf_replica_context() if self.sync_replicas else None
         if context is None:
-            mean, variance = moments(x, axes=axes)
+            mean, variance = ops.moments(x, axes=axes)
             return mean, variance, n
         # One tensor per all-reduce (sums and count together): a list would be packed
         # differently on different replicas and the collectives would not match.
@@ -213,7 +213,12 @@ def moments(x, axes, keepdims=False):
     ``keras.ops.moments`` on TensorFlow stops the gradient through the mean inside the variance:
     right to first order, wrong to second order, so a gradient penalty (WGAN-GP) through a
     normalisation would get other critic gradients on TensorFlow than on JAX. Written out here:
-    ``mean(x)``, ``mean((x - mean)^2)``.
+    ``mean(x)``, ``mean((x - mean)^2)``. Used by the normalisations of networks trained with a
+    gradient penalty (DualGAN's ``AffineInstanceNorm``). The shared :class:`InstanceNormalization`,
+    AdaIN and BatchNorm keep ``keras.ops.moments``: the written-out form rounds first-order
+    gradients differently, which moves the labs' measured lesson numbers, so switching them waits
+    for those to be measured again (until then ``CycleGAN(gan_mode="wgangp")`` with instance-norm
+    critics gets a different penalty gradient on TensorFlow than on JAX).
     """
     mean = ops.mean(x, axis=axes, keepdims=True)
     var = ops.mean(ops.square(x - mean), axis=axes, keepdims=True)
@@ -245,7 +250,7 @@ class InstanceNormalization(keras.layers.Layer):
 
     def call(self, x):
         x32 = ops.cast(x, "float32")
-        mean, var = moments(x32, axes=[1, 2], keepdims=True)
+        mean, var = ops.moments(x32, axes=[1, 2], keepdims=True)
         y = (x32 - mean) * ops.rsqrt(var + self.epsilon)
         if self.affine:
             y = y * ops.cast(self.gamma, "float32") + ops.cast(self.beta, "float32")

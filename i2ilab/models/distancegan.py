@@ -8,8 +8,9 @@ networks of DistanceGAN are :mod:`i2ilab.models.discogan`'s.
 """
 
 import keras
+from keras import ops
 
-from i2ilab.layers import PACKAGE, ConvTransposeBlock, InstanceNormalization, reference_init
+from i2ilab.layers import PACKAGE, ConvTransposeBlock, InstanceNormalization, moments, reference_init
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -31,6 +32,13 @@ class AffineInstanceNorm(InstanceNormalization):
         c = input_shape[-1]
         self.gamma = self.add_weight(shape=(c,), initializer=keras.initializers.RandomNormal(1.0, 0.02), name="gamma")
         self.beta = self.add_weight(shape=(c,), initializer="zeros", name="beta")
+
+    def call(self, x):
+        x32 = ops.cast(x, "float32")
+        mean, var = moments(x32, axes=[1, 2], keepdims=True)
+        y = (x32 - mean) * ops.rsqrt(var + self.epsilon)
+        y = y * ops.cast(self.gamma, "float32") + ops.cast(self.beta, "float32")
+        return ops.cast(y, self.compute_dtype)
 
     def get_config(self):
         config = super().get_config()

@@ -6,7 +6,7 @@ upsample-conv and the discriminator's average-pool downsampling; also importable
 import keras
 from keras import ops
 
-from i2ilab.layers import PACKAGE, ConvBlock, activate, moments, serialize_init
+from i2ilab.layers import PACKAGE, ConvBlock, activate, serialize_init
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -27,7 +27,7 @@ class AdaIN(keras.layers.Layer):
 
     def call(self, x, gamma, beta):
         x32 = ops.cast(x, "float32")
-        mean, var = moments(x32, axes=[1, 2], keepdims=True)
+        mean, var = ops.moments(x32, axes=[1, 2], keepdims=True)
         y = (x32 - mean) * ops.rsqrt(var + self.epsilon)
         gamma = ops.cast(gamma, "float32")[:, None, None, :]
         beta = ops.cast(beta, "float32")[:, None, None, :]
