@@ -100,3 +100,17 @@ def test_distancegan_in_the_discogan_architecture():
     assert set(history) == {"G_A", "fm_A", "G_B", "fm_B", "dist_A", "dist_B", "D_A", "D_B"}
     with pytest.raises(ValueError, match="needs distance_stats"):
         tiny_trainer("discogan", reconstruction=False)
+
+
+def test_sample_columns_are_the_translations_and_the_cycles():
+    """The columns map [-1, 1] to the networks' [0, 1] and back: fake_B = translate(A), rec_A =
+    translate(fake_B, "BtoA"), and the same from B."""
+    t = tiny_trainer("discogan")
+    t.compile()
+    a, b = unpaired_batch("discogan", 2)
+    cols = t.sample_columns(a, b)
+    np.testing.assert_allclose(cols["real_A"], a)
+    np.testing.assert_allclose(cols["fake_B"], t.translate(a), atol=1e-5)
+    np.testing.assert_allclose(cols["rec_A"], t.translate(cols["fake_B"], "BtoA"), atol=1e-5)
+    np.testing.assert_allclose(cols["fake_A"], t.translate(b, "BtoA"), atol=1e-5)
+    np.testing.assert_allclose(cols["rec_B"], t.translate(cols["fake_A"]), atol=1e-5)

@@ -297,6 +297,29 @@ class GANTrainer(shim.SkipSymbolicBuild, keras.Model):
     def _sync(self):
         shim.sync_state(self)
 
+    def _cycle_columns(self, x, y, to_net=None, from_net=None):
+        """Columns ``real_A, fake_B, rec_A, real_B, fake_A, rec_B`` (numpy, [-1, 1]) of a trainer
+        with generators ``g_ab`` and ``g_ba``; x: A images, y: B images (same batch size).
+        ``to_net`` / ``from_net`` map [-1, 1] to the networks' range and back (identity: None)."""
+        to_net = to_net or (lambda t: t)
+        from_net = from_net or (lambda t: t)
+
+        def cycles(a, b):
+            fake_b = self.g_ab(to_net(a), training=False)
+            fake_a = self.g_ba(to_net(b), training=False)
+            outs = (fake_b, self.g_ba(fake_b, training=False), fake_a, self.g_ab(fake_a, training=False))
+            return tuple(from_net(t) for t in outs)
+
+        fake_b, rec_a, fake_a, rec_b = self._inference("cycles", cycles, x, y)
+        return {
+            "real_A": self._numpy(x),
+            "fake_B": fake_b,
+            "rec_A": rec_a,
+            "real_B": self._numpy(y),
+            "fake_A": fake_a,
+            "rec_B": rec_b,
+        }
+
     def _inference(self, name, fn, *inputs):
         """Run ``fn(*inputs)`` compiled (cached under ``name``), after syncing JAX state."""
         self._sync()

@@ -211,18 +211,4 @@ class CycleGAN(GANTrainer):
 
         ``x`` is a batch of A images, ``y`` a batch of B images (same batch size).
         """
-
-        def cycles(a, b):
-            fake_b = self.g_ab(a, training=False)
-            fake_a = self.g_ba(b, training=False)
-            return fake_b, self.g_ba(fake_b, training=False), fake_a, self.g_ab(fake_a, training=False)
-
-        fake_b, rec_a, fake_a, rec_b = self._inference("cycles", cycles, x, y)
-        return {
-            "real_A": self._numpy(x),
-            "fake_B": fake_b,
-            "rec_A": rec_a,
-            "real_B": self._numpy(y),
-            "fake_A": fake_a,
-            "rec_B": rec_b,
-        }
+        return self._cycle_columns(x, y)

@@ -200,20 +200,4 @@ class DiscoGAN(GANTrainer):
 
     def sample_columns(self, x, y):
         """Columns ``real_A, fake_B, rec_A, real_B, fake_A, rec_B`` (numpy, [-1, 1])."""
-
-        def cycles(a, b):
-            a, b = (a + 1.0) * 0.5, (b + 1.0) * 0.5
-            fake_b = self.g_ab(a, training=False)
-            fake_a = self.g_ba(b, training=False)
-            outs = (fake_b, self.g_ba(fake_b, training=False), fake_a, self.g_ab(fake_a, training=False))
-            return tuple(2.0 * t - 1.0 for t in outs)
-
-        fake_b, rec_a, fake_a, rec_b = self._inference("cycles", cycles, x, y)
-        return {
-            "real_A": self._numpy(x),
-            "fake_B": fake_b,
-            "rec_A": rec_a,
-            "real_B": self._numpy(y),
-            "fake_A": fake_a,
-            "rec_B": rec_b,
-        }
+        return self._cycle_columns(x, y, to_net=lambda t: (t + 1.0) * 0.5, from_net=lambda t: 2.0 * t - 1.0)
