@@ -432,15 +432,19 @@ def set_answer(nb, grade_id, code):
 
 
 def grade_submissions(tmp_path, lab, submissions):
-    """Autograde ``{student: notebook}`` in a fresh course copy under ``tmp_path``, every kernel
-    writing C-level stderr chatter (:func:`chatter_ipython_dir`), as :func:`autograde` does.
+    """Autograde ``{student: notebook}`` in a fresh course copy under ``tmp_path`` in the hostile
+    grading environment: TensorFlow's C++ log level at 0 (every line) and every kernel writing
+    C-level stderr chatter (:func:`chatter_ipython_dir`) before and after each cell.
 
     Returns ``(root, grades, full)``: the copy's root, ``{student: Grade}``, and grade_id -> points
     of the solution's test cells (for :func:`check_scores`).
     """
     root = make_course_copy(tmp_path)
     grades = autograde(
-        root, lab, submissions, env={"IPYTHONDIR": chatter_ipython_dir(pathlib.Path(tmp_path) / "ipython")}
+        root,
+        lab,
+        submissions,
+        env={"TF_CPP_MIN_LOG_LEVEL": "0", "IPYTHONDIR": chatter_ipython_dir(pathlib.Path(tmp_path) / "ipython")},
     )
     return root, grades, points(solution_notebook(lab))
 
