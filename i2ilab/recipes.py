@@ -14,21 +14,31 @@ import pathlib
 
 from i2ilab.errors import UsageError
 
-MODELS = ("colorize", "pix2pix", "cyclegan", "munit")
+MODELS = ("colorize", "pix2pix", "cyclegan", "munit", "bicyclegan")
+#: Models trained on paired A|B images (the pix2pix loader).
+PAIRED = ("pix2pix", "bicyclegan")
 #: Built-in synthetic dataset of each model (i2ilab.data.synthetic).
-SYNTHETIC = {"colorize": "colors", "pix2pix": "labels2photo", "cyclegan": "day2night", "munit": "styles"}
+SYNTHETIC = {
+    "colorize": "colors",
+    "pix2pix": "labels2photo",
+    "cyclegan": "day2night",
+    "munit": "styles",
+    "bicyclegan": "edges2objects",
+}
 #: The generators and discriminators of each model's trainer (the keys of :func:`build_networks`).
 GENERATORS = {
     "colorize": ("generator",),
     "pix2pix": ("generator",),
     "cyclegan": ("g_ab", "g_ba"),
     "munit": ("gen_a", "gen_b"),
+    "bicyclegan": ("generator", "encoder"),
 }
 DISCRIMINATORS = {
     "colorize": (),
     "pix2pix": ("discriminator",),
     "cyclegan": ("d_a", "d_b"),
     "munit": ("dis_a", "dis_b"),
+    "bicyclegan": ("discriminator", "discriminator2"),
 }
 NETWORKS = {model: GENERATORS[model] + DISCRIMINATORS[model] for model in GENERATORS}
 #: Generator that translates, per model and direction (MUNIT translates with a style instead).
@@ -38,7 +48,19 @@ TRANSLATORS = {
     "cyclegan": {"AtoB": "g_ab", "BtoA": "g_ba"},
 }
 #: Keys of an architecture dict: they must match to resume or load a checkpoint.
-ARCH_KEYS = ("model", "image_size", "ngf", "ndf", "n_layers_d", "num_scales", "n_blocks", "n_res", "mlp_dim")
+ARCH_KEYS = (
+    "model",
+    "image_size",
+    "ngf",
+    "ndf",
+    "n_layers_d",
+    "num_scales",
+    "n_blocks",
+    "n_res",
+    "mlp_dim",
+    "num_downs",
+    "n_blocks_e",
+)
 #: Training resolution of the built-in synthetic sets and of real datasets (the references').
 DEFAULT_SYNTHETIC_SIZE = 32
 DEFAULT_SIZE = 256
@@ -71,7 +93,11 @@ def munit_scales(image_size):
 
 def image_sizes(model):
     """The rule for ``model``'s image size in words, with examples: the U-Net of pix2pix and
-    colorize halves the image down to 1x1 (a power of two), the others need a multiple of 4."""
+    colorize halves the image down to 1x1 (a power of two), BicycleGAN's U-Net too and its
+    encoder ends on a fixed 8x8 pool and its two-scale D needs a logit map at half size (a power
+    of two >= 32), the others need a multiple of 4."""
+    if model == "bicyclegan":
+        return "a power of two >= 32 (32, 64, 128, 256, 512)"
     if model in ("pix2pix", "colorize"):
         return "a power of two >= 16 (16, 32, 64, 128, 256, 512)"
     return "a multiple of 4 >= 16 (e.g. 16, 32, 64, 128, 256)"
@@ -80,7 +106,11 @@ def image_sizes(model):
 def check_image_size(model, image_size):
     """Raise UsageError naming ``--image-size`` when ``model``'s networks cannot take the size."""
     size = int(image_size)
-    ok = size >= 16 and (size & (size - 1) == 0 if model in ("pix2pix", "colorize") else size % 4 == 0)
+    power_of_two = size & (size - 1) == 0
+    if model == "bicyclegan":
+        ok = size >= 32 and power_of_two
+    else:
+        ok = size >= 16 and (power_of_two if model in ("pix2pix", "colorize") else size % 4 == 0)
     if not ok:
         raise UsageError(f"--image-size {image_size}: {model} needs {image_sizes(model)}.")
 
@@ -112,7 +142,18 @@ def arch_config(model, image_size, ngf=64, ndf=64, n_layers_d=None):
         cfg["n_blocks"] = resnet_blocks(image_size)
     if model == "munit":
         cfg["num_scales"] = munit_scales(image_size)
+    if model == "bicyclegan":
+        cfg.update(bicyclegan_depths(int(image_size)))
     return cfg
+
+
+def bicyclegan_depths(image_size):
+    """BicycleGAN's size-dependent depths: the U-Net halves down to 1x1 (num_downs log2 size, the
+    reference's unet_256 = 8), the encoder halves down to its fixed 8x8 pool (n_blocks
+    log2(size / 8), resnet_256 = 5), the D has basic_256_multi's 3 layers from 256 px, else 2
+    (basic_128_multi)."""
+    log2 = int(image_size).bit_length() - 1
+    return {"num_downs": log2, "n_blocks_e": log2 - 3, "n_layers_d": 3 if image_size >= 256 else 2}
 
 
 #: Largest learning rate the command accepts (GAN references train at 1e-4 to 2e-4).
@@ -214,6 +255,15 @@ def build_networks(cfg):
                 "patchgan", s, in_channels=3, ndf=ndf, n_layers=cfg["n_layers_d"], norm="instance", name=d
             )
         return nets
+    if model == "bicyclegan":
+        return {
+            "generator": build_model("bicycle_unet", s, ngf=ngf, num_downs=cfg["num_downs"], name="generator"),
+            "encoder": build_model("bicycle_encoder", s, ndf=ndf, n_blocks=cfg["n_blocks_e"], name="encoder"),
+            **{
+                d: build_model("bicycle_d", s, ndf=ndf, n_layers=cfg["n_layers_d"], name=d)
+                for d in ("discriminator", "discriminator2")
+            },
+        }
     munit = {"n_res": cfg.get("n_res", 4), "mlp_dim": cfg.get("mlp_dim", 256)}
     nets = {g: build_model("munit", s, dim=ngf, **munit, name=g) for g in ("gen_a", "gen_b")}
     for d in ("dis_a", "dis_b"):
@@ -232,6 +282,10 @@ def make_trainer(model, networks, seed=None):
         return training.Pix2Pix(networks["generator"], networks["discriminator"], seed=seed)
     if model == "cyclegan":
         return training.CycleGAN(networks["g_ab"], networks["g_ba"], networks["d_a"], networks["d_b"], seed=seed)
+    if model == "bicyclegan":
+        return training.BicycleGAN(
+            networks["generator"], networks["encoder"], networks["discriminator"], networks["discriminator2"], seed=seed
+        )
     return training.MUNIT(networks["gen_a"], networks["gen_b"], networks["dis_a"], networks["dis_b"], seed=seed)
 
 
@@ -257,7 +311,7 @@ def dataset_loader(model):
     """The :mod:`i2ilab.data` loader of ``model``'s folder datasets (``f(root, split=..., ...)``)."""
     from i2ilab import data
 
-    if model == "pix2pix":
+    if model in PAIRED:
         return data.paired_dataset
     if model == "colorize":
         return data.colorization_dataset
@@ -291,7 +345,7 @@ def training_data(
 
     load_size = load_size or default_load_size(image_size)
     common = dict(image_size=image_size, load_size=load_size)
-    if model == "pix2pix":
+    if model in PAIRED:
         common["direction"] = direction
     elif direction != "AtoB":
         raise UsageError(f"--direction applies to pix2pix's paired data only, not to {model}.")
