@@ -91,26 +91,27 @@ def munit_scales(image_size):
     return max(1, min(3, int(image_size).bit_length() - 4))
 
 
+#: Image-size rule of each model as (smallest size, power of two only); unlisted models take a
+#: multiple of 4 >= 16. The U-Nets of pix2pix, colorize and BicycleGAN halve the image down to
+#: 1x1; BicycleGAN's encoder ends on a fixed 8x8 pool and its two-scale D needs a logit map at
+#: half size, hence >= 32.
+SIZE_RULES = {"pix2pix": (16, True), "colorize": (16, True), "bicyclegan": (32, True)}
+
+
 def image_sizes(model):
-    """The rule for ``model``'s image size in words, with examples: the U-Net of pix2pix and
-    colorize halves the image down to 1x1 (a power of two), BicycleGAN's U-Net too and its
-    encoder ends on a fixed 8x8 pool and its two-scale D needs a logit map at half size (a power
-    of two >= 32), the others need a multiple of 4."""
-    if model == "bicyclegan":
-        return "a power of two >= 32 (32, 64, 128, 256, 512)"
-    if model in ("pix2pix", "colorize"):
-        return "a power of two >= 16 (16, 32, 64, 128, 256, 512)"
-    return "a multiple of 4 >= 16 (e.g. 16, 32, 64, 128, 256)"
+    """The rule for ``model``'s image size in words, with examples (:data:`SIZE_RULES`)."""
+    low, power_of_two = SIZE_RULES.get(model, (16, False))
+    if power_of_two:
+        examples = ", ".join(str(2**k) for k in range(low.bit_length() - 1, 10))
+        return f"a power of two >= {low} ({examples})"
+    return f"a multiple of 4 >= {low} (e.g. 16, 32, 64, 128, 256)"
 
 
 def check_image_size(model, image_size):
     """Raise UsageError naming ``--image-size`` when ``model``'s networks cannot take the size."""
     size = int(image_size)
-    power_of_two = size & (size - 1) == 0
-    if model == "bicyclegan":
-        ok = size >= 32 and power_of_two
-    else:
-        ok = size >= 16 and (power_of_two if model in ("pix2pix", "colorize") else size % 4 == 0)
+    low, power_of_two = SIZE_RULES.get(model, (16, False))
+    ok = size >= low and (size & (size - 1) == 0 if power_of_two else size % 4 == 0)
     if not ok:
         raise UsageError(f"--image-size {image_size}: {model} needs {image_sizes(model)}.")
 
@@ -129,9 +130,11 @@ def arch_config(model, image_size, ngf=64, ndf=64, n_layers_d=None):
         if width < 1:
             raise UsageError(f"{flag} {width}: use a network width >= 1 (the references use 64).")
     cfg = {"model": model, "image_size": int(image_size), "ngf": int(ngf), "ndf": int(ndf)}
-    if model in ("pix2pix", "cyclegan"):
-        deepest = max_patch_layers(image_size)
-        n = patch_layers(image_size) if n_layers_d is None else int(n_layers_d)
+    if model in ("pix2pix", "cyclegan", "bicyclegan"):
+        # BicycleGAN's second D scale sees the image at half size: its logit map bounds the depth.
+        deepest = max_patch_layers(image_size // 2 if model == "bicyclegan" else image_size)
+        default = bicyclegan_d_layers(image_size) if model == "bicyclegan" else patch_layers(image_size)
+        n = default if n_layers_d is None else int(n_layers_d)
         if n > deepest or n < 0:
             raise UsageError(
                 f"--n-layers-d {n}: use 0 to {deepest} for {image_size}x{image_size} images "
@@ -148,12 +151,16 @@ def arch_config(model, image_size, ngf=64, ndf=64, n_layers_d=None):
 
 
 def bicyclegan_depths(image_size):
-    """BicycleGAN's size-dependent depths: the U-Net halves down to 1x1 (num_downs log2 size, the
-    reference's unet_256 = 8), the encoder halves down to its fixed 8x8 pool (n_blocks
-    log2(size / 8), resnet_256 = 5), the D has basic_256_multi's 3 layers from 256 px, else 2
-    (basic_128_multi)."""
+    """BicycleGAN's size-dependent G and E depths: the U-Net halves down to 1x1 (num_downs log2
+    size, the reference's unet_256 = 8), the encoder halves down to its fixed 8x8 pool (n_blocks
+    log2(size / 8), resnet_256 = 5)."""
     log2 = int(image_size).bit_length() - 1
-    return {"num_downs": log2, "n_blocks_e": log2 - 3, "n_layers_d": 3 if image_size >= 256 else 2}
+    return {"num_downs": log2, "n_blocks_e": log2 - 3}
+
+
+def bicyclegan_d_layers(image_size):
+    """BicycleGAN's default D depth: basic_256_multi's 3 layers from 256 px, else 2 (basic_128_multi)."""
+    return 3 if image_size >= 256 else 2
 
 
 #: Largest learning rate the command accepts (GAN references train at 1e-4 to 2e-4).

@@ -10,17 +10,6 @@ from i2ilab.errors import UsageError
 from i2ilab.models import registry
 
 
-def count(net):
-    return sum(int(w.shape.num_elements() if hasattr(w.shape, "num_elements") else _n(w.shape)) for w in net.weights)
-
-
-def _n(shape):
-    n = 1
-    for d in shape:
-        n *= int(d)
-    return n
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _synthetic_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
@@ -38,9 +27,16 @@ def test_bicyclegan_256_is_the_reference_architecture():
         g_ref = registry.build_model("bicycle_unet_256", image_size=None, in_channels=3)
     keras.utils.clear_session()
     assert set(nets) == set(recipes.NETWORKS["bicyclegan"])
-    assert count(nets["encoder"]) == 2_590_032
-    assert count(nets["discriminator"]) == count(nets["discriminator2"]) == 3_458_978
-    assert count(nets["generator"]) == count(g_ref)
+    assert nets["encoder"].count_params() == 2_590_032
+    assert nets["discriminator"].count_params() == nets["discriminator2"].count_params() == 3_458_978
+    assert nets["generator"].count_params() == g_ref.count_params()
+
+
+def test_bicyclegan_n_layers_d_is_honoured_up_to_the_half_size_scale():
+    """--n-layers-d sets both D scales; the half-size scale's logit map bounds it (2 at 32 px)."""
+    assert recipes.arch_config("bicyclegan", 64, n_layers_d=1)["n_layers_d"] == 1
+    with pytest.raises(UsageError, match=r"--n-layers-d 3: use 0 to 2 for 32x32"):
+        recipes.arch_config("bicyclegan", 32, n_layers_d=3)
 
 
 def test_summary_prints_bicyclegan_counts(capsys):
