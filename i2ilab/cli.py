@@ -6,6 +6,7 @@
     i2ilab train pix2pix --data synthetic ... --out runs/p2p --resume      # continue
     i2ilab train cyclegan --data DATA --devices all --batch-size 8 --out runs/cg  # data-parallel
     i2ilab translate --checkpoint runs/p2p --input my_images/ --out translated/
+    i2ilab translate --checkpoint runs/bicycle --input edges/ --out shoes/ --n-samples 6  # or --z encode --from shoe.png
     i2ilab sample --checkpoint runs/munit --input photo.png --out styles/ --n-styles 6
     i2ilab summary cyclegan --image-size 256
     i2ilab convert --from-pytorch latest_net_G.pth --model unet_256 --out facades.keras
@@ -245,44 +246,24 @@ def _cmd_translate(args):
         raise UsageError(f"--checkpoint {args.checkpoint}: no such file or folder.")
     files, bad = inference.checked_inputs(args.input, args.out, args.skip_bad)
     with runs.output_folder(args.out) as out:
-        translator = inference.Translator(args.checkpoint, args.direction, args.full_size)
+        translator = inference.Translator(
+            args.checkpoint, args.direction, args.full_size, args.z, args.example, args.n_samples, args.seed
+        )
         for path in files:
-            inference.save_output(out / f"{path.stem}.png", translator(inference.read_image(path)))
+            for suffix, image in translator.outputs(inference.read_image(path)).items():
+                inference.save_output(out / f"{path.stem}{suffix}.png", image)
     skipped = f"; skipped {len(bad)} bad image(s): {', '.join(p.name for p, _ in bad[:5])}" if bad else ""
     print(f"i2ilab: translated {len(files)} image(s) into {out}{skipped}")
     return 0
 
 
 def _cmd_sample(args):
-    from i2ilab import inference, viz
+    from i2ilab import inference
 
-    munit, cfg = inference.load_trainer(args.checkpoint, "munit")
-    files = inference.input_files(args.input)
-    if args.n_styles < 1:
-        raise UsageError(f"--n-styles {args.n_styles} must be >= 1.")
-    size = cfg["image_size"]
-    style_img = None
-    if args.style_from:
-        style_img = inference.resize(inference.read_image(args.style_from), size, size)[None]
-    else:
-        codes = munit.sample_styles(args.n_styles, args.seed)
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for path in files:
-        x = inference.resize(inference.read_image(path), size, size)[None]
-        columns = {"input": x}
-        if style_img is not None:
-            images = munit.translate(x, style=style_img, direction=args.direction)
-            columns["style"] = style_img
-            columns["output"] = images
-            viz.save_image(out / f"{path.stem}_guided.png", viz.to_uint8(images[0]))
-        else:
-            images = munit.translate(np.repeat(x, len(codes), axis=0), style=codes, direction=args.direction)
-            for k in range(len(codes)):
-                columns[f"style_{k + 1}"] = images[k : k + 1]
-                viz.save_image(out / f"{path.stem}_style{k + 1}.png", viz.to_uint8(images[k]))
-        viz.save_grid(columns, out / f"{path.stem}_grid.png")
-    print(f"i2ilab: wrote {len(files)} grid(s) and their images into {out}")
+    n = inference.write_munit_samples(
+        args.checkpoint, args.input, args.out, args.n_styles, args.style_from, args.direction, args.seed
+    )
+    print(f"i2ilab: wrote {n} grid(s) and their images into {args.out}")
     return 0
 
 
@@ -389,6 +370,10 @@ def build_parser():
         help="run fully convolutionally near each image's own size instead of resizing it to the training size",
     )
     tr.add_argument("--skip-bad", action="store_true", help="skip unreadable images (with a count) instead of stopping")
+    tr.add_argument("--z", choices=("random", "encode"), help="BicycleGAN: random codes (default) or --from's code")
+    tr.add_argument("--from", dest="example", help="BicycleGAN --z encode: an example output whose code is used")
+    tr.add_argument("--n-samples", type=int, help="BicycleGAN --z random: outputs per input, <stem>_zK.png (4)")
+    tr.add_argument("--seed", type=int, default=0, help="BicycleGAN --z random: seed of the codes")
     tr.set_defaults(func=_cmd_translate)
 
     sa = sub.add_parser("sample", help="MUNIT: several random styles per input, or one example's")

@@ -238,15 +238,22 @@ class Translator:
         direction: ``"AtoB"``, or ``"BtoA"`` for CycleGAN's ``g_ba``.
         full_size: run fully convolutionally near each image's own size instead of resizing it
             to the training size.
+        z: BicycleGAN's latent code (Zhu et al. 2017b, sec. 3.3): ``"random"`` (``n_samples``
+            codes from N(0, I) drawn from ``seed``, the same for every input) or ``"encode"``
+            (the mean code E(example) of the example output image ``example``, a path). Other
+            models take none (None).
 
-    Attributes ``model`` (``colorize``, ``pix2pix``, ``cyclegan``; ``image`` for a ``.keras``
-    file that is not a colorizer) and ``net`` (the generator).
+    Attributes ``model`` (``colorize``, ``pix2pix``, ``cyclegan``, ``bicyclegan``; ``image`` for
+    a ``.keras`` file that is not a colorizer) and ``net`` (the generator). ``outputs(rgb)``
+    gives every output of one input as ``{file suffix: rgb}`` (BicycleGAN's ``_z1`` ..
+    ``_zN`` for random codes; ``""`` for a single output).
     """
 
-    def __init__(self, checkpoint, direction="AtoB", full_size=False):
+    def __init__(self, checkpoint, direction="AtoB", full_size=False, z=None, example=None, n_samples=None, seed=0):
         path = pathlib.Path(checkpoint)
         if not path.exists():
             raise UsageError(f"--checkpoint {path}: no such file or folder.")
+        self._trainer, self.codes = None, None
         if path.suffix == ".keras":
             self.net = load_keras(path)
             self.model = "colorize" if (self.net.input_shape[-1], self.net.output_shape[-1]) == (1, 2) else "image"
@@ -263,17 +270,93 @@ class Translator:
             name = recipes.TRANSLATORS[self.model].get(direction)
             if name is None:
                 raise UsageError(f"--direction {direction}: {self.model} translates AtoB only.")
-            nets, cfg = load_networks(path, [name])
-            self.net = nets[name]
-            self.multiple = cfg["image_size"] if self.model in ("pix2pix", "colorize") else 4
+            if self.model in recipes.LATENT_MODELS:
+                self._trainer, _ = load_trainer(path, self.model)
+                self.net = self._trainer.generator
+                self.codes = self._latent_codes(z, example, n_samples, seed, full_size)
+                self.multiple = model_size(self.net)[0]
+            else:
+                nets, cfg = load_networks(path, [name])
+                self.net = nets[name]
+                self.multiple = cfg["image_size"] if self.model in ("pix2pix", "colorize") else 4
+        if self.codes is None and (z, example, n_samples) != (None, None, None):
+            raise UsageError(
+                f"--z/--from/--n-samples: {self.model} takes no latent code; they are for "
+                f"{', '.join(recipes.LATENT_MODELS)} checkpoints."
+            )
         self.full_size = full_size
-        run_net = fully_convolutional(self.net) if full_size else self.net
-        self._trainer = recipes.make_trainer("colorize", {"generator": run_net}) if self.model == "colorize" else None
-        self._run_net = run_net
+        self._run_net = fully_convolutional(self.net) if full_size else self.net
+        if self.model == "colorize":
+            self._trainer = recipes.make_trainer("colorize", {"generator": self._run_net})
+
+    def _latent_codes(self, z, example, n_samples, seed, full_size):
+        """(K, nz) codes every input is translated with: K random ones, or E(example)'s mean."""
+        if full_size:
+            raise UsageError(f"--full-size: {self.model}'s generator runs at its training size only; drop the flag.")
+        z = z or "random"
+        if z == "encode":
+            if example is None or n_samples is not None:
+                raise UsageError("--z encode: pass --from IMAGE (an example output) and no --n-samples.")
+            h, w = model_size(self.net)
+            return self._trainer.encode(resize(read_image(example), h, w)[None])
+        if example is not None:
+            raise UsageError("--from IMAGE: the example's code is used with --z encode only.")
+        n = 4 if n_samples is None else n_samples
+        if n < 1:
+            raise UsageError(f"--n-samples {n} must be >= 1.")
+        return self._trainer.sample_z(n, seed)
+
+    def outputs(self, rgb):
+        """``{file suffix: rgb}``: every output of one RGB input in [-1, 1] (one without a code)."""
+        if self.codes is None:
+            return {"": self(rgb)}
+        x = prepare_input(rgb, self.net, False, self.multiple)[None]
+        images = self._trainer.translate(np.repeat(x, len(self.codes), axis=0), self.codes)
+        if len(images) == 1:
+            return {"": images[0]}
+        return {f"_z{k + 1}": image for k, image in enumerate(images)}
 
     def __call__(self, rgb):
+        if self.codes is not None:
+            return next(iter(self.outputs(rgb).values()))
         rgb = prepare_input(rgb, self.net, self.full_size, self.multiple)
         if self._trainer is not None:
             l_scaled, _ = color.rgb_to_l_ab_np(rgb[None])
             return self._trainer.translate(l_scaled)[0]
         return np.asarray(keras.ops.convert_to_numpy(self._run_net(rgb[None], training=False)))[0]
+
+
+def write_munit_samples(checkpoint, spec, out, n_styles=4, style_from=None, direction="AtoB", seed=0):
+    """MUNIT's multimodal outputs of each input image of ``spec`` into the folder ``out``: with
+    ``n_styles`` random styles (from ``seed``) ``<stem>_styleK.png``, or with the style of the
+    example image ``style_from`` ``<stem>_guided.png``; and ``<stem>_grid.png`` of each input.
+    Returns the number of inputs."""
+    from i2ilab import viz
+
+    munit, cfg = load_trainer(checkpoint, "munit")
+    files = input_files(spec)
+    if n_styles < 1:
+        raise UsageError(f"--n-styles {n_styles} must be >= 1.")
+    size = cfg["image_size"]
+    style_img = codes = None
+    if style_from:
+        style_img = resize(read_image(style_from), size, size)[None]
+    else:
+        codes = munit.sample_styles(n_styles, seed)
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        x = resize(read_image(path), size, size)[None]
+        columns = {"input": x}
+        if style_img is not None:
+            images = munit.translate(x, style=style_img, direction=direction)
+            columns["style"] = style_img
+            columns["output"] = images
+            viz.save_image(out / f"{path.stem}_guided.png", viz.to_uint8(images[0]))
+        else:
+            images = munit.translate(np.repeat(x, len(codes), axis=0), style=codes, direction=direction)
+            for k in range(len(codes)):
+                columns[f"style_{k + 1}"] = images[k : k + 1]
+                viz.save_image(out / f"{path.stem}_style{k + 1}.png", viz.to_uint8(images[k]))
+        viz.save_grid(columns, out / f"{path.stem}_grid.png")
+    return len(files)

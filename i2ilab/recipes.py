@@ -46,7 +46,10 @@ TRANSLATORS = {
     "colorize": {"AtoB": "generator"},
     "pix2pix": {"AtoB": "generator"},
     "cyclegan": {"AtoB": "g_ab", "BtoA": "g_ba"},
+    "bicyclegan": {"AtoB": "generator"},
 }
+#: Models whose generator takes a latent code besides the image (``translate --z``).
+LATENT_MODELS = ("bicyclegan",)
 #: Keys of an architecture dict: they must match to resume or load a checkpoint.
 ARCH_KEYS = (
     "model",
@@ -355,7 +358,7 @@ def training_data(
     if model in PAIRED:
         common["direction"] = direction
     elif direction != "AtoB":
-        raise UsageError(f"--direction applies to pix2pix's paired data only, not to {model}.")
+        raise UsageError(f"--direction applies to paired data ({', '.join(PAIRED)}) only, not to {model}.")
     if spec.startswith("tfds:"):
         if model not in ("cyclegan", "munit"):
             raise UsageError(

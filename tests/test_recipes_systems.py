@@ -1,11 +1,13 @@
 """Recipes of the systems beyond the first four labs (BicycleGAN so far): the parameter counts of
 the reference architecture at the default size (the numbers tests/test_models_bicyclegan.py
-asserts), ``i2ilab summary``, a bad size, and a one-epoch ``i2ilab train`` smoke run."""
+asserts), ``i2ilab summary``, a bad size, a one-epoch ``i2ilab train`` smoke run, and
+``i2ilab translate`` with random codes and with an example's code."""
 
 import keras
+import numpy as np
 import pytest
 
-from i2ilab import cli, recipes
+from i2ilab import cli, inference, recipes
 from i2ilab.errors import UsageError
 from i2ilab.models import registry
 
@@ -54,10 +56,16 @@ def test_bad_bicyclegan_size_names_image_size(size):
     assert cli.main(["summary", "bicyclegan", "--image-size", str(size)]) == 2
 
 
-def test_train_bicyclegan_smoke(tmp_path):
-    out = tmp_path / "run"
+@pytest.fixture(scope="module")
+def bicycle_run(tmp_path_factory):
+    """A one-epoch ``i2ilab train bicyclegan`` run folder (32x32, widths 4)."""
+    out = tmp_path_factory.mktemp("bicycle") / "run"
     argv = "--data synthetic --image-size 32 --epochs 1 --n-train 8 --batch-size 2 --ngf 4 --ndf 4 --quiet"
     assert cli.main(["train", "bicyclegan", *argv.split(), "--out", str(out)]) == 0
+    return out
+
+
+def test_train_bicyclegan_smoke(bicycle_run):
     for name in (
         "config.json",
         "log.csv",
@@ -66,4 +74,75 @@ def test_train_bicyclegan_smoke(tmp_path):
         "generator.keras",
         "encoder.keras",
     ):
-        assert (out / name).is_file(), name
+        assert (bicycle_run / name).is_file(), name
+
+
+def _edges(tmp_path, n=2):
+    from i2ilab import viz
+
+    folder = tmp_path / "edges"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (n, 32, 32, 3)).astype("float32")
+    for k, image in enumerate(images):
+        viz.save_image(folder / f"e{k}.png", viz.to_uint8(image))
+    return folder, [inference.read_image(folder / f"e{k}.png") for k in range(n)]
+
+
+def test_translate_bicyclegan_random_codes_and_an_examples_code(bicycle_run, tmp_path):
+    """--z random: --n-samples files per input, G(x, z_k) with sample_z(n, seed) codes, distinct;
+    --z encode --from IMAGE: G(x, mu of E(example)), one file per input."""
+    folder, inputs = _edges(tmp_path)
+    trainer, _ = inference.load_trainer(bicycle_run, "bicyclegan")
+    run = ["translate", "--checkpoint", str(bicycle_run), "--input", str(folder)]
+    assert cli.main([*run, "--out", str(tmp_path / "rand"), "--n-samples", "3", "--seed", "5"]) == 0
+    assert sorted(p.name for p in (tmp_path / "rand").iterdir()) == [
+        f"e{i}_z{k}.png" for i in (0, 1) for k in (1, 2, 3)
+    ]
+    want = trainer.translate(np.repeat(inputs[0][None], 3, axis=0), trainer.sample_z(3, 5))
+    got = np.stack([inference.read_image(tmp_path / "rand" / f"e0_z{k}.png") for k in (1, 2, 3)])
+    np.testing.assert_allclose(got, want, atol=1.5 / 127.5)
+    assert np.abs(got[0] - got[1]).mean() > 0, "random codes gave the same output"
+
+    example = folder / "e1.png"
+    assert cli.main([*run, "--out", str(tmp_path / "enc"), "--z", "encode", "--from", str(example)]) == 0
+    assert sorted(p.name for p in (tmp_path / "enc").iterdir()) == ["e0.png", "e1.png"]
+    want = trainer.translate(inputs[0][None], trainer.encode(inputs[1][None]))[0]
+    np.testing.assert_allclose(inference.read_image(tmp_path / "enc" / "e0.png"), want, atol=1.5 / 127.5)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--z", "encode"], "--z encode: pass --from IMAGE"),
+        (["--from", "x.png"], "--from IMAGE: the example's code is used with --z encode only"),
+        (["--n-samples", "0"], "--n-samples 0 must be >= 1"),
+        (["--full-size"], "--full-size: bicyclegan's generator runs at its training size"),
+        (["--direction", "BtoA"], "--direction BtoA: bicyclegan translates AtoB only"),
+    ],
+)
+def test_translate_bicyclegan_bad_flags_exit_2_naming_the_flag(bicycle_run, tmp_path, capsys, flags, message):
+    folder, _ = _edges(tmp_path, 1)
+    argv = ["translate", "--checkpoint", str(bicycle_run), "--input", str(folder), "--out", str(tmp_path / "o")]
+    assert cli.main([*argv, *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err, err
+
+
+def test_latent_flags_on_a_model_without_a_code_exit_2(tmp_path, capsys):
+    from i2ilab.models import registry as reg
+
+    net = reg.build_model("unet", image_size=32, num_downs=5, ngf=4)
+    net.save(tmp_path / "g.keras")
+    folder, _ = _edges(tmp_path, 1)
+    argv = [
+        "translate",
+        "--checkpoint",
+        str(tmp_path / "g.keras"),
+        "--input",
+        str(folder),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    assert cli.main([*argv, "--n-samples", "2"]) == 2
+    assert "takes no latent code" in capsys.readouterr().err
