@@ -268,9 +268,36 @@ def test_the_128_layouts_read_back():
         assert cv.infer_model_args(state, model_type) == expected
 
 
+@pytest.mark.parametrize("name", ["bicycle_g_input", "p2phd_local", "bicycle_d", "p2phd_encoder"])
+def test_command_line_flags_give_every_architecture_argument(tmp_path, name):
+    """--where-add / --nz, the pix2pixHD enhancer counts, --num-d, --nef: with the fixture's
+    arguments as flags (no --infer-args) the converted model computes the fixture's outputs."""
+    from i2ilab.convert.command import main
+
+    model_type, kwargs, _ = CASES[name]
+    ref = load_parity(f"seeds/{name}.npz")
+    size = 0 if name.startswith("p2phd") else ref["input"].shape[-1]
+    flags = [f for k, v in kwargs.items() for f in ("--" + k.lower().replace("_", "-"), str(v))]
+    out = tmp_path / f"{name}.keras"
+    argv = ["--from-pytorch", str(SEEDS / f"{name}.npz"), "--model", model_type, *flags]
+    assert main([*argv, "--image-size", str(size), "--out", str(out)]) == 0
+    model = keras.saving.load_model(out)
+    for computed, reference in _outputs(name, model, ref):
+        assert_matches(computed, reference)
+
+
+def test_every_argument_of_a_convertible_family_has_a_flag():
+    from i2ilab.convert.command import _ARCH_FLAGS
+    from i2ilab.convert.keymap import CONVERTIBLE_FAMILIES
+
+    dests = {dest for _, dest, _, _ in _ARCH_FLAGS} | {"dropout"}
+    for family in CONVERTIBLE_FAMILIES:
+        assert set(FAMILY_ARGS[family]) <= dests, (family, set(FAMILY_ARGS[family]) - dests)
+
+
 @pytest.mark.parametrize("name", ["bicycle_g_input", "p2phd_local"])
 def test_command_line_infer_args_fills_the_arguments_without_flags(tmp_path, name):
-    """where_add / nz and the pix2pixHD enhancer counts have no flag: --infer-args reads them."""
+    """--infer-args reads where_add / nz and the pix2pixHD enhancer counts off the checkpoint."""
     from i2ilab.convert.command import main
 
     model_type, expected, _ = CASES[name]

@@ -22,25 +22,49 @@ class ConvertError(SystemExit):
         return self.message
 
 
-# (flag, factory argument, type, help)
-_ARCH_FLAGS = (
-    ("--in-channels", "in_channels", int, "input channels (pix2pix D: 6, CycleGAN D: 3)"),
-    ("--out-channels", "out_channels", int, "generator output channels"),
-    ("--ngf", "ngf", int, "generator width (junyanz --ngf, default 64)"),
-    ("--ndf", "ndf", int, "PatchGAN width (junyanz --ndf, default 64)"),
-    ("--num-downs", "num_downs", int, "U-Net downsamplings (unet_256: 8, unet_128: 7)"),
-    ("--n-blocks", "n_blocks", int, "ResNet generator residual blocks"),
-    ("--n-downsampling", "n_downsampling", int, "ResNet generator downsamplings (2)"),
-    ("--n-layers", "n_layers", int, "PatchGAN stride-2 layers (basic: 3, pixel: 0)"),
-    ("--norm", "norm", str, "batch (pix2pix) or instance (CycleGAN)"),
-    ("--dim", "dim", int, "MUNIT generator / discriminator width (64)"),
-    ("--style-dim", "style_dim", int, "MUNIT style code length (8)"),
-    ("--mlp-dim", "mlp_dim", int, "MUNIT MLP width (256)"),
-    ("--n-downsample", "n_downsample", int, "MUNIT content encoder downsamplings (2)"),
-    ("--n-res", "n_res", int, "MUNIT residual blocks (4)"),
-    ("--n-layer", "n_layer", int, "MUNIT discriminator layers per scale (4)"),
-    ("--num-scales", "num_scales", int, "MUNIT discriminator scales (3)"),
-)
+#: Help of each architecture argument's flag; every argument of a convertible family gets one
+#: flag, ``--`` + its name in lower case with dashes (``num_D`` -> ``--num-d``).
+_ARG_HELP = {
+    "in_channels": "input channels (pix2pix D: 6, CycleGAN D: 3)",
+    "out_channels": "generator output channels",
+    "ngf": "generator width (junyanz --ngf, default 64)",
+    "ndf": "discriminator width (junyanz --ndf, default 64)",
+    "num_downs": "U-Net downsamplings (unet_256: 8, unet_128: 7)",
+    "n_blocks": "residual blocks (ResNet generator, BicycleGAN encoder, pix2pixHD global G)",
+    "n_downsampling": "generator downsamplings (ResNet 2, pix2pixHD global 4)",
+    "n_layers": "PatchGAN stride-2 layers (basic: 3, pixel: 0)",
+    "norm": "batch (pix2pix) or instance (CycleGAN, pix2pixHD)",
+    "dim": "MUNIT / UNIT generator or discriminator width (64)",
+    "style_dim": "MUNIT style code length (8)",
+    "mlp_dim": "MUNIT MLP width (256)",
+    "n_downsample": "MUNIT / UNIT content encoder downsamplings (2)",
+    "n_res": "MUNIT / UNIT residual blocks (4)",
+    "n_layer": "MUNIT / UNIT discriminator layers per scale (4)",
+    "num_scales": "MUNIT / UNIT discriminator scales (3)",
+    "nz": "BicycleGAN latent code length (--nz, 8)",
+    "where_add": "BicycleGAN: z added to all U-Net layers or to the input only (--where_add)",
+    "num_D": "discriminator scales (BicycleGAN 2, pix2pixHD 512p 2, 1024p 3)",
+    "nef": "pix2pixHD feature encoder width (--nef, 16)",
+    "n_downsample_global": "pix2pixHD local enhancer: the global G's downsamplings (4)",
+    "n_blocks_global": "pix2pixHD local enhancer: the global G's residual blocks (9)",
+    "n_local_enhancers": "pix2pixHD local enhancers (1)",
+    "n_blocks_local": "pix2pixHD local enhancer residual blocks (3)",
+}
+#: The values string-valued arguments take in the references.
+_ARG_CHOICES = {"norm": ("batch", "instance"), "where_add": ("all", "input")}
+
+
+def _arch_flags():
+    """``[(flag, factory argument, type, help)]`` of every architecture argument of the
+    convertible families (``dropout`` has its own pair of flags), in registry order."""
+    names = []
+    for family in FAMILY_ARGS:
+        if family in CONVERTIBLE_FAMILIES:
+            names += [n for n in FAMILY_ARGS[family] if n not in names and n != "dropout"]
+    return [("--" + n.lower().replace("_", "-"), n, str if n in _ARG_CHOICES else int, _ARG_HELP[n]) for n in names]
+
+
+_ARCH_FLAGS = _arch_flags()
 
 
 def add_convert_parser(subparsers):
@@ -48,7 +72,7 @@ def add_convert_parser(subparsers):
     Dispatch with ``args.func(args)`` (set here to ``run_convert``)."""
     parser = subparsers.add_parser(
         "convert",
-        help="convert an official PyTorch checkpoint (pix2pix, CycleGAN, MUNIT) to .keras",
+        help="convert an official PyTorch checkpoint (pix2pix, CycleGAN, MUNIT, BicycleGAN, pix2pixHD, UNIT, CUT) to .keras",
         description=(
             "Convert a reference PyTorch checkpoint (junyanz latest_net_G.pth, MUNIT gen_*.pt) "
             "into an i2ilab Keras model. Architecture arguments default to the references' "
@@ -85,8 +109,7 @@ def _add_arguments(parser):
     )
     group = parser.add_argument_group("architecture (defaults: the reference defaults)")
     for flag, dest, typ, text in _ARCH_FLAGS:
-        choices = ("batch", "instance") if dest == "norm" else None  # the references' norms
-        group.add_argument(flag, dest=dest, type=typ, default=None, choices=choices, help=text)
+        group.add_argument(flag, dest=dest, type=typ, default=None, choices=_ARG_CHOICES.get(dest), help=text)
     drop = group.add_mutually_exclusive_group()
     drop.add_argument(
         "--dropout",
@@ -144,7 +167,7 @@ def main(argv=None):
     (the same options as ``i2ilab convert``)."""
     parser = argparse.ArgumentParser(
         prog="i2ilab convert",
-        description="Convert an official PyTorch checkpoint (pix2pix, CycleGAN, MUNIT) to .keras.",
+        description="Convert an official PyTorch checkpoint (pix2pix, CycleGAN, MUNIT, BicycleGAN, pix2pixHD, UNIT, CUT) to .keras.",
     )
     _add_arguments(parser)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
