@@ -329,7 +329,12 @@ def build_parser():
         default=1,
         help="devices to train on data-parallel: a number or 'all' (default 1)",
     )
-    t.add_argument("--lr", type=float, default=None, help="learning rate of both optimizers (default 2e-4, MUNIT 1e-4)")
+    t.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="learning rate of both optimizers (default 2e-4; MUNIT, UNIT 1e-4; DualGAN 5e-5)",
+    )
     t.add_argument("--out", required=True, help="output folder")
     t.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out (same options)")
     t.add_argument("--seed", type=int, default=0, help="seed of weights, data order and noise")
