@@ -3,15 +3,14 @@
 ``colorize``, ``pix2pix``, ``cyclegan``, ``munit``, ``bicyclegan`` and the unpaired family
 (``unit``, ``cut``, ``fastcut``, ``discogan``, ``dualgan``, ``distancegan``) are the tasks of the
 ``i2ilab`` command; the first four also those of the benchmarks, the experiments, the converter
-and the demos. A task's architecture is a small
-dict (:func:`arch_config`: model, image_size, widths and the size-dependent depths), which is
-stored with every checkpoint and exported run, so a run can be rebuilt from it
-(:func:`build_trainer`). A new system is added here: its name in :data:`MODELS`, its networks in
-:func:`build_networks` (through :mod:`i2ilab.models.registry`), its trainer in
-:func:`make_trainer` (both through a per-model builder table), its data in :func:`dataset_loader`
-and :data:`SYNTHETIC`, statistics its trainer needs of the data (DistanceGAN's) in
-:func:`data_statistics`. Keras, the
-networks and the trainers are imported on first use, so the command line starts quickly.
+and the demos. A task's architecture is a small dict (:func:`arch_config`: model, image_size,
+widths, the size-dependent depths, DistanceGAN's data statistics), which is stored with every
+checkpoint and exported run, so a run can be rebuilt from it (:func:`build_trainer`). A new
+system is added here: its name in :data:`MODELS`, its networks in :data:`NETWORK_BUILDERS`
+(through :mod:`i2ilab.models.registry`), its trainer in :data:`TRAINER_BUILDERS`, its data in
+:func:`dataset_loader` and :data:`SYNTHETIC`, what its trainer needs of the data in
+:func:`data_statistics`. Keras, the networks and the trainers are imported on first use, so the
+command line starts quickly.
 """
 
 import pathlib
