@@ -320,3 +320,16 @@ def test_distancegan_statistics_of_the_training_images_survive_resume(unpaired_r
     saved = latest.get("config", latest)
     assert saved["stats_a"] == config["stats_a"] and saved["stats_b"] == config["stats_b"]
     assert list(trainer.stats_a) == config["stats_a"] and list(trainer.stats_b) == config["stats_b"]
+
+
+def test_distancegan_trainer_needs_statistics_to_train_not_to_translate():
+    cfg = recipes.arch_config("distancegan", 16, ngf=2, ndf=2)
+    nets = recipes.build_networks(cfg)
+    with pytest.raises(ValueError, match="stats_a and stats_b"):
+        recipes.make_trainer("distancegan", nets)
+    translating = recipes.make_trainer("distancegan", {**nets, "d_a": None, "d_b": None})
+    x = np.zeros((1, 16, 16, 3), "float32")
+    assert translating.translate(x, "BtoA").shape == (1, 16, 16, 3)
+    trainer = recipes.make_trainer("distancegan", nets, cfg={**cfg, "stats_a": [0.2, 0.03], "stats_b": [0.3, 0.04]})
+    assert trainer.two_sided and trainer.stats_b == (0.3, 0.04)
+    keras.utils.clear_session()
