@@ -116,6 +116,8 @@ def _train_in(args, cfg, out, ckpt_dir, dist, info, lr):
     keras.utils.set_random_seed(args.seed)
     backend.hide_gpus_from_tensorflow()
     train_ds, sample, desc = make_data(args, cfg["image_size"])
+    options = {k: getattr(args, k) for k in ("load_size", "n_train", "data_dir", "skip_bad")}
+    cfg = recipes.data_statistics(cfg, args.data, (info or {}).get("config"), **options)
     # Networks built under the policy compute in bfloat16 with float32 weights; the trainers
     # keep losses and normalisation statistics in float32 (benchmarks/README.md).
     previous = keras.mixed_precision.global_policy()
@@ -305,8 +307,8 @@ def _add_arch_args(p, size_help):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="i2ilab",
-        description="Image-to-image translation with Keras 3: pix2pix, CycleGAN, MUNIT, "
-        "colorization. Backend: KERAS_BACKEND (tensorflow or jax).",
+        description="Image-to-image translation with Keras 3: pix2pix, CycleGAN, MUNIT, BicycleGAN, "
+        "UNIT, CUT, DiscoGAN, DualGAN, DistanceGAN, colorization. Backend: KERAS_BACKEND (tensorflow or jax).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -327,7 +329,12 @@ def build_parser():
         default=1,
         help="devices to train on data-parallel: a number or 'all' (default 1)",
     )
-    t.add_argument("--lr", type=float, default=None, help="learning rate of both optimizers (default 2e-4, MUNIT 1e-4)")
+    t.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="learning rate of both optimizers (default 2e-4; MUNIT, UNIT 1e-4; DualGAN 5e-5)",
+    )
     t.add_argument("--out", required=True, help="output folder")
     t.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out (same options)")
     t.add_argument("--seed", type=int, default=0, help="seed of weights, data order and noise")
@@ -361,9 +368,7 @@ def build_parser():
     tr.add_argument("--checkpoint", required=True, help="a training --out folder, or a generator .keras file")
     tr.add_argument("--input", required=True, help="an image file or a folder of images")
     tr.add_argument("--out", required=True, help="output folder (one PNG per input)")
-    tr.add_argument(
-        "--direction", choices=("AtoB", "BtoA"), default="AtoB", help="CycleGAN: g_ab (AtoB) or g_ba (BtoA)"
-    )
+    tr.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB", help="two-generator models: AtoB or BtoA")
     tr.add_argument(
         "--full-size",
         action="store_true",
@@ -414,7 +419,7 @@ def main(argv=None):
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "summary" and args.image_size is None:
-        args.image_size = DEFAULT_SIZE
+        args.image_size = recipes.default_image_size(args.model, data=None)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning

@@ -227,7 +227,7 @@ def load_trainer(checkpoint, model=None):
     exported = (runs.read_config(folder) or {}).get("networks")
     optional = [n for n in recipes.DISCRIMINATORS[found] if exported is None or n in exported]
     nets, config = load_networks(folder, [*recipes.GENERATORS[found], *optional])
-    return recipes.make_trainer(found, {n: nets.get(n) for n in recipes.NETWORKS[found]}), config
+    return recipes.make_trainer(found, {n: nets.get(n) for n in recipes.NETWORKS[found]}, cfg=config), config
 
 
 class Translator:
@@ -235,7 +235,8 @@ class Translator:
 
     Args:
         checkpoint: a training folder or a generator ``.keras`` file.
-        direction: ``"AtoB"``, or ``"BtoA"`` for CycleGAN's ``g_ba``.
+        direction: ``"AtoB"``, or ``"BtoA"`` for the models with two generators
+            (:data:`i2ilab.recipes.TRANSLATORS`; UNIT encodes with gen_b and decodes with gen_a).
         full_size: run fully convolutionally near each image's own size instead of resizing it
             to the training size.
         z: BicycleGAN's latent code (Zhu et al. 2017b, sec. 3.3): ``"random"`` (``n_samples``
@@ -243,8 +244,8 @@ class Translator:
             (the mean code E(example) of the example output image ``example``, a path). Other
             models take none (None).
 
-    Attributes ``model`` (``colorize``, ``pix2pix``, ``cyclegan``, ``bicyclegan``; ``image`` for
-    a ``.keras`` file that is not a colorizer) and ``net`` (the generator). ``outputs(rgb)``
+    Attributes ``model`` (a :data:`i2ilab.recipes.TRANSLATORS` model; ``image`` for a ``.keras``
+    file that is not a colorizer) and ``net`` (the generator). ``outputs(rgb)``
     gives every output of one input as ``{file suffix: rgb}`` (BicycleGAN's ``_z1`` ..
     ``_zN`` for random codes; ``""`` for a single output).
     """
@@ -253,7 +254,7 @@ class Translator:
         path = pathlib.Path(checkpoint)
         if not path.exists():
             raise UsageError(f"--checkpoint {path}: no such file or folder.")
-        self._trainer, self.codes = None, None
+        self._trainer, self.codes, self.direction = None, None, direction
         if path.suffix == ".keras":
             self.net = load_keras(path)
             self.model = "colorize" if (self.net.input_shape[-1], self.net.output_shape[-1]) == (1, 2) else "image"
@@ -270,7 +271,13 @@ class Translator:
             name = recipes.TRANSLATORS[self.model].get(direction)
             if name is None:
                 raise UsageError(f"--direction {direction}: {self.model} translates AtoB only.")
-            if self.model in recipes.LATENT_MODELS:
+            if self.model in recipes.TRAINER_TRANSLATES:
+                if full_size:
+                    raise UsageError(f"--full-size: {self.model} translates at its training size only; drop the flag.")
+                self._trainer, cfg = load_trainer(path, self.model)
+                self.net = self._trainer.networks[name]
+                self.multiple = cfg["image_size"]
+            elif self.model in recipes.LATENT_MODELS:
                 self._trainer, _ = load_trainer(path, self.model)
                 self.net = self._trainer.generator
                 self.codes = self._latent_codes(z, example, n_samples, seed, full_size)
@@ -278,7 +285,7 @@ class Translator:
             else:
                 nets, cfg = load_networks(path, [name])
                 self.net = nets[name]
-                self.multiple = cfg["image_size"] if self.model in ("pix2pix", "colorize") else 4
+                self.multiple = cfg["image_size"] if self.model in recipes.FULL_DEPTH_UNETS else 4
         if self.codes is None and (z, example, n_samples) != (None, None, None):
             raise UsageError(
                 f"--z/--from/--n-samples: {self.model} takes no latent code; they are for "
@@ -319,6 +326,9 @@ class Translator:
     def __call__(self, rgb):
         if self.codes is not None:
             return next(iter(self.outputs(rgb).values()))
+        if self.model in recipes.TRAINER_TRANSLATES:
+            rgb = resize(rgb, self.multiple, self.multiple)
+            return self._trainer.translate(rgb[None], self.direction)[0]
         rgb = prepare_input(rgb, self.net, self.full_size, self.multiple)
         if self._trainer is not None:
             l_scaled, _ = color.rgb_to_l_ab_np(rgb[None])

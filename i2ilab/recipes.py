@@ -1,22 +1,39 @@
 """Task recipes: a model name -> its networks, its trainer, its dataset loader and size rules.
 
-``colorize``, ``pix2pix``, ``cyclegan`` and ``munit`` are the tasks of the ``i2ilab`` command,
-the benchmarks, the experiments, the converter and the demos. A task's architecture is a small
-dict (:func:`arch_config`: model, image_size, widths and the size-dependent depths), which is
-stored with every checkpoint and exported run, so a run can be rebuilt from it
-(:func:`build_trainer`). A new system is added here: its name in :data:`MODELS`, its networks in
-:func:`build_networks` (through :mod:`i2ilab.models.registry`), its trainer in
-:func:`make_trainer`, its data in :func:`dataset_loader` and :data:`SYNTHETIC`. Keras, the
-networks and the trainers are imported on first use, so the command line starts quickly.
+``colorize``, ``pix2pix``, ``cyclegan``, ``munit``, ``bicyclegan`` and the unpaired family
+(``unit``, ``cut``, ``fastcut``, ``discogan``, ``dualgan``, ``distancegan``) are the tasks of the
+``i2ilab`` command; the first four also those of the benchmarks, the experiments, the converter
+and the demos. A task's architecture is a small dict (:func:`arch_config`: model, image_size,
+widths, the size-dependent depths, DistanceGAN's data statistics), which is stored with every
+checkpoint and exported run, so a run can be rebuilt from it (:func:`build_trainer`). A new
+system is added here: its name in :data:`MODELS`, its networks in :data:`NETWORK_BUILDERS`
+(through :mod:`i2ilab.models.registry`), its trainer in :data:`TRAINER_BUILDERS`, its data in
+:func:`dataset_loader` and :data:`SYNTHETIC`, what its trainer needs of the data in
+:func:`data_statistics`. Keras, the networks and the trainers are imported on first use, so the
+command line starts quickly.
 """
 
 import pathlib
 
 from i2ilab.errors import UsageError
 
-MODELS = ("colorize", "pix2pix", "cyclegan", "munit", "bicyclegan")
+MODELS = (
+    "colorize",
+    "pix2pix",
+    "cyclegan",
+    "munit",
+    "bicyclegan",
+    "unit",
+    "cut",
+    "fastcut",
+    "discogan",
+    "dualgan",
+    "distancegan",
+)
 #: Models trained on paired A|B images (the pix2pix loader).
 PAIRED = ("pix2pix", "bicyclegan")
+#: Models trained on unpaired A and B images (trainA/ trainB/ folders, tensorflow-datasets sets).
+UNPAIRED = ("cyclegan", "munit", "unit", "cut", "fastcut", "discogan", "dualgan", "distancegan")
 #: Built-in synthetic dataset of each model (i2ilab.data.synthetic).
 SYNTHETIC = {
     "colorize": "colors",
@@ -24,6 +41,7 @@ SYNTHETIC = {
     "cyclegan": "day2night",
     "munit": "styles",
     "bicyclegan": "edges2objects",
+    **{model: "day2night" for model in UNPAIRED if model not in ("cyclegan", "munit")},
 }
 #: The generators and discriminators of each model's trainer (the keys of :func:`build_networks`).
 GENERATORS = {
@@ -32,6 +50,12 @@ GENERATORS = {
     "cyclegan": ("g_ab", "g_ba"),
     "munit": ("gen_a", "gen_b"),
     "bicyclegan": ("generator", "encoder"),
+    "unit": ("gen_a", "gen_b"),
+    "cut": ("generator",),
+    "fastcut": ("generator",),
+    "discogan": ("g_ab", "g_ba"),
+    "dualgan": ("g_ab", "g_ba"),
+    "distancegan": ("g_ab", "g_ba"),
 }
 DISCRIMINATORS = {
     "colorize": (),
@@ -39,15 +63,34 @@ DISCRIMINATORS = {
     "cyclegan": ("d_a", "d_b"),
     "munit": ("dis_a", "dis_b"),
     "bicyclegan": ("discriminator", "discriminator2"),
+    "unit": ("dis_a", "dis_b"),
+    "cut": ("discriminator",),
+    "fastcut": ("discriminator",),
+    "discogan": ("d_a", "d_b"),
+    "dualgan": ("d_a", "d_b"),
+    "distancegan": ("d_a", "d_b"),
 }
 NETWORKS = {model: GENERATORS[model] + DISCRIMINATORS[model] for model in GENERATORS}
-#: Generator that translates, per model and direction (MUNIT translates with a style instead).
+#: Generator that translates, per model and direction (MUNIT translates with a style instead;
+#: UNIT encodes with the named generator and decodes with the other one).
 TRANSLATORS = {
     "colorize": {"AtoB": "generator"},
     "pix2pix": {"AtoB": "generator"},
     "cyclegan": {"AtoB": "g_ab", "BtoA": "g_ba"},
     "bicyclegan": {"AtoB": "generator"},
+    "unit": {"AtoB": "gen_a", "BtoA": "gen_b"},
+    "cut": {"AtoB": "generator"},
+    "fastcut": {"AtoB": "generator"},
+    "discogan": {"AtoB": "g_ab", "BtoA": "g_ba"},
+    "dualgan": {"AtoB": "g_ab", "BtoA": "g_ba"},
+    "distancegan": {"AtoB": "g_ab", "BtoA": "g_ba"},
 }
+#: Models that translate through their trainer's ``translate`` (UNIT: two networks; DiscoGAN:
+#: networks in [0, 1]), at the training size only.
+TRAINER_TRANSLATES = ("unit", "discogan")
+#: Models whose generator is a U-Net down to 1x1: run fully convolutionally on multiples of the
+#: training size (the others on multiples of 4).
+FULL_DEPTH_UNETS = ("colorize", "pix2pix", "dualgan")
 #: Models whose generator takes a latent code besides the image (``translate --z``).
 LATENT_MODELS = ("bicyclegan",)
 #: Keys of an architecture dict: they must match to resume or load a checkpoint.
@@ -63,6 +106,8 @@ ARCH_KEYS = (
     "mlp_dim",
     "num_downs",
     "n_blocks_e",
+    "stats_a",
+    "stats_b",
 )
 #: Training resolution of the built-in synthetic sets and of real datasets (the references').
 DEFAULT_SYNTHETIC_SIZE = 32
@@ -94,17 +139,28 @@ def munit_scales(image_size):
     return max(1, min(3, int(image_size).bit_length() - 4))
 
 
-#: Image-size rule of each model as (smallest size, power of two only); unlisted models take a
-#: multiple of 4 >= 16. The U-Nets of pix2pix, colorize and BicycleGAN halve the image down to
-#: 1x1; BicycleGAN's encoder ends on a fixed 8x8 pool and its two-scale D needs a logit map at
-#: half size, hence >= 32.
-SIZE_RULES = {"pix2pix": (16, True), "colorize": (16, True), "bicyclegan": (32, True)}
+#: Image-size rule of each model as (smallest size, kind): ``"pow2"`` a power of two, ``"only"``
+#: that size alone; unlisted models take a multiple of 4 >= 16. The U-Nets of pix2pix, colorize,
+#: BicycleGAN and DualGAN halve the image down to 1x1; BicycleGAN's encoder ends on a fixed 8x8
+#: pool and its two-scale D needs a logit map at half size, hence >= 32. DiscoGAN is the
+#: reference's fixed 64x64 architecture (its D ends on a 4x4 valid conv: one logit per image at
+#: 64, its G has a 4x4 bottleneck): other sizes are refused rather than scaled, as the authors
+#: resize every image to 64.
+SIZE_RULES = {
+    "pix2pix": (16, "pow2"),
+    "colorize": (16, "pow2"),
+    "bicyclegan": (32, "pow2"),
+    "dualgan": (16, "pow2"),
+    "discogan": (64, "only"),
+}
 
 
 def image_sizes(model):
     """The rule for ``model``'s image size in words, with examples (:data:`SIZE_RULES`)."""
-    low, power_of_two = SIZE_RULES.get(model, (16, False))
-    if power_of_two:
+    low, kind = SIZE_RULES.get(model, (16, "mult4"))
+    if kind == "only":
+        return f"{low} (its fixed {low}x{low} architecture)"
+    if kind == "pow2":
         examples = ", ".join(str(2**k) for k in range(low.bit_length() - 1, 10))
         return f"a power of two >= {low} ({examples})"
     return f"a multiple of 4 >= {low} (e.g. 16, 32, 64, 128, 256)"
@@ -113,10 +169,27 @@ def image_sizes(model):
 def check_image_size(model, image_size):
     """Raise UsageError naming ``--image-size`` when ``model``'s networks cannot take the size."""
     size = int(image_size)
-    low, power_of_two = SIZE_RULES.get(model, (16, False))
-    ok = size >= low and (size & (size - 1) == 0 if power_of_two else size % 4 == 0)
+    low, kind = SIZE_RULES.get(model, (16, "mult4"))
+    if kind == "only":
+        ok = size == low
+    else:
+        ok = size >= low and (size & (size - 1) == 0 if kind == "pow2" else size % 4 == 0)
     if not ok:
         raise UsageError(f"--image-size {image_size}: {model} needs {image_sizes(model)}.")
+
+
+def default_image_size(model, data="synthetic"):
+    """The image size of ``model`` when ``--image-size`` is not given: a fixed-size model's size,
+    else 32 on ``data="synthetic"`` and 256 on real data (None: ``i2ilab summary``)."""
+    low, kind = SIZE_RULES.get(model, (16, "mult4"))
+    if kind == "only":
+        return low
+    return DEFAULT_SYNTHETIC_SIZE if data == "synthetic" else DEFAULT_SIZE
+
+
+#: Models with a PatchGAN discriminator (``--n-layers-d``) and with a ResNet generator (n_blocks).
+PATCH_D_MODELS = ("pix2pix", "cyclegan", "bicyclegan", "cut", "fastcut", "distancegan")
+RESNET_G_MODELS = ("cyclegan", "cut", "fastcut", "distancegan")
 
 
 def arch_config(model, image_size, ngf=64, ndf=64, n_layers_d=None):
@@ -133,7 +206,7 @@ def arch_config(model, image_size, ngf=64, ndf=64, n_layers_d=None):
         if width < 1:
             raise UsageError(f"{flag} {width}: use a network width >= 1 (the references use 64).")
     cfg = {"model": model, "image_size": int(image_size), "ngf": int(ngf), "ndf": int(ndf)}
-    if model in ("pix2pix", "cyclegan", "bicyclegan"):
+    if model in PATCH_D_MODELS:
         # BicycleGAN's second D scale sees the image at half size: its logit map bounds the depth.
         deepest = max_patch_layers(image_size // 2 if model == "bicyclegan" else image_size)
         default = bicyclegan_d_layers(image_size) if model == "bicyclegan" else patch_layers(image_size)
@@ -144,12 +217,14 @@ def arch_config(model, image_size, ngf=64, ndf=64, n_layers_d=None):
                 f"(0 is a 1x1 PixelGAN; deeper than {deepest} the logit map would vanish; use at most {deepest})."
             )
         cfg["n_layers_d"] = n
-    if model == "cyclegan":
+    if model in RESNET_G_MODELS:
         cfg["n_blocks"] = resnet_blocks(image_size)
-    if model == "munit":
+    if model in ("munit", "unit"):
         cfg["num_scales"] = munit_scales(image_size)
     if model == "bicyclegan":
         cfg.update(bicyclegan_depths(int(image_size)))
+    if model == "dualgan":
+        cfg["num_downs"] = int(image_size).bit_length() - 1  # down to 1x1: the reference's 8 at 256
     return cfg
 
 
@@ -193,11 +268,18 @@ def check_train_options(args):
     """
     image_size = args.image_size
     if image_size is None:
-        image_size = DEFAULT_SYNTHETIC_SIZE if args.data == "synthetic" else DEFAULT_SIZE
+        image_size = default_image_size(args.model, args.data)
     cfg = arch_config(args.model, image_size, args.ngf, args.ndf, args.n_layers_d)
     _at_least("--epochs", args.epochs, 1, "use 1 or more epochs at the initial learning rate")
     _at_least("--epochs-decay", args.epochs_decay, 0, "use 0 or more epochs of linear decay")
     _at_least("--batch-size", args.batch_size, 1, "use a batch of 1 or more images (the references use 1)")
+    if args.model == "distancegan":
+        _at_least(
+            "--batch-size",
+            args.batch_size,
+            2,
+            "distancegan compares the images of a batch; use 2 or more (its reference uses 2)",
+        )
     _at_least("--samples", args.samples, 1, "use 1 or more rows in the sample grids")
     for flag, value in (("--sample-every", args.sample_every), ("--save-every", args.save_every)):
         _at_least(flag, value, 1, "use a number of epochs >= 1")
@@ -240,80 +322,214 @@ def run_options(args, cfg):
 
 
 # ------------------------------------------------------------------------------------ networks
+def _pair(build, names, **kw):
+    return {name: build(name=name, **kw) for name in names}
+
+
+def _colorize_nets(b, s, ngf, ndf, cfg):
+    return {"generator": b("unet", s, in_channels=1, out_channels=2, ngf=ngf, name="generator")}
+
+
+def _pix2pix_nets(b, s, ngf, ndf, cfg):
+    return {
+        "generator": b("unet", s, ngf=ngf, name="generator"),
+        "discriminator": b("patchgan", s, in_channels=6, ndf=ndf, n_layers=cfg["n_layers_d"], name="discriminator"),
+    }
+
+
+def _cyclegan_nets(b, s, ngf, ndf, cfg):
+    return {
+        **{g: b("resnet", s, ngf=ngf, n_blocks=cfg["n_blocks"], name=g) for g in ("g_ab", "g_ba")},
+        **{
+            d: b("patchgan", s, in_channels=3, ndf=ndf, n_layers=cfg["n_layers_d"], norm="instance", name=d)
+            for d in ("d_a", "d_b")
+        },
+    }
+
+
+def _munit_nets(b, s, ngf, ndf, cfg):
+    munit = {"n_res": cfg.get("n_res", 4), "mlp_dim": cfg.get("mlp_dim", 256)}
+    return {
+        **{g: b("munit", s, dim=ngf, **munit, name=g) for g in ("gen_a", "gen_b")},
+        **{d: b("munit_dis", s, dim=ndf, num_scales=cfg["num_scales"], name=d) for d in ("dis_a", "dis_b")},
+    }
+
+
+def _bicyclegan_nets(b, s, ngf, ndf, cfg):
+    return {
+        "generator": b("bicycle_unet", s, ngf=ngf, num_downs=cfg["num_downs"], name="generator"),
+        "encoder": b("bicycle_encoder", s, ndf=ndf, n_blocks=cfg["n_blocks_e"], name="encoder"),
+        **{
+            d: b("bicycle_d", s, ndf=ndf, n_layers=cfg["n_layers_d"], name=d)
+            for d in ("discriminator", "discriminator2")
+        },
+    }
+
+
+def _unit_nets(b, s, ngf, ndf, cfg):
+    return {
+        **{g: b("unit", s, dim=ngf, n_res=cfg.get("n_res", 4), name=g) for g in ("gen_a", "gen_b")},
+        **{d: b("unit_dis", s, dim=ndf, num_scales=cfg["num_scales"], name=d) for d in ("dis_a", "dis_b")},
+    }
+
+
+def _cut_nets(b, s, ngf, ndf, cfg):
+    return {
+        "generator": b("cut", s, ngf=ngf, n_blocks=cfg["n_blocks"], name="generator"),
+        "discriminator": b("cut_dis", s, ndf=ndf, n_layers=cfg["n_layers_d"], name="discriminator"),
+    }
+
+
+def _discogan_nets(b, s, ngf, ndf, cfg):
+    return {
+        **{g: b("discogan", s, ngf=ngf, name=g) for g in ("g_ab", "g_ba")},
+        **{d: b("discogan_dis", s, ndf=ndf, name=d) for d in ("d_a", "d_b")},
+    }
+
+
+def _dualgan_nets(b, s, ngf, ndf, cfg):
+    return {
+        **{g: b("dualgan", s, gcn=ngf, num_downs=cfg["num_downs"], name=g) for g in ("g_ab", "g_ba")},
+        **{d: b("dualgan_globalgan", s, dcn=ndf, name=d) for d in ("d_a", "d_b")},
+    }
+
+
+def _distancegan_nets(b, s, ngf, ndf, cfg):
+    return {
+        **{g: b("distancegan", s, ngf=ngf, n_blocks=cfg["n_blocks"], name=g) for g in ("g_ab", "g_ba")},
+        **{d: b("distancegan_basic", s, ndf=ndf, n_layers=cfg["n_layers_d"], name=d) for d in ("d_a", "d_b")},
+    }
+
+
+#: model -> ``f(build_model, image_size, ngf, ndf, cfg) -> {name: keras.Model}``.
+NETWORK_BUILDERS = {
+    "colorize": _colorize_nets,
+    "pix2pix": _pix2pix_nets,
+    "cyclegan": _cyclegan_nets,
+    "munit": _munit_nets,
+    "bicyclegan": _bicyclegan_nets,
+    "unit": _unit_nets,
+    "cut": _cut_nets,
+    "fastcut": _cut_nets,
+    "discogan": _discogan_nets,
+    "dualgan": _dualgan_nets,
+    "distancegan": _distancegan_nets,
+}
+
+
 def build_networks(cfg):
     """Fresh networks for an :func:`arch_config` dict, keyed as the trainer's ``networks``.
 
     Optional keys (the benchmarks' small variants): ``n_blocks`` (CycleGAN), ``n_res`` and
-    ``mlp_dim`` (MUNIT; reference 4 and 256).
+    ``mlp_dim`` (MUNIT; reference 4 and 256; UNIT's ``n_res`` also 4). CUT's patch sampler F
+    is not among them: its trainer creates it from the generator's NCE layers.
     """
     from i2ilab.models.registry import build_model
 
-    s, ngf, ndf, model = cfg["image_size"], cfg["ngf"], cfg["ndf"], cfg["model"]
-    if model == "colorize":
-        return {"generator": build_model("unet", s, in_channels=1, out_channels=2, ngf=ngf, name="generator")}
-    if model == "pix2pix":
-        return {
-            "generator": build_model("unet", s, ngf=ngf, name="generator"),
-            "discriminator": build_model(
-                "patchgan", s, in_channels=6, ndf=ndf, n_layers=cfg["n_layers_d"], name="discriminator"
-            ),
-        }
-    if model == "cyclegan":
-        nets = {g: build_model("resnet", s, ngf=ngf, n_blocks=cfg["n_blocks"], name=g) for g in ("g_ab", "g_ba")}
-        for d in ("d_a", "d_b"):
-            nets[d] = build_model(
-                "patchgan", s, in_channels=3, ndf=ndf, n_layers=cfg["n_layers_d"], norm="instance", name=d
+    builder = NETWORK_BUILDERS[cfg["model"]]
+    return builder(build_model, cfg["image_size"], cfg["ngf"], cfg["ndf"], cfg)
+
+
+def _distancegan(training, nets, seed, cfg):
+    stats = [(cfg or {}).get(key) for key in ("stats_a", "stats_b")]
+    if None in stats:
+        if nets["d_b"] is not None:
+            raise ValueError(
+                "make_trainer('distancegan'): pass cfg with stats_a and stats_b (recipes.data_statistics) to train it."
             )
-        return nets
-    if model == "bicyclegan":
-        return {
-            "generator": build_model("bicycle_unet", s, ngf=ngf, num_downs=cfg["num_downs"], name="generator"),
-            "encoder": build_model("bicycle_encoder", s, ndf=ndf, n_blocks=cfg["n_blocks_e"], name="encoder"),
-            **{
-                d: build_model("bicycle_d", s, ndf=ndf, n_layers=cfg["n_layers_d"], name=d)
-                for d in ("discriminator", "discriminator2")
-            },
-        }
-    munit = {"n_res": cfg.get("n_res", 4), "mlp_dim": cfg.get("mlp_dim", 256)}
-    nets = {g: build_model("munit", s, dim=ngf, **munit, name=g) for g in ("gen_a", "gen_b")}
-    for d in ("dis_a", "dis_b"):
-        nets[d] = build_model("munit_dis", s, dim=ndf, num_scales=cfg["num_scales"], name=d)
-    return nets
+        stats = [(0.0, 1.0), (0.0, 1.0)]  # translation only: the distance term is never evaluated
+    shape = None if nets["d_b"] is None else tuple(nets["g_ab"].input_shape[1:])
+    return training.DistanceGAN(
+        nets["g_ab"], nets["d_b"], *stats, g_ba=nets["g_ba"], d_a=nets["d_a"], image_shape=shape, seed=seed
+    )
 
 
-def make_trainer(model, networks, seed=None):
+#: model -> ``f(i2ilab.training, networks, seed, cfg) -> trainer`` with the reference settings.
+TRAINER_BUILDERS = {
+    "colorize": lambda t, n, seed, cfg: t.Colorizer(n["generator"]),
+    "pix2pix": lambda t, n, seed, cfg: t.Pix2Pix(n["generator"], n["discriminator"], seed=seed),
+    "cyclegan": lambda t, n, seed, cfg: t.CycleGAN(n["g_ab"], n["g_ba"], n["d_a"], n["d_b"], seed=seed),
+    "munit": lambda t, n, seed, cfg: t.MUNIT(n["gen_a"], n["gen_b"], n["dis_a"], n["dis_b"], seed=seed),
+    "bicyclegan": lambda t, n, seed, cfg: t.BicycleGAN(
+        n["generator"], n["encoder"], n["discriminator"], n["discriminator2"], seed=seed
+    ),
+    "unit": lambda t, n, seed, cfg: t.UNIT(n["gen_a"], n["gen_b"], n["dis_a"], n["dis_b"], seed=seed),
+    "cut": lambda t, n, seed, cfg: t.CUT(n["generator"], n["discriminator"], cut_mode="CUT", seed=seed),
+    "fastcut": lambda t, n, seed, cfg: t.CUT(n["generator"], n["discriminator"], cut_mode="FastCUT", seed=seed),
+    "discogan": lambda t, n, seed, cfg: t.DiscoGAN(n["g_ab"], n["g_ba"], n["d_a"], n["d_b"]),
+    "dualgan": lambda t, n, seed, cfg: t.DualGAN(n["g_ab"], n["g_ba"], n["d_a"], n["d_b"], seed=seed),
+    "distancegan": _distancegan,
+}
+
+
+def make_trainer(model, networks, seed=None, cfg=None):
     """The (uncompiled) trainer of ``model`` around ``networks`` (a :func:`build_networks` dict),
-    with the reference loss settings. Without its discriminators (None) it can only translate."""
+    with the reference loss settings. Without its discriminators (None) it can only translate.
+
+    cfg: the :func:`arch_config` dict, for what the trainer needs besides networks (DistanceGAN's
+    ``stats_a``, ``stats_b``: :func:`data_statistics`; only a translating one goes without).
+    """
     from i2ilab import training
 
-    if model == "colorize":
-        return training.Colorizer(networks["generator"])
-    if model == "pix2pix":
-        return training.Pix2Pix(networks["generator"], networks["discriminator"], seed=seed)
-    if model == "cyclegan":
-        return training.CycleGAN(networks["g_ab"], networks["g_ba"], networks["d_a"], networks["d_b"], seed=seed)
-    if model == "bicyclegan":
-        return training.BicycleGAN(
-            networks["generator"], networks["encoder"], networks["discriminator"], networks["discriminator2"], seed=seed
-        )
-    return training.MUNIT(networks["gen_a"], networks["gen_b"], networks["dis_a"], networks["dis_b"], seed=seed)
+    return TRAINER_BUILDERS[model](training, networks, seed, cfg)
 
 
 def build_trainer(cfg, seed=0, lr=None):
     """A compiled trainer with fresh networks for an :func:`arch_config` dict.
 
-    lr: the learning rate of both optimizers (references' Adam); None keeps the trainer's
-    default (2e-4, MUNIT 1e-4).
+    lr: the learning rate of both optimizers; None keeps the trainer's default (2e-4, MUNIT and
+    UNIT 1e-4, DualGAN 5e-5). The optimizers stay the trainer's own (Adam; DualGAN's TF1RMSprop;
+    UNIT's and DiscoGAN's weight decay is in their step): only their rate is set.
     """
-    from i2ilab import training
-
-    trainer = make_trainer(cfg["model"], build_networks(cfg), seed=seed)
-    if lr is None:
-        trainer.compile()
-    else:
-        d_opt = None if cfg["model"] == "colorize" else training.default_adam(lr)
-        trainer.compile(g_optimizer=training.default_adam(lr), d_optimizer=d_opt)
+    trainer = make_trainer(cfg["model"], build_networks(cfg), seed=seed, cfg=cfg)
+    trainer.compile()
+    if lr is not None:
+        for opt in (trainer.g_optimizer, trainer.d_optimizer):
+            if opt is not None:
+                opt.learning_rate = float(lr)
     return trainer
+
+
+#: Training images per domain DistanceGAN's distance statistics are estimated from.
+STATS_IMAGES = 400
+
+
+def data_statistics(cfg, spec, saved=None, **options):
+    """``cfg`` with the statistics of the training data its trainer needs: DistanceGAN's
+    ``stats_a``, ``stats_b`` (``[mu, sigma]`` of :func:`i2ilab.training.distancegan.distance_statistics`
+    with ``group=2``, the reference's batches of 2, on up to :data:`STATS_IMAGES` training images
+    per domain in file order, resized without jitter, in [-1, 1]); other models' ``cfg`` unchanged.
+
+    saved: the config of a checkpoint being resumed; its statistics are kept, so the resumed
+    trainer is the one that was saved. options: :func:`training_data`'s ``load_size``,
+    ``n_train``, ``data_dir``, ``skip_bad``.
+    """
+    if cfg["model"] != "distancegan":
+        return cfg
+    if saved and saved.get("stats_a") is not None and saved.get("stats_b") is not None:
+        return {**cfg, "stats_a": list(saved["stats_a"]), "stats_b": list(saved["stats_b"])}
+    import numpy as np
+
+    from i2ilab.training.distancegan import distance_statistics
+
+    load, _ = _data_source(cfg["model"], spec, cfg["image_size"], **options)
+    images = ([], [])
+    for a, b in load("train", batch_size=2, shuffle=False, jitter=False, cache=False, seed=0):
+        images[0].append(np.asarray(a))
+        images[1].append(np.asarray(b))
+        if 2 * len(images[0]) >= STATS_IMAGES:
+            break
+    stats = {}
+    for key, batches in zip(("stats_a", "stats_b"), images, strict=True):
+        x = np.concatenate(batches) if batches else np.zeros((0, 1), "float32")
+        if len(x) < 4:
+            raise UsageError(
+                f"--data {spec}: distancegan needs at least 4 training images per domain for its distance "
+                f"statistics, found {len(x)}; use more images (--n-train for synthetic data)."
+            )
+        chunk = max(1, 2**26 // (len(x) * x[0].size))  # rows of the distance matrix: ~256 MB at once
+        stats[key] = list(distance_statistics(x, max_items=STATS_IMAGES // 2, group=2, chunk=chunk))
+    return {**cfg, **stats}
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -326,6 +542,48 @@ def dataset_loader(model):
     if model == "colorize":
         return data.colorization_dataset
     return data.unpaired_dataset
+
+
+def _data_source(model, spec, image_size, load_size=None, direction="AtoB", n_train=512, data_dir=None, skip_bad=False):
+    """``(load, description)`` of ``model``'s data ``spec`` (:func:`training_data`), with
+    ``load(split, **loader options)`` the dataset of one split."""
+    from i2ilab import data
+
+    load_size = load_size or default_load_size(image_size)
+    common = dict(image_size=image_size, load_size=load_size)
+    if model in PAIRED:
+        common["direction"] = direction
+    elif direction != "AtoB":
+        raise UsageError(f"--direction applies to paired data ({', '.join(PAIRED)}) only, not to {model}.")
+    if spec.startswith("tfds:"):
+        if model not in UNPAIRED:
+            raise UsageError(
+                f"--data {spec}: tensorflow-datasets sets are unpaired (CycleGAN format); "
+                f"{model} needs a folder dataset or --data synthetic."
+            )
+
+        def load_tfds(split, **kw):
+            return data.tfds_unpaired(spec[5:], split=split, data_dir=data_dir, **common, **kw)
+
+        return load_tfds, spec
+    if spec == "synthetic":
+        root = data.synthetic_root(SYNTHETIC[model], image_size=image_size, n_train=n_train, seed=0)
+        desc = f"synthetic {SYNTHETIC[model]} ({root})"
+    else:
+        root = pathlib.Path(spec).expanduser()
+        if not root.is_dir():
+            raise UsageError(
+                f"--data {spec}: no such folder. Pass --data synthetic, a dataset folder "
+                "(pix2pix, bicyclegan: train/ and test/ with A|B images side by side; unpaired models: "
+                "trainA/ trainB/ testA/ testB/; colorize: train/ test/ of RGB images), or "
+                "tfds:NAME (e.g. tfds:cycle_gan/horse2zebra)."
+            )
+        desc = str(root)
+
+    def load(split, **kw):
+        return dataset_loader(model)(root, split=split, skip_bad=skip_bad, **common, **kw)
+
+    return load, desc
 
 
 def training_data(
@@ -344,7 +602,8 @@ def training_data(
     """``(training dataset, sample batch (x, y), description)`` of ``model`` on ``spec``.
 
     spec: ``"synthetic"`` (the model's built-in set, ``n_train`` images), a dataset folder, or
-    ``"tfds:NAME"`` (unpaired sets, ``data_dir`` their tensorflow-datasets folder). The training
+    ``"tfds:NAME"`` (unpaired sets, :data:`UNPAIRED` models; ``data_dir`` their
+    tensorflow-datasets folder). The training
     set is shuffled with ``seed`` and has full batches of ``batch_size`` only (a static batch
     for the compiled step, no 1-image tail skewing BatchNorm); the sample batch holds
     ``samples`` fixed images of the test split (else val, else train) for the sample grids.
@@ -353,41 +612,7 @@ def training_data(
     """
     from i2ilab import data
 
-    load_size = load_size or default_load_size(image_size)
-    common = dict(image_size=image_size, load_size=load_size)
-    if model in PAIRED:
-        common["direction"] = direction
-    elif direction != "AtoB":
-        raise UsageError(f"--direction applies to paired data ({', '.join(PAIRED)}) only, not to {model}.")
-    if spec.startswith("tfds:"):
-        if model not in ("cyclegan", "munit"):
-            raise UsageError(
-                f"--data {spec}: tensorflow-datasets sets are unpaired (CycleGAN format); "
-                f"{model} needs a folder dataset or --data synthetic."
-            )
-
-        def load(split, **kw):
-            return data.tfds_unpaired(spec[5:], split=split, data_dir=data_dir, **common, **kw)
-
-        desc = spec
-    else:
-        if spec == "synthetic":
-            root = data.synthetic_root(SYNTHETIC[model], image_size=image_size, n_train=n_train, seed=0)
-            desc = f"synthetic {SYNTHETIC[model]} ({root})"
-        else:
-            root = pathlib.Path(spec).expanduser()
-            if not root.is_dir():
-                raise UsageError(
-                    f"--data {spec}: no such folder. Pass --data synthetic, a dataset folder "
-                    "(pix2pix: train/ and test/ with A|B images side by side; CycleGAN/MUNIT: "
-                    "trainA/ trainB/ testA/ testB/; colorize: train/ test/ of RGB images), or "
-                    "tfds:NAME (e.g. tfds:cycle_gan/horse2zebra)."
-                )
-            desc = str(root)
-
-        def load(split, **kw):
-            return dataset_loader(model)(root, split=split, skip_bad=skip_bad, **common, **kw)
-
+    load, desc = _data_source(model, spec, image_size, load_size, direction, n_train, data_dir, skip_bad)
     try:
         train = load("train", batch_size=batch_size, shuffle=True, seed=seed, drop_remainder=True)
     except data.DataError as err:

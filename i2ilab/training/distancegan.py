@@ -64,7 +64,8 @@ class DistanceGAN(GANTrainer):
             (:func:`i2ilab.models.distancegan_generator`, :func:`~i2ilab.models.distancegan_discriminator`).
         stats_a, stats_b: ``(mu, sigma)`` of each domain's pairwise distances
             (:func:`distance_statistics` with ``group=2`` reproduces the reference's estimate).
-        g_ba, d_a: the B -> A pair, for the two-sided variant (both or neither).
+        g_ba, d_a: the B -> A pair, for the two-sided variant (both or neither; without the
+            discriminators, d_b and d_a None, the trainer only translates and g_ba alone will do).
         lambda_distance_a, lambda_distance_b: 1 and 1.
         lambda_cycle: 0 (off, the reference's default); 10 with ``--use_cycle_loss``.
         normalize_distances: False is ``--unnormalized_distances``.
@@ -91,7 +92,7 @@ class DistanceGAN(GANTrainer):
         seed=None,
         **kwargs,
     ):
-        if (g_ba is None) != (d_a is None):
+        if (g_ba is None) != (d_a is None) and d_b is not None:
             raise ValueError("DistanceGAN: pass both g_ba and d_a (two-sided) or neither (one-sided).")
         if lambda_cycle and g_ba is None:
             raise ValueError("DistanceGAN: lambda_cycle > 0 needs the B -> A generator (pass g_ba and d_a).")
