@@ -313,19 +313,23 @@ class Translator:
             raise UsageError(f"--n-samples {n} must be >= 1.")
         return self._trainer.sample_z(n, seed)
 
+    def _with_codes(self, rgb, codes):
+        """G(rgb, z) for each code of ``codes`` (K, nz): (K, H, W, 3) in [-1, 1]."""
+        x = prepare_input(rgb, self.net, False, self.multiple)[None]
+        return self._trainer.translate(np.repeat(x, len(codes), axis=0), codes)
+
     def outputs(self, rgb):
         """``{file suffix: rgb}``: every output of one RGB input in [-1, 1] (one without a code)."""
         if self.codes is None:
             return {"": self(rgb)}
-        x = prepare_input(rgb, self.net, False, self.multiple)[None]
-        images = self._trainer.translate(np.repeat(x, len(self.codes), axis=0), self.codes)
+        images = self._with_codes(rgb, self.codes)
         if len(images) == 1:
             return {"": images[0]}
         return {f"_z{k + 1}": image for k, image in enumerate(images)}
 
     def __call__(self, rgb):
         if self.codes is not None:
-            return next(iter(self.outputs(rgb).values()))
+            return self._with_codes(rgb, self.codes[:1])[0]  # the first code's output
         if self.model in recipes.TRAINER_TRANSLATES:
             rgb = resize(rgb, self.multiple, self.multiple)
             return self._trainer.translate(rgb[None], self.direction)[0]

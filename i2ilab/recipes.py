@@ -322,10 +322,6 @@ def run_options(args, cfg):
 
 
 # ------------------------------------------------------------------------------------ networks
-def _pair(build, names, **kw):
-    return {name: build(name=name, **kw) for name in names}
-
-
 def _colorize_nets(b, s, ngf, ndf, cfg):
     return {"generator": b("unet", s, in_channels=1, out_channels=2, ngf=ngf, name="generator")}
 
