@@ -40,7 +40,7 @@ SYNTHETIC = {
     "pix2pix": "labels2photo",
     "cyclegan": "day2night",
     "munit": "styles",
-    "bicyclegan": "edges2objects",
+    "bicyclegan": "edges2palette",
     **{model: "day2night" for model in UNPAIRED if model not in ("cyclegan", "munit")},
 }
 #: The generators and discriminators of each model's trainer (the keys of :func:`build_networks`).

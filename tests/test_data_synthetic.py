@@ -213,3 +213,29 @@ def test_command_line(tmp_path, capsys):
     )
     assert len(list((tmp_path / "e" / "train").glob("*.png"))) == 2
     assert "written to" in capsys.readouterr().out
+
+
+def test_edges2palette_leaves_only_the_colour_free_and_writes_the_true_outputs(tmp_path):
+    """The edges fix the object; its colour is one of 4, equally likely, and the 4 true outputs
+    differ only inside the object, by its colour (the set BicycleGAN's diversity is measured on)."""
+    g = synthetic.generate("edges2palette", 200, image_size=32, seed=0)
+    outputs, colour = g["all_outputs"], g["colour"]
+    assert outputs.shape == (200, 4, 32, 32, 3)
+    np.testing.assert_array_equal(outputs[np.arange(200), colour], g["B"])
+    shares = np.bincount(colour, minlength=4) / 200
+    assert shares.min() > 0.15, shares
+    inside = g["labels"] == 1
+    spread = outputs.std(axis=1).max(axis=-1)  # (n, S, S): how much the 4 outputs differ per pixel
+    assert spread[~inside].max() == 0.0 and spread[inside].min() > 0.1
+    # The edges are the object's outline: black on white, on the mask's boundary only.
+    dark = g["A"][..., 0] < 0
+    assert dark.any(axis=(1, 2)).all() and (dark.mean(axis=(1, 2)) < 0.25).all()
+    # Written: A|B pairs, the 4 true outputs of every test image, each image's colour.
+    root = synthetic.write_synthetic("edges2palette", tmp_path / "p", n_train=4, n_test=3, image_size=16, seed=1)
+    test = synthetic.generate("edges2palette", 3, image_size=16, seed=1, split="test")
+    for k in range(4):
+        np.testing.assert_array_equal(synthetic.load_images(root, f"test_true/colour{k}"), test["all_outputs"][:, k])
+    ids = json.loads((root / "colours.json").read_text())
+    assert ids["names"] == list(synthetic.PALETTE_NAMES) and ids["test"] == test["colour"].tolist()
+    assert len(ids["train"]) == 4
+    assert synthetic.read_meta(root)["format"] == "pix2pix"

@@ -121,3 +121,23 @@ def test_vgg16_features_come_from_the_given_weights_file_with_vgg_preprocessing(
         keras.ops.convert_to_numpy(features[2]), keras.ops.convert_to_numpy(taps(caffe)), rtol=1e-4, atol=1e-3
     )
     assert feature_distance(model)(images, images[::-1]).shape == (2,)
+
+
+def test_multimodal_scores_tell_a_collapsed_a_blurry_and_a_faithful_sampler_apart():
+    from i2ilab.data import generate
+    from i2ilab.metrics import multimodal_scores
+
+    g = generate("edges2palette", 6, image_size=16, seed=0, split="test")
+    truth = g["all_outputs"]  # (6, 4, 16, 16, 3)
+    perfect = multimodal_scores(truth, truth)
+    assert perfect["coverage"] == 1.0 and perfect["fidelity"] == 0.0 and perfect["relative_diversity"] == 1.0
+    half = multimodal_scores(truth[:, [0, 1, 0, 1]], truth)
+    assert half["coverage"] == 0.5 and half["fidelity"] == 0.0 and 0 < half["relative_diversity"] < 1
+    collapsed = multimodal_scores(np.repeat(truth[:, :1], 5, axis=1), truth)
+    assert collapsed["diversity"] == 0.0 and collapsed["coverage"] == 0.25 and collapsed["fidelity"] == 0.0
+    blurry = multimodal_scores(np.repeat(truth.mean(axis=1, keepdims=True), 2, axis=1), truth)
+    assert blurry["diversity"] == 0.0 and blurry["fidelity"] > 0.1
+    by_hand = np.abs(truth[:, :, None] - truth[:, None]).mean(axis=(3, 4, 5)).sum(axis=(1, 2)) / 12
+    np.testing.assert_allclose(perfect["true_diversity"], by_hand.mean())
+    with pytest.raises(ValueError, match="same N inputs"):
+        multimodal_scores(truth[:3], truth)

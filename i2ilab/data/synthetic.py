@@ -18,6 +18,13 @@ loaders are what labs and tests exercise:
   texture, and a flat L1 output loses those classes: the FCN-score of experiments/pix2pix_tables).
 - "edges2objects" (pix2pix format, A = black edges on white | B = object): one filled object
   with inner details, of random colour (so the edges do not determine it, as in edges2shoes).
+- "edges2palette" (pix2pix format, for BicycleGAN): the edges of one plain object (ellipse,
+  rectangle or triangle); the object is filled with one of 4 palette colours (PALETTE_NAMES),
+  equally likely, with a shading that depends only on the shape. The edges leave the colour
+  free and nothing else: the true set of outputs of an input is exactly its 4 renderings, given
+  by `generate` as "all_outputs" and written to `test_true/colour<k>/`, with each image's colour
+  index in `colours.json`, so diversity, coverage of the true outputs and fidelity can be measured
+  (`i2ilab.metrics.multimodal_scores`).
 - "day2night" (CycleGAN format): sky, ground and shapes rendered with a day and a night palette.
   Every test image's true counterpart in the other domain is written to `testA_true/`
   (night version of each testA scene) and `testB_true/` (day version of each testB scene), with
@@ -51,7 +58,7 @@ import numpy as np
 from i2ilab.color import lab_to_rgb_np
 
 VERSION = 1
-PAIRED = ("labels2photo", "edges2objects")
+PAIRED = ("labels2photo", "edges2objects", "edges2palette")
 UNPAIRED = ("day2night", "day2night_ambiguous", "styles")
 FOLDER = ("colors",)
 NAMES = PAIRED + UNPAIRED + FOLDER
@@ -285,6 +292,38 @@ def _render_edges2objects(rng, size):
 
 
 # ---------------------------------------------------------------------------------------------
+# edges2palette: one input, exactly 4 true outputs
+PALETTE_NAMES = ("red", "green", "blue", "yellow")
+_PALETTE = np.array([(215, 45, 40), (40, 165, 60), (45, 75, 215), (240, 200, 35)], np.float32) / 255
+
+
+def _render_edges2palette(rng, size):
+    """Edges of one object; B = the object in a random palette colour; all_outputs (4, S, S, 3)."""
+    y, x = _grid(size)
+    cy, cx = 0.5 + rng.uniform(-0.08, 0.08, size=2)
+    kind = rng.integers(3)
+    if kind == 0:
+        body = _ellipse(y, x, cy, cx, rng.uniform(0.22, 0.4), rng.uniform(0.22, 0.4))
+    elif kind == 1:
+        body = _rect(y, x, cy, cx, rng.uniform(0.18, 0.34), rng.uniform(0.18, 0.34))
+    else:
+        body = _triangle(y, x, cy, cx, rng.uniform(0.28, 0.4))
+    labels = body.astype(np.uint8)
+    colour = int(rng.integers(len(PALETTE_NAMES)))
+    shade = (1.0 - 0.25 * ((y - cy) + (x - cx)))[..., None]
+    outputs = np.where(body[None, ..., None], _PALETTE[:, None, None, :] * shade[None], 1.0)
+    all_outputs = np.stack([_to_u8(o) for o in outputs])
+    edges = np.where(_boundaries(labels, max(1, round(size / 64))), 0, 255).astype(np.uint8)
+    return {
+        "A": np.repeat(edges[..., None], 3, axis=-1),
+        "B": all_outputs[colour],
+        "labels": labels,
+        "colour": colour,
+        "all_outputs": all_outputs,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
 # day2night, day2night_ambiguous, styles: one scene, several renderings
 SCENE_CLASSES = ("sky", "ground", "square", "circle", "triangle")
 _DAY = np.array([(120, 180, 235), (80, 160, 70), (210, 50, 40), (245, 200, 30), (50, 80, 210)], np.float32) / 255
@@ -380,6 +419,7 @@ _RENDER = {
     "colors": _render_colors,
     "labels2photo": _render_labels2photo,
     "edges2objects": _render_edges2objects,
+    "edges2palette": _render_edges2palette,
     "day2night": _render_day2night,
     "day2night_ambiguous": lambda rng, size: _render_day2night(rng, size, ambiguous=True),
     "styles": _render_styles,
@@ -410,7 +450,8 @@ def generate(name, n, image_size=32, seed=0, split="train", shared_colors=False)
 
     Keys: "colors" -> rgb, labels (n, S, S) class ids; "labels2photo" -> A (colour label map),
     B (photo), labels; "edges2objects" -> A (edges), B (object), labels (0 background, 1 body,
-    2 detail); "day2night", "day2night_ambiguous" -> A (day), B (the same scene by night: the true
+    2 detail); "edges2palette" -> A (edges), B (the object in one palette colour), colour (n,)
+    its index, all_outputs (n, 4, S, S, 3) the 4 true outputs, labels (0 background, 1 object); "day2night", "day2night_ambiguous" -> A (day), B (the same scene by night: the true
     counterpart), labels; "styles" -> A (day), B (a random style), style (n,) ids, all_styles
     (n, 4, S, S, 3) the scene in every style, labels. split picks the random stream ("train",
     "test", "trainA", ...), as in the written sets. shared_colors (labels2photo only, default off):
@@ -424,7 +465,7 @@ def generate(name, n, image_size=32, seed=0, split="train", shared_colors=False)
     out = {}
     for key in samples[0]:
         stacked = np.stack([np.asarray(s[key]) for s in samples])
-        if key in ("labels", "style"):
+        if key in ("labels", "style", "colour"):
             out[key] = stacked.astype(np.int32)
         else:
             out[key] = _scaled(stacked)
@@ -447,6 +488,8 @@ def _classes(name):
         return [{"id": i, "name": c, "label_color": list(PHOTO_LABEL_COLORS[i])} for i, c in enumerate(PHOTO_CLASSES)]
     if name == "edges2objects":
         return [{"id": i, "name": c} for i, c in enumerate(("background", "body", "detail"))]
+    if name == "edges2palette":
+        return [{"id": i, "name": c} for i, c in enumerate(("background", "object"))]
     if name == "day2night_ambiguous":
         return [
             {"id": i, "name": c, "day": _to_u8(_AMB_DAY[i]).tolist(), "night": _to_u8(_AMB_NIGHT[i]).tolist()}
@@ -463,6 +506,9 @@ _DESCRIPTIONS = {
     "labels2photo": "pix2pix format A|B, A = colour-coded labels, B = photo (AtoB = labels -> photo); "
     "labels/<split>/ class ids",
     "edges2objects": "pix2pix format A|B, A = edges, B = object (AtoB = edges -> object)",
+    "edges2palette": "pix2pix format A|B, A = edges, B = the object in one of 4 palette colours "
+    "(colours.json: each image's index); test_true/colour<k>/ = every test object in colour k; "
+    "labels/<split>/ object masks",
     "day2night": "CycleGAN format, A = day, B = night; testA_true/ = night version of testA, "
     "testB_true/ = day version of testB; labels/<split>/ class ids",
     "day2night_ambiguous": "CycleGAN format like day2night; objects are circles told apart only by colour; "
@@ -488,7 +534,8 @@ def write_synthetic(
     colors: train/, test/, labels/{train,test}/. labels2photo, edges2objects: train/, test/ with
     A|B images of size (S, 2S); labels/{train,test}/ for labels2photo. day2night(_ambiguous),
     styles: trainA/, trainB/, testA/, testB/, labels/<split>/, testA_true/ and testB_true/
-    (styles: testA_true/style<k>/ and styles.json). meta.json (written last) describes the set,
+    (styles: testA_true/style<k>/ and styles.json); edges2palette: labels/, test_true/colour<k>/ and
+    colours.json. meta.json (written last) describes the set,
     its classes and palettes. progress: tqdm bar (None: only for more than 2000 images).
     shared_colors: labels2photo only, see `generate`; recorded in meta.json.
     """
@@ -505,7 +552,7 @@ def write_synthetic(
     bar = tqdm(
         total=total, desc=f"writing {name}", unit="img", disable=not (progress or (progress is None and total > 2000))
     )
-    styles_used = {}
+    styles_used, colours_used = {}, {}
     for split, count in jobs:
         domain = split[-1] if name in UNPAIRED else None
         out = root / split
@@ -518,6 +565,9 @@ def write_synthetic(
         if name == "styles" and split == "testA":
             for k in range(len(STYLE_NAMES)):
                 (root / "testA_true" / f"style{k}").mkdir(parents=True, exist_ok=True)
+        if name == "edges2palette" and split == "test":
+            for k in range(len(PALETTE_NAMES)):
+                (root / "test_true" / f"colour{k}").mkdir(parents=True, exist_ok=True)
         for i in range(count):
             if name == "styles":
                 s = _render_styles(_rng(seed, split, i), image_size, all_styles=split == "testA")
@@ -528,6 +578,11 @@ def write_synthetic(
                 _save_png(out / fname, s["rgb"])
             elif name in PAIRED:
                 _save_png(out / fname, np.concatenate([s["A"], s["B"]], axis=1))
+                if name == "edges2palette":
+                    colours_used.setdefault(split, []).append(s["colour"])
+                    if split == "test":
+                        for k, img in enumerate(s["all_outputs"]):
+                            _save_png(root / "test_true" / f"colour{k}" / fname, img)
             else:
                 other = "B" if domain == "A" else "A"
                 _save_png(out / fname, s[domain])
@@ -545,6 +600,8 @@ def write_synthetic(
     bar.close()
     if name == "styles":
         (root / "styles.json").write_text(json.dumps({"names": list(STYLE_NAMES), **styles_used}, indent=1))
+    if name == "edges2palette":
+        (root / "colours.json").write_text(json.dumps({"names": list(PALETTE_NAMES), **colours_used}, indent=1))
     meta = {
         "name": name,
         "version": VERSION,

@@ -3,7 +3,8 @@
 - segmentation: FCN-score (pix2pix section 4.2) with a small trainable segmenter, confusion-matrix
   scores, colour-coded label maps -> integer classes.
 - fid_kid: FID and KID on features of a pluggable keras.Model (Inception-v3 from a local weights file).
-- diversity: mean pairwise distance of several outputs for one input (MUNIT's LPIPS protocol).
+- diversity: mean pairwise distance of several outputs for one input (MUNIT's LPIPS protocol);
+  coverage and fidelity against a known set of true outputs.
 - color: colourfulness, saturation histogram, Lab chroma (colorization lab).
 - image: PSNR and SSIM in keras.ops.
 No function here downloads anything; missing weight files raise FileNotFoundError saying how to get them.
@@ -14,6 +15,7 @@ from i2ilab.metrics.diversity import (
     diversity_score,
     feature_distance,
     mean_pairwise_distance,
+    multimodal_scores,
     pixel_l1_distance,
     vgg16_feature_model,
 )
@@ -49,6 +51,7 @@ __all__ = [
     "diversity_score",
     "feature_distance",
     "mean_pairwise_distance",
+    "multimodal_scores",
     "pixel_l1_distance",
     "vgg16_feature_model",
     "extract_features",

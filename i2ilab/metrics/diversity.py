@@ -18,6 +18,10 @@ The published LPIPS is a PyTorch network (AlexNet/VGG from torchvision plus lear
 weights); Keras's VGG16 weights differ from torchvision's, so even with LPIPS's linear weights
 passed as channel_weights the numbers here approximate LPIPS and are comparable across models
 judged with the same distance, not with the paper's 0.11.
+
+Where the true set of outputs of every input is known (the synthetic "edges2palette" set),
+`multimodal_scores` also measures coverage and fidelity, the two axes of BicycleGAN's Fig. 6
+(diversity vs realism): a collapsed model covers one true output, a blurry one is far from all.
 """
 
 import itertools
@@ -36,6 +40,7 @@ __all__ = [
     "vgg16_feature_model",
     "mean_pairwise_distance",
     "diversity_score",
+    "multimodal_scores",
 ]
 
 VGG16_WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -159,3 +164,43 @@ def diversity_score(sample_fn, inputs, num_samples=10, distance=pixel_l1_distanc
         scores.append(mean_pairwise_distance(samples[:, i], distance))
         progress.update(i + 1)
     return float(np.mean(scores))
+
+
+def multimodal_scores(samples, true_outputs, distance=pixel_l1_distance):
+    """Diversity, coverage and fidelity of sampled outputs against each input's true set.
+
+    samples: (N, K, H, W, C), K >= 2 outputs per input (e.g. K random codes); true_outputs:
+    (N, T, H, W, C), the T true outputs of each input (synthetic ``all_outputs``); [-1, 1].
+    Returns a dict of floats, each averaged over the N inputs:
+
+    - ``diversity``: mean pairwise distance of the K samples (0 for a deterministic model);
+    - ``true_diversity``: the same of the T true outputs; ``relative_diversity`` the ratio;
+    - ``coverage``: the share of the T true outputs that are the nearest true output of at
+      least one sample (1/T for a model that always gives one of them);
+    - ``fidelity``: the mean distance from each sample to its nearest true output (0 when every
+      sample is a true output; a grey mean of the true outputs scores high).
+    """
+    samples, true_outputs = np.asarray(samples), np.asarray(true_outputs)
+    if samples.ndim != 5 or true_outputs.ndim != 5 or samples.shape[0] != true_outputs.shape[0]:
+        raise ValueError(
+            f"multimodal_scores: samples {samples.shape} and true_outputs {true_outputs.shape} must be "
+            "(N, K, H, W, C) and (N, T, H, W, C) for the same N inputs."
+        )
+    if samples.shape[2:] != true_outputs.shape[2:]:
+        raise ValueError(f"multimodal_scores: image shapes differ, {samples.shape[2:]} vs {true_outputs.shape[2:]}.")
+    k, t = samples.shape[1], true_outputs.shape[1]
+    diversity, true_diversity, coverage, fidelity = [], [], [], []
+    for outs, truth in zip(samples, true_outputs, strict=True):
+        diversity.append(mean_pairwise_distance(outs, distance))
+        true_diversity.append(mean_pairwise_distance(truth, distance) if t > 1 else 0.0)
+        d = distance(np.repeat(outs, t, axis=0), np.tile(truth, (k, 1, 1, 1))).reshape(k, t)
+        coverage.append(len(set(d.argmin(axis=1).tolist())) / t)
+        fidelity.append(float(d.min(axis=1).mean()))
+    scores = {
+        "diversity": float(np.mean(diversity)),
+        "true_diversity": float(np.mean(true_diversity)),
+        "coverage": float(np.mean(coverage)),
+        "fidelity": float(np.mean(fidelity)),
+    }
+    scores["relative_diversity"] = scores["diversity"] / scores["true_diversity"] if scores["true_diversity"] else 0.0
+    return scores
