@@ -297,51 +297,13 @@ VARIANTS = {
     "tconv-subpixel": "stride-2 transposed convs (4x4 p1; 3x3 p1 op1) as one small conv per output phase, interleaved",
     "in-onepass": "instance norm / AdaIN statistics from E[x] and E[x^2] in one pass, fused scale-shift",
     "adam-xla": "TensorFlow: each optimizer update compiled with XLA (one fused loop per variable)",
-    "adam-fused": "TensorFlow: Adam as the fused ResourceApplyAdam kernel (same formula as Keras' Adam)",
+    "adam-keras": "TensorFlow: Keras' own Adam update instead of i2ilab's fused ResourceApplyAdam (same formula)",
 }
 
 
-def _plain_adam(optimizer):
-    """A keras Adam whose update is exactly ResourceApplyAdam's (no extras that Keras adds)."""
-    import keras
-
-    return (
-        type(optimizer) is keras.optimizers.Adam
-        and not optimizer.amsgrad
-        and not optimizer.weight_decay
-        and optimizer.clipnorm is None
-        and optimizer.global_clipnorm is None
-        and optimizer.clipvalue is None
-        and not optimizer.use_ema
-        and not optimizer.gradient_accumulation_steps
-    )
-
-
-def _adam_fused(original):
-    import tensorflow as tf
-
+def _adam_keras(original):
     def apply_gradients(optimizer, grads, variables):
-        if not _plain_adam(optimizer):
-            return original(optimizer, grads, variables)
-        step = tf.cast(optimizer.iterations + 1, "float32")
-        kwargs = dict(
-            beta1_power=tf.pow(tf.constant(optimizer.beta_1, "float32"), step),
-            beta2_power=tf.pow(tf.constant(optimizer.beta_2, "float32"), step),
-            lr=tf.cast(optimizer.learning_rate, "float32"),
-            beta1=tf.constant(optimizer.beta_1, "float32"),
-            beta2=tf.constant(optimizer.beta_2, "float32"),
-            epsilon=tf.constant(optimizer.epsilon, "float32"),
-        )
-        for grad, variable in zip(grads, variables, strict=False):
-            index = optimizer._get_variable_index(variable)
-            tf.raw_ops.ResourceApplyAdam(
-                var=variable._value.handle,
-                m=optimizer._momentums[index]._value.handle,
-                v=optimizer._velocities[index]._value.handle,
-                grad=tf.cast(grad, "float32"),
-                **kwargs,
-            )
-        optimizer.iterations.assign_add(1)
+        optimizer.apply(grads, variables)
 
     return apply_gradients
 
@@ -505,7 +467,7 @@ class applied_variants:
 
         backend = keras.backend.backend()
         for name in self.names:
-            if name in ("inter-op-1", "no-remapper", "adam-xla", "adam-fused") and backend != "tensorflow":
+            if name in ("inter-op-1", "no-remapper", "adam-xla", "adam-keras") and backend != "tensorflow":
                 raise ValueError(f"--variant {name} applies to the tensorflow backend only.")
             if name == "inter-op-1":
                 import tensorflow as tf
@@ -525,10 +487,10 @@ class applied_variants:
             elif name in ("tconv-same", "tconv-subpixel"):
                 mode = name.split("-")[1]
                 self._patch(layers.ConvTransposeBlock, "call", _tconv_call(layers.ConvTransposeBlock.call, mode))
-            elif name in ("adam-xla", "adam-fused"):
+            elif name in ("adam-xla", "adam-keras"):
                 from i2ilab.training import backend as shim
 
-                make = _adam_xla if name == "adam-xla" else _adam_fused
+                make = _adam_xla if name == "adam-xla" else _adam_keras
                 self._patch(shim, "apply_gradients", make(shim.apply_gradients))
             elif name == "in-onepass":
                 self._patch(layers.InstanceNormalization, "call", _instance_norm_call)

@@ -25,6 +25,7 @@ def test_every_hook_has_a_test():
         "has_schedule",
         "check_distributed",
         "sync_state",
+        "apply_gradients",
     }
     assert set(backend.PRIVATE_KERAS) == tested
 
@@ -99,3 +100,54 @@ def test_sync_state_reads_the_jax_fit_state():
         np.ones((4, 2), "float32"), np.ones((4, 1), "float32"), batch_size=2, epochs=1, verbose=0, callbacks=[Probe()]
     )
     assert seen == [backend.BACKEND == "jax"] * 2
+
+
+@pytest.mark.skipif(backend.BACKEND != "tensorflow", reason="the fused Adam kernel is TensorFlow's")
+def test_apply_gradients_fused_adam_equals_keras_adam():
+    """TensorFlow: a plain keras Adam steps through ResourceApplyAdam; 20 compiled steps with a
+    schedule, the optimizer built lazily inside the compiled step, equal Keras' own update to
+    float rounding (the same slots and iteration count); Adam with extras keeps Keras' update."""
+    _pinned("apply_gradients")
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 8)).astype("float32"), rng.normal(size=(32, 3)).astype("float32")
+
+    def train(make_optimizer, fused):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(3)])
+        optimizer = make_optimizer()
+        variables = model.trainable_variables
+
+        @tf.function
+        def step():
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean((model(x) - y) ** 2)
+            grads = tape.gradient(loss, variables)
+            if fused:
+                backend.apply_gradients(optimizer, grads, variables)
+            else:
+                optimizer.apply(grads, variables)
+
+        for _ in range(20):
+            step()
+        ops = [op.type for op in step.get_concrete_function().graph.get_operations()]
+        return model.get_weights(), [v.numpy() for v in optimizer.variables], ops
+
+    def adam():
+        return keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(1e-2, 3, 0.5), beta_1=0.5)
+
+    fused, keras_adam = train(adam, True), train(adam, False)
+    assert "ResourceApplyAdam" in fused[2] and "ResourceApplyAdam" not in keras_adam[2]
+    assert fused[1][0] == keras_adam[1][0] == 20  # the iteration counter
+    for a, b in zip(fused[0] + fused[1], keras_adam[0] + keras_adam[1], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert max(np.abs(a - b).max() for a, b in zip(fused[0], train(lambda: keras.optimizers.Adam(1e-2), True)[0])) > 0
+
+    def amsgrad():
+        return keras.optimizers.Adam(1e-2, amsgrad=True)
+
+    extra = train(amsgrad, True)
+    assert "ResourceApplyAdam" not in extra[2]
+    for a, b in zip(extra[0], train(amsgrad, False)[0], strict=True):
+        np.testing.assert_array_equal(a, b)
