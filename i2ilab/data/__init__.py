@@ -1,7 +1,7 @@
 """Data for i2ilab: tf.data loaders, Lab colour conversion, synthetic datasets, downloads.
 
 Loaders return batched tf.data datasets of 2-tuples of float32 NHWC images in [-1, 1]
-(colorization: L / 50 - 1 and ab / 110). See loaders.py, synthetic.py, download.py; the Lab
+(colorization: L / 50 - 1 and ab / 110; pix2pixHD: one-hot labels and instance ids). See loaders.py, synthetic.py, download.py; the Lab
 conversion is :mod:`i2ilab.color` (its names are re-exported here).
 The loaders (and so TensorFlow) are imported on first use, so the synthetic data and download
 tools start quickly.
@@ -21,7 +21,7 @@ from i2ilab.color import (
 from i2ilab.data.files import DataError, SplitNotFoundError
 from i2ilab.data.synthetic import generate, synthetic_root, write_synthetic
 
-_LOADERS = ("colorization_dataset", "paired_dataset", "tfds_unpaired", "unpaired_dataset")
+_LOADERS = ("colorization_dataset", "label_instance_dataset", "paired_dataset", "tfds_unpaired", "unpaired_dataset")
 
 
 def __getattr__(name):
@@ -38,6 +38,7 @@ __all__ = [
     "colorization_dataset",
     "generate",
     "l_ab_to_rgb",
+    "label_instance_dataset",
     "lab_to_rgb",
     "lab_to_rgb_np",
     "lab_to_rgb_tf",

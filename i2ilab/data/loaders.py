@@ -1,9 +1,12 @@
 """tf.data loaders for the pix2pix, CycleGAN and colorization datasets.
 
-Every loader returns a batched `tf.data.Dataset` of 2-tuples of float32 NHWC images:
+Every loader returns a batched `tf.data.Dataset` of 2-tuples of float32 NHWC images (pix2pixHD's
+label maps: one-hot float32 and int32 ids):
 - paired_dataset: (input, target), each (B, S, S, 3) in [-1, 1]   (pix2pix, arXiv:1611.07004)
 - unpaired_dataset / tfds_unpaired: (A, B), each (B, S, S, 3) in [-1, 1]   (CycleGAN, arXiv:1703.10593)
 - colorization_dataset: (L / 50 - 1 (B, S, S, 1), ab / 110 (B, S, S, 2))   (arXiv:1603.08511)
+- label_instance_dataset: ((one-hot labels (B, S, S, L), instance ids (B, S, S, 1) int32), photo
+  (B, S, S, 3) in [-1, 1])   (pix2pixHD, arXiv:1711.11585; labels resized nearest-neighbour)
 
 Preprocessing follows the references' "resize_and_crop" with flips (REFERENCE.md, shared
 defaults): bicubic resize to load_size x load_size (antialiased, like PIL's bicubic used by the
@@ -413,4 +416,160 @@ def colorization_dataset(
         convert=to_scaled_lab,
     )
     ds = stream.map(lambda lab: (lab[..., :1], lab[..., 1:]), num_parallel_calls=AUTOTUNE)
+    return _batch(ds, batch_size, drop_remainder)
+
+
+#: Cityscapes file-name endings dropped before label, instance and image files are matched
+#: (``aachen_000000_000019_gtFine_labelIds.png`` pairs with ``..._leftImg8bit.png``).
+NAME_SUFFIXES = ("_gtFine_labelIds", "_gtFine_instanceIds", "_leftImg8bit", "_labelIds", "_instanceIds")
+
+
+def _name_key(path):
+    stem = path.stem
+    for suffix in NAME_SUFFIXES:
+        if stem.endswith(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
+def _matched_files(root, split, kinds, skip_bad, min_size):
+    """``({kind: files}, largest side)`` of ``root/<split>_<kind>/``: checked (files.scan_images),
+    matched by name and size, in sorted order."""
+    found = {}
+    for kind in kinds:
+        folder = pathlib.Path(root) / f"{split}_{kind}"
+        files = list_images(folder, what=f"split {split!r}: folder")
+        files, sizes = scan_images(files, min_size=min_size, skip_bad=skip_bad, fix_hint=_crop_hint(min_size or 0))
+        found[kind] = {_name_key(f): (f, size) for f, size in zip(files, sizes, strict=True)}
+    keys = [sorted(found[kind]) for kind in kinds]
+    if skip_bad:
+        keys = [sorted(set.intersection(*(set(k) for k in keys)))] * len(kinds)
+    first = keys[0]
+    for kind, names in zip(kinds[1:], keys[1:], strict=True):
+        if names != first:
+            odd = sorted(set(first) ^ set(names))[:3]
+            raise DataError(
+                f"{pathlib.Path(root) / f'{split}_{kind}'} holds {len(names)} files and "
+                f"{pathlib.Path(root) / f'{split}_{kinds[0]}'} {len(first)}, with different names "
+                f"(e.g. {', '.join(odd)}); give every label map its {'instance map and ' if len(kinds) == 3 else ''}"
+                "photo of the same name."
+            )
+    for key in first:
+        sizes = {kind: found[kind][key][1] for kind in kinds}
+        if len(set(sizes.values())) > 1:
+            detail = ", ".join(f"{found[kind][key][0]} {w}x{h}" for kind, (w, h) in sizes.items())
+            raise DataError(
+                f"{key}: the label map, instance map and photo differ in size ({detail}); resize them alike."
+            )
+    largest = max(max(size) for _, size in found[kinds[0]].values())
+    return {kind: [found[kind][k][0] for k in first] for kind in kinds}, largest
+
+
+def _largest_label(paths):
+    """(largest id, its file) over 8-bit label maps, read with PIL in parallel."""
+    import concurrent.futures
+
+    import numpy as np
+    from PIL import Image
+
+    def top(path):
+        with Image.open(path) as img:
+            return int(np.asarray(img).max())
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        tops = list(pool.map(top, paths))
+    k = int(np.argmax(tops))
+    return tops[k], paths[k]
+
+
+def _resize_nearest(x, size):
+    return tf.image.resize(x, [size, size], method="nearest")
+
+
+def label_instance_dataset(
+    root,
+    split="train",
+    image_size=256,
+    n_classes=35,
+    batch_size=1,
+    shuffle=True,
+    seed=0,
+    jitter=True,
+    instances=True,
+    load_size=286,
+    *,
+    cache=None,
+    skip_bad=False,
+    drop_remainder=False,
+):
+    """pix2pixHD data (the Cityscapes layout of its ``aligned_dataset``): ``root/<split>_label/``
+    (8-bit PNG class ids), ``root/<split>_inst/`` (instance ids, 16-bit PNG as Cityscapes'
+    instanceIds: stuff = class id, things class_id * 1000 + k) and ``root/<split>_img/`` (photos),
+    matched by name (Cityscapes' ``_gtFine_labelIds`` / ``_gtFine_instanceIds`` / ``_leftImg8bit``
+    endings are ignored).
+
+    Returns batches ``((labels, instances), image)``: labels (B, S, S, n_classes) float32 one-hot,
+    instances (B, S, S, 1) int32, image (B, S, S, 3) float32 in [-1, 1]; ``instances=False`` (the
+    reference's ``--no_instance``) gives ``(labels, image)`` and reads no ``_inst`` folder. Labels
+    and instances are resized nearest-neighbour, the photo bicubic (as :func:`paired_dataset`);
+    jitter crops and flips all three alike. Raises DataError naming the folder or file for a
+    missing folder, unmatched files, or a label id >= n_classes (every label map is read once to
+    check it).
+    """
+    _check_args(image_size, load_size, jitter, batch_size)
+    if not isinstance(n_classes, int) or not 1 <= n_classes <= 256:
+        raise ValueError(f"n_classes must be an int from 1 to 256 (8-bit label maps), got {n_classes!r}.")
+    kinds = ("label", "inst", "img") if instances else ("label", "img")
+    files, largest_side = _matched_files(
+        root, split, kinds, skip_bad, image_size if jitter and load_size is None else None
+    )
+    largest, where = _largest_label(files["label"])
+    if largest >= n_classes:
+        raise DataError(
+            f"{where}: label id {largest} >= n_classes {n_classes}; pass the dataset's number of label ids, "
+            f"n_classes >= {largest + 1} (--n-classes {largest + 1} on the command line; Cityscapes has 35)."
+        )
+    n = len(files["label"])
+    resize_to = image_size if not jitter else load_size
+
+    def prepare(*paths):
+        label = tf.io.decode_png(tf.io.read_file(paths[0]), channels=1, dtype=tf.uint8)
+        img = _decode(paths[-1])
+        parts = [tf.cast(label, tf.int32)]
+        if instances:
+            parts.append(tf.cast(tf.io.decode_png(tf.io.read_file(paths[1]), channels=1, dtype=tf.uint16), tf.int32))
+        if resize_to is not None:
+            parts = [_resize_nearest(p, resize_to) for p in parts]
+            img = _resize_u8(img, resize_to)
+        return tf.concat([tf.cast(img, tf.int32), *parts], axis=-1)
+
+    side = resize_to or largest_side
+    if cache is None:
+        cache = n * side * side * (3 + len(kinds) - 1) * 4 <= AUTO_CACHE_BYTES
+    items = tf.data.Dataset.from_tensor_slices(tuple([str(f) for f in files[k]] for k in kinds))
+    if shuffle and not cache:
+        items = items.shuffle(min(n, 4096), seed=_sub_seed(seed, 0), reshuffle_each_iteration=True)
+    ds = items.map(prepare, num_parallel_calls=AUTOTUNE)
+    if skip_bad:
+        ds = ds.ignore_errors(log_warning=True)
+    if cache:
+        ds = ds.cache()
+        if shuffle:
+            ds = ds.shuffle(n, seed=_sub_seed(seed, 0), reshuffle_each_iteration=True)
+
+    def split_parts(stack):
+        stack.set_shape([image_size, image_size, 3 + len(kinds) - 1])
+        image = tf.cast(stack[..., :3], tf.float32) / 127.5 - 1.0
+        one_hot = tf.one_hot(stack[..., 3], n_classes, dtype=tf.float32)
+        if instances:
+            return (one_hot, stack[..., 4:5]), image
+        return one_hot, image
+
+    if jitter:
+        rnd = tf.data.Dataset.random(seed=_sub_seed(seed, 1), rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip((ds, rnd)).map(
+            lambda s, r: split_parts(_random_crop_flip(s, r, image_size)), num_parallel_calls=AUTOTUNE
+        )
+    else:
+        ds = ds.map(split_parts, num_parallel_calls=AUTOTUNE)
     return _batch(ds, batch_size, drop_remainder)

@@ -25,6 +25,12 @@ loaders are what labs and tests exercise:
   by `generate` as "all_outputs" and written to `test_true/colour<k>/`, with each image's colour
   index in `colours.json`, so diversity, coverage of the true outputs and fidelity can be measured
   (`i2ilab.metrics.multimodal_scores`).
+- "streets" (pix2pixHD / Cityscapes format `<split>_label/`, `<split>_inst/`, `<split>_img/`, plus
+  the pix2pix A|B format): sky, buildings, road and a row of 2-4 cars that touch or overlap. The
+  label map shows the cars as one blob; every car is its own instance (Cityscapes ids: stuff
+  pixels = class id, car k = 3 * 1000 + k) with its own colour, and a dark seam runs where two cars
+  meet, so only the instance boundary map tells the generator where one car ends and the next
+  starts (pix2pixHD section 3.3).
 - "day2night" (CycleGAN format): sky, ground and shapes rendered with a day and a night palette.
   Every test image's true counterpart in the other domain is written to `testA_true/`
   (night version of each testA scene) and `testB_true/` (day version of each testB scene), with
@@ -58,7 +64,7 @@ import numpy as np
 from i2ilab.color import lab_to_rgb_np
 
 VERSION = 1
-PAIRED = ("labels2photo", "edges2objects", "edges2palette")
+PAIRED = ("labels2photo", "edges2objects", "edges2palette", "streets")
 UNPAIRED = ("day2night", "day2night_ambiguous", "styles")
 FOLDER = ("colors",)
 NAMES = PAIRED + UNPAIRED + FOLDER
@@ -324,6 +330,78 @@ def _render_edges2palette(rng, size):
 
 
 # ---------------------------------------------------------------------------------------------
+# streets: touching instances of one thing class (pix2pixHD's instance maps)
+STREET_CLASSES = ("sky", "building", "road", "car")
+#: Classes with instances (Cityscapes "things"); the others are "stuff".
+STREET_THINGS = (3,)
+STREET_LABEL_COLORS = ((70, 130, 180), (70, 70, 70), (128, 64, 128), (0, 0, 142))
+#: Instance id of car k (Cityscapes convention: class_id * 1000 + k; stuff pixels hold their class id).
+INSTANCE_FACTOR = 1000
+_STREET_SEAM = 0.06
+
+
+def _render_streets(rng, size):
+    """Sky, buildings, road and a row of 2-4 touching or overlapping cars, each its own instance.
+
+    Returns A (S, S, 3) uint8 colour-coded labels, B (S, S, 3) uint8 photo, labels (S, S) uint8
+    class ids and instances (S, S) int32 ids (car k = 3000 + k, drawn left to right, a later car
+    in front of an earlier one). The photo gives every car its own colour and darkens the pixels
+    where two cars meet (the seam: both sides of it, wider on larger images).
+    """
+    y, x = _grid(size)
+    road_top = rng.uniform(0.55, 0.7)
+    labels = np.where(np.broadcast_to(y >= road_top, (size, size)), 2, 0).astype(np.uint8)
+    sky = np.array((0.45, 0.65, 0.9), np.float32) + 0.25 * (y[..., None] - 0.5)
+    img = np.broadcast_to(sky, (size, size, 3)).astype(np.float32)
+    img[labels == 2] = np.array((0.33, 0.32, 0.34), np.float32) * rng.uniform(0.85, 1.15)
+    left = 0.0
+    while left < 1.0:
+        width = rng.uniform(0.15, 0.35)
+        top = rng.uniform(0.1, road_top - 0.15)
+        block = (x >= left) & (x < left + width) & (y >= top) & (y < road_top)
+        labels[block] = 1
+        img[block] = np.array((0.55, 0.5, 0.45), np.float32) * rng.uniform(0.6, 1.2)
+        left += width
+    tex = _texture("dots", max(3.0, 5.0 * size / 32), 0.0, rng, y * size, x * size)
+    img += np.where(labels == 1, 0.08 * tex, 0.0)[..., None]
+    instances = labels.astype(np.int32)
+    n_cars = int(rng.integers(2, 5))
+    height = rng.uniform(0.12, 0.17)
+    bottom = rng.uniform(road_top + height + 0.02, 0.97)
+    widths = rng.uniform(0.16, 0.24, size=n_cars)
+    overlaps = np.where(rng.random(n_cars) < 0.5, 0.0, rng.uniform(0.05, 0.3, size=n_cars)) * widths
+    span = widths.sum() - overlaps[1:].sum()
+    start = rng.uniform(0.02, max(0.03, 0.98 - span))
+    for k in range(n_cars):
+        body = (x >= start) & (x < start + widths[k]) & (y >= bottom - 0.6 * height) & (y < bottom)
+        cabin = (np.abs(x - start - widths[k] / 2) < 0.3 * widths[k]) & (y >= bottom - height) & (y < bottom)
+        car = body | cabin
+        labels[car] = 3
+        instances[car] = 3 * INSTANCE_FACTOR + k
+        shade = 1.0 - 0.3 * (y - (bottom - height)) / height
+        img = np.where(car[..., None], _random_rgb(rng, (0.5, 0.9), (0.5, 0.95)) * shade[..., None], img)
+        if k + 1 < n_cars:
+            start += widths[k] - overlaps[k + 1]
+    cars = labels == 3
+    seam = np.zeros((size, size), bool)
+    dx = (instances[:, 1:] != instances[:, :-1]) & cars[:, 1:] & cars[:, :-1]
+    dy = (instances[1:, :] != instances[:-1, :]) & cars[1:, :] & cars[:-1, :]
+    seam[:, 1:] |= dx
+    seam[:, :-1] |= dx
+    seam[1:, :] |= dy
+    seam[:-1, :] |= dy
+    for _ in range(max(1, round(size / 64)) - 1):
+        grown = seam.copy()
+        grown[:, 1:] |= seam[:, :-1]
+        grown[:, :-1] |= seam[:, 1:]
+        seam = grown & cars
+    img[seam] = _STREET_SEAM
+    img += rng.normal(0.0, 0.01, size=img.shape)
+    label_rgb = np.asarray(STREET_LABEL_COLORS, np.uint8)[labels]
+    return {"A": label_rgb, "B": _to_u8(img), "labels": labels, "instances": instances}
+
+
+# ---------------------------------------------------------------------------------------------
 # day2night, day2night_ambiguous, styles: one scene, several renderings
 SCENE_CLASSES = ("sky", "ground", "square", "circle", "triangle")
 _DAY = np.array([(120, 180, 235), (80, 160, 70), (210, 50, 40), (245, 200, 30), (50, 80, 210)], np.float32) / 255
@@ -423,6 +501,7 @@ _RENDER = {
     "day2night": _render_day2night,
     "day2night_ambiguous": lambda rng, size: _render_day2night(rng, size, ambiguous=True),
     "styles": _render_styles,
+    "streets": _render_streets,
 }
 
 
@@ -453,7 +532,9 @@ def generate(name, n, image_size=32, seed=0, split="train", shared_colors=False)
     2 detail); "edges2palette" -> A (edges), B (the object in one palette colour), colour (n,)
     its index, all_outputs (n, 4, S, S, 3) the 4 true outputs, labels (0 background, 1 object); "day2night", "day2night_ambiguous" -> A (day), B (the same scene by night: the true
     counterpart), labels; "styles" -> A (day), B (a random style), style (n,) ids, all_styles
-    (n, 4, S, S, 3) the scene in every style, labels. split picks the random stream ("train",
+    (n, 4, S, S, 3) the scene in every style, labels; "streets" -> A (colour label map), B (photo),
+    labels (n, S, S) class ids (STREET_CLASSES), instances (n, S, S) int32 ids (stuff pixels: their
+    class id; car k: 3000 + k). split picks the random stream ("train",
     "test", "trainA", ...), as in the written sets. shared_colors (labels2photo only, default off):
     wall, bush and road share one base colour (SHARED_COLOR_CLASSES).
     """
@@ -465,7 +546,7 @@ def generate(name, n, image_size=32, seed=0, split="train", shared_colors=False)
     out = {}
     for key in samples[0]:
         stacked = np.stack([np.asarray(s[key]) for s in samples])
-        if key in ("labels", "style", "colour"):
+        if key in ("labels", "style", "colour", "instances"):
             out[key] = stacked.astype(np.int32)
         else:
             out[key] = _scaled(stacked)
@@ -490,6 +571,11 @@ def _classes(name):
         return [{"id": i, "name": c} for i, c in enumerate(("background", "body", "detail"))]
     if name == "edges2palette":
         return [{"id": i, "name": c} for i, c in enumerate(("background", "object"))]
+    if name == "streets":
+        return [
+            {"id": i, "name": c, "label_color": list(STREET_LABEL_COLORS[i]), "instances": i in STREET_THINGS}
+            for i, c in enumerate(STREET_CLASSES)
+        ]
     if name == "day2night_ambiguous":
         return [
             {"id": i, "name": c, "day": _to_u8(_AMB_DAY[i]).tolist(), "night": _to_u8(_AMB_NIGHT[i]).tolist()}
@@ -509,6 +595,9 @@ _DESCRIPTIONS = {
     "edges2palette": "pix2pix format A|B, A = edges, B = the object in one of 4 palette colours "
     "(colours.json: each image's index); test_true/colour<k>/ = every test object in colour k; "
     "labels/<split>/ object masks",
+    "streets": "pix2pixHD format <split>_label/ (8-bit class ids), <split>_inst/ (16-bit instance ids: "
+    "stuff = class id, car k = 3000 + k), <split>_img/ (photos); also pix2pix format A|B (A = colour-coded "
+    "labels) and labels/<split>/ class ids",
     "day2night": "CycleGAN format, A = day, B = night; testA_true/ = night version of testA, "
     "testB_true/ = day version of testB; labels/<split>/ class ids",
     "day2night_ambiguous": "CycleGAN format like day2night; objects are circles told apart only by colour; "
@@ -535,7 +624,11 @@ def write_synthetic(
     A|B images of size (S, 2S); labels/{train,test}/ for labels2photo. day2night(_ambiguous),
     styles: trainA/, trainB/, testA/, testB/, labels/<split>/, testA_true/ and testB_true/
     (styles: testA_true/style<k>/ and styles.json); edges2palette: labels/, test_true/colour<k>/ and
-    colours.json. meta.json (written last) describes the set,
+    colours.json; streets: the pix2pixHD (Cityscapes) layout train_label/, train_inst/, train_img/,
+    test_label/, test_inst/, test_img/ (labels 8-bit grayscale PNG of class ids; instances 16-bit
+    grayscale PNG of ids, as Cityscapes' instanceIds, which PIL reads back exactly as mode I;16;
+    photos RGB), plus train/, test/ A|B and labels/<split>/ as labels2photo (a pix2pix baseline
+    on the same scenes). meta.json (written last) describes the set,
     its classes and palettes. progress: tqdm bar (None: only for more than 2000 images).
     shared_colors: labels2photo only, see `generate`; recorded in meta.json.
     """
@@ -568,6 +661,9 @@ def write_synthetic(
         if name == "edges2palette" and split == "test":
             for k in range(len(PALETTE_NAMES)):
                 (root / "test_true" / f"colour{k}").mkdir(parents=True, exist_ok=True)
+        if name == "streets":
+            for kind in ("label", "inst", "img"):
+                (root / f"{split}_{kind}").mkdir(parents=True, exist_ok=True)
         for i in range(count):
             if name == "styles":
                 s = _render_styles(_rng(seed, split, i), image_size, all_styles=split == "testA")
@@ -578,6 +674,10 @@ def write_synthetic(
                 _save_png(out / fname, s["rgb"])
             elif name in PAIRED:
                 _save_png(out / fname, np.concatenate([s["A"], s["B"]], axis=1))
+                if name == "streets":
+                    _save_png(root / f"{split}_label" / fname, s["labels"])
+                    _save_png(root / f"{split}_inst" / fname, s["instances"].astype(np.uint16))
+                    _save_png(root / f"{split}_img" / fname, s["B"])
                 if name == "edges2palette":
                     colours_used.setdefault(split, []).append(s["colour"])
                     if split == "test":
@@ -609,7 +709,13 @@ def write_synthetic(
         "n_train": n_train,
         "n_test": n_test,
         "seed": seed,
-        "format": "pix2pix" if name in PAIRED else "cyclegan" if name in UNPAIRED else "folder",
+        "format": "pix2pixhd"
+        if name == "streets"
+        else "pix2pix"
+        if name in PAIRED
+        else "cyclegan"
+        if name in UNPAIRED
+        else "folder",
         "description": _DESCRIPTIONS[name],
         "classes": _classes(name),
     }
