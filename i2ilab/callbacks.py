@@ -421,7 +421,7 @@ class SampleGrid(keras.callbacks.Callback):
                 x, y = next(iter(data))
             except (TypeError, ValueError) as err:
                 raise ValueError("SampleGrid data must be a batch (x, y) or a dataset of (x, y) batches.") from err
-        self.x = keras.ops.convert_to_numpy(x)
+        self.x = keras.tree.map_structure(keras.ops.convert_to_numpy, x)  # x may be a tuple (pix2pixHD)
         self.y = keras.ops.convert_to_numpy(y)
         self.out_dir = None if out_dir is None else pathlib.Path(out_dir)
         self.every = int(every)

@@ -7,6 +7,7 @@
     i2ilab train cyclegan --data DATA --devices all --batch-size 8 --out runs/cg  # data-parallel
     i2ilab translate --checkpoint runs/p2p --input my_images/ --out translated/
     i2ilab translate --checkpoint runs/bicycle --input edges/ --out shoes/ --n-samples 6  # or --z encode --from shoe.png
+    i2ilab translate --checkpoint runs/hd --input streets/test_label --out photos/  # pix2pixhd: label maps (+ _inst)
     i2ilab sample --checkpoint runs/munit --input photo.png --out styles/ --n-styles 6
     i2ilab summary cyclegan --image-size 256
     i2ilab convert --from-pytorch latest_net_G.pth --model unet_256 --out facades.keras
@@ -54,6 +55,8 @@ from i2ilab.recipes import DEFAULT_SIZE, DEFAULT_SYNTHETIC_SIZE, MODELS
 def make_data(args, image_size):
     """(training dataset, sample batch (x, y), description) for the train command."""
     options = {k: getattr(args, k) for k in ("seed", "load_size", "direction", "n_train", "data_dir", "skip_bad")}
+    if args.model == "pix2pixhd":  # its label ids as check_train_options chose them, its instance switch
+        options.update(n_classes=args.n_classes or recipes.data_classes(args.data), instances=not args.no_instance)
     return recipes.training_data(args.model, args.data, image_size, args.batch_size, args.samples, **options)
 
 
@@ -249,10 +252,18 @@ def _cmd_translate(args):
     files, bad = inference.checked_inputs(args.input, args.out, args.skip_bad)
     with runs.output_folder(args.out) as out:
         translator = inference.Translator(
-            args.checkpoint, args.direction, args.full_size, args.z, args.example, args.n_samples, args.seed
+            args.checkpoint,
+            args.direction,
+            args.full_size,
+            args.z,
+            args.example,
+            args.n_samples,
+            args.seed,
+            instances=args.instances,
+            inputs=args.input,
         )
         for path in files:
-            for suffix, image in translator.outputs(inference.read_image(path)).items():
+            for suffix, image in translator.outputs(translator.read_input(path)).items():
                 inference.save_output(out / f"{path.stem}{suffix}.png", image)
     skipped = f"; skipped {len(bad)} bad image(s): {', '.join(p.name for p, _ in bad[:5])}" if bad else ""
     print(f"i2ilab: translated {len(files)} image(s) into {out}{skipped}")
@@ -270,7 +281,16 @@ def _cmd_sample(args):
 
 
 def _cmd_summary(args):
-    cfg = recipes.arch_config(args.model, args.image_size, args.ngf, args.ndf, args.n_layers_d)
+    cfg = recipes.arch_config(
+        args.model,
+        args.image_size,
+        args.ngf,
+        args.ndf,
+        args.n_layers_d,
+        n_scales_d=args.n_scales_d,
+        n_classes=args.n_classes,
+        instances=not args.no_instance,
+    )
     total = 0
     for name, net in recipes.build_networks(cfg).items():
         net.summary()
@@ -302,12 +322,20 @@ def _add_arch_args(p, size_help):
         default=None,
         help="PatchGAN depth (3 = 70x70 patches; default 3, less for small images)",
     )
+    p.add_argument("--n-scales-d", type=int, default=None, help="pix2pixhd: discriminator scales (num_D, default 2)")
+    p.add_argument(
+        "--n-classes",
+        type=int,
+        default=None,
+        help="pix2pixhd: label ids (default: the synthetic set's, a folder's meta.json, else 35 as Cityscapes)",
+    )
+    p.add_argument("--no-instance", action="store_true", help="pix2pixhd: labels only, no instance edge map")
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="i2ilab",
-        description="Image-to-image translation with Keras 3: pix2pix, CycleGAN, MUNIT, BicycleGAN, "
+        description="Image-to-image translation with Keras 3: pix2pix, CycleGAN, MUNIT, BicycleGAN, pix2pixHD, "
         "UNIT, CUT, DiscoGAN, DualGAN, DistanceGAN, colorization. Backend: KERAS_BACKEND (tensorflow or jax).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -359,6 +387,11 @@ def build_parser():
         help="compute in bfloat16 with float32 weights (keras mixed_bfloat16): "
         "faster on GPUs and on CPUs with bf16 units; results differ by rounding",
     )
+    t.add_argument(
+        "--no-vgg-loss",
+        action="store_true",
+        help="pix2pixhd: no VGG perceptual loss (nothing to download; the ImageNet VGG19 otherwise)",
+    )
     t.add_argument("--skip-bad", action="store_true", help="skip unreadable or too small images (with a count)")
     t.add_argument("--tensorboard", action="store_true", help="also log to OUT/tensorboard")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -379,6 +412,12 @@ def build_parser():
     tr.add_argument("--from", dest="example", help="BicycleGAN --z encode: an example output whose code is used")
     tr.add_argument("--n-samples", type=int, help="BicycleGAN --z random: outputs per input, <stem>_zK.png (4)")
     tr.add_argument("--seed", type=int, default=0, help="BicycleGAN --z random: seed of the codes")
+    tr.add_argument(
+        "--instances",
+        default=None,
+        help="pix2pixhd: folder of instance maps named as the --input label maps "
+        "(default: the <name>_inst folder beside an <name>_label input folder)",
+    )
     tr.set_defaults(func=_cmd_translate)
 
     sa = sub.add_parser("sample", help="MUNIT: several random styles per input, or one example's")

@@ -99,6 +99,36 @@ def read_image(path):
     return rgb / 127.5 - 1.0
 
 
+#: PIL modes of a label or instance map of integer ids (8-bit, palette, 16- or 32-bit grayscale).
+ID_MODES = ("L", "P", "I", "I;16", "I;16B", "I;16L")
+
+
+def read_ids(path, what="label map"):
+    """A map of integer ids (a grayscale PNG such as Cityscapes' labelIds / instanceIds) ->
+    int32 (H, W); UsageError naming the file for an RGB image or an unreadable one."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            if img.mode not in ID_MODES:
+                raise UsageError(
+                    f"{path}: a {img.mode} image, not a {what} of ids; pix2pixhd translates grayscale PNGs "
+                    "of class ids (as a dataset's test_label/) with their instance maps (test_inst/)."
+                )
+            return np.asarray(img).astype(np.int32)
+    except (UnidentifiedImageError, OSError) as err:
+        raise UsageError(f"cannot read {what} {path}: {err}") from err
+
+
+def resize_ids(ids, height, width):
+    """int (H, W) ids -> (height, width), nearest-neighbour (ids are never blended)."""
+    from PIL import Image
+
+    if ids.shape == (height, width):
+        return ids
+    return np.asarray(Image.fromarray(ids.astype(np.int32), "I").resize((width, height), Image.NEAREST), np.int32)
+
+
 def resize(img, height, width):
     """float image in [-1, 1] -> (height, width) with bicubic resampling (via uint8, like a file)."""
     from PIL import Image
@@ -197,7 +227,7 @@ def load_networks(checkpoint, names):
     cfg = {k: v for k, v in (info.get("config") or {}).items() if k in recipes.ARCH_KEYS}
     if "model" not in cfg:
         raise UsageError(f"{ckpt_dir}: latest.json has no model configuration; cannot rebuild it.")
-    trainer = recipes.build_trainer(cfg)
+    trainer = recipes.build_trainer(cfg, pretrained=False)  # the checkpoint restores e.g. pix2pixHD's VGG
     try:
         trainer.load_checkpoint(str(info["file"]))
     except Exception as err:
@@ -243,18 +273,35 @@ class Translator:
             codes from N(0, I) drawn from ``seed``, the same for every input) or ``"encode"``
             (the mean code E(example) of the example output image ``example``, a path). Other
             models take none (None).
+        instances: pix2pixHD: the folder of instance maps named as the input label maps (None:
+            the ``<name>_inst`` folder beside an ``<name>_label`` folder of ``inputs``, the
+            ``--input`` file or folder). Its inputs are label maps of class ids
+            (:meth:`read_input`), not RGB images.
 
     Attributes ``model`` (a :data:`i2ilab.recipes.TRANSLATORS` model; ``image`` for a ``.keras``
-    file that is not a colorizer) and ``net`` (the generator). ``outputs(rgb)``
+    file that is not a colorizer) and ``net`` (the generator). ``read_input(path)`` reads one
+    input file as the model takes it; ``outputs(rgb)``
     gives every output of one input as ``{file suffix: rgb}`` (BicycleGAN's ``_z1`` ..
     ``_zN`` for random codes; ``""`` for a single output).
     """
 
-    def __init__(self, checkpoint, direction="AtoB", full_size=False, z=None, example=None, n_samples=None, seed=0):
+    def __init__(
+        self,
+        checkpoint,
+        direction="AtoB",
+        full_size=False,
+        z=None,
+        example=None,
+        n_samples=None,
+        seed=0,
+        instances=None,
+        inputs=None,
+    ):
         path = pathlib.Path(checkpoint)
         if not path.exists():
             raise UsageError(f"--checkpoint {path}: no such file or folder.")
         self._trainer, self.codes, self.direction = None, None, direction
+        self.labels_cfg = self.instance_dir = None
         if path.suffix == ".keras":
             self.net = load_keras(path)
             self.model = "colorize" if (self.net.input_shape[-1], self.net.output_shape[-1]) == (1, 2) else "image"
@@ -277,6 +324,10 @@ class Translator:
                 self._trainer, cfg = load_trainer(path, self.model)
                 self.net = self._trainer.networks[name]
                 self.multiple = cfg["image_size"]
+            elif self.model in recipes.LABEL_MODELS:
+                nets, self.labels_cfg = load_networks(path, [name])
+                self.net = nets[name]
+                self.multiple = 2 ** self.labels_cfg["n_downsampling"]
             elif self.model in recipes.LATENT_MODELS:
                 self._trainer, _ = load_trainer(path, self.model)
                 self.net = self._trainer.generator
@@ -291,10 +342,79 @@ class Translator:
                 f"--z/--from/--n-samples: {self.model} takes no latent code; they are for "
                 f"{', '.join(recipes.LATENT_MODELS)} checkpoints."
             )
+        if self.labels_cfg is None and instances is not None:
+            raise UsageError(f"--instances: {self.model} takes no instance maps; it is for pix2pixhd checkpoints.")
         self.full_size = full_size
         self._run_net = fully_convolutional(self.net) if full_size else self.net
         if self.model == "colorize":
             self._trainer = recipes.make_trainer("colorize", {"generator": self._run_net})
+        if self.labels_cfg is not None:
+            nets = {"generator": self._run_net, "discriminator": None}
+            self._trainer = recipes.make_trainer(self.model, nets, cfg=self.labels_cfg)
+            self.instance_dir = self._instance_folder(instances, inputs)
+
+    def _instance_folder(self, instances, inputs):
+        """The folder of instance maps of a pix2pixHD model that reads them (else None)."""
+        if not self.labels_cfg["instances"]:
+            if instances is not None:
+                raise UsageError("--instances: this pix2pixhd model was trained with --no-instance; drop the flag.")
+            return None
+        if instances is not None:
+            folder = pathlib.Path(instances).expanduser()
+            if not folder.is_dir():
+                raise UsageError(f"--instances {instances}: no such folder.")
+            return folder
+        if inputs is not None:
+            where = pathlib.Path(inputs).expanduser()
+            where = where if where.is_dir() else where.parent
+            if where.name.endswith("_label") and (where.parent / f"{where.name[:-6]}_inst").is_dir():
+                return where.parent / f"{where.name[:-6]}_inst"
+        raise UsageError(
+            "this pix2pixhd model reads instance maps besides the label maps: pass --instances FOLDER "
+            "(instance maps named as the --input label maps, e.g. test_inst/ beside test_label/)."
+        )
+
+    def read_input(self, path):
+        """One input of ``path``: an RGB image in [-1, 1] (:func:`read_image`); for pix2pixHD
+        ``(labels, instances)``, int32 (H, W) class ids and instance ids (None without them)."""
+        if self.labels_cfg is None:
+            return read_image(path)
+        from i2ilab.data.files import IMAGE_EXTENSIONS, name_key
+
+        path = pathlib.Path(path)
+        labels = read_ids(path)
+        n_classes = self.labels_cfg["n_classes"]
+        if labels.max() >= n_classes:
+            raise UsageError(
+                f"{path}: label id {labels.max()} >= {n_classes}, the label ids this model was trained with."
+            )
+        if self.instance_dir is None:
+            return labels, None
+        key = name_key(path)
+        matches = [
+            p
+            for p in sorted(self.instance_dir.iterdir())
+            if name_key(p) == key and p.suffix.lower() in IMAGE_EXTENSIONS
+        ]
+        if not matches:
+            raise UsageError(f"{path}: no instance map named {key}* in {self.instance_dir}; pass --instances FOLDER.")
+        instances = read_ids(matches[0], "instance map")
+        if instances.shape != labels.shape:
+            raise UsageError(
+                f"{matches[0]}: instance map {instances.shape} differs in size from the label map {labels.shape}."
+            )
+        return labels, instances
+
+    def _translate_labels(self, labels, instances):
+        """G's photo (H, W, 3) in [-1, 1] for int (H, W) class ids (and instance ids)."""
+        if self.full_size:
+            h, w = (max(self.multiple, int(round(d / self.multiple)) * self.multiple) for d in labels.shape)
+        else:
+            h, w = model_size(self.net)
+        one_hot = np.eye(self.labels_cfg["n_classes"], dtype=np.float32)[resize_ids(labels, h, w)][None]
+        if instances is None:
+            return self._trainer.translate(one_hot)[0]
+        return self._trainer.translate((one_hot, resize_ids(instances, h, w)[None, ..., None]))[0]
 
     def _latent_codes(self, z, example, n_samples, seed, full_size):
         """(K, nz) codes every input is translated with: K random ones, or E(example)'s mean."""
@@ -328,6 +448,8 @@ class Translator:
         return {f"_z{k + 1}": image for k, image in enumerate(images)}
 
     def __call__(self, rgb):
+        if self.labels_cfg is not None:
+            return self._translate_labels(*rgb)
         if self.codes is not None:
             return self._with_codes(rgb, self.codes[:1])[0]  # the first code's output
         if self.model in recipes.TRAINER_TRANSLATES:

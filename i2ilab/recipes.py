@@ -1,10 +1,11 @@
 """Task recipes: a model name -> its networks, its trainer, its dataset loader and size rules.
 
-``colorize``, ``pix2pix``, ``cyclegan``, ``munit``, ``bicyclegan`` and the unpaired family
-(``unit``, ``cut``, ``fastcut``, ``discogan``, ``dualgan``, ``distancegan``) are the tasks of the
+``colorize``, ``pix2pix``, ``cyclegan``, ``munit``, ``bicyclegan``, ``pix2pixhd`` and the unpaired
+family (``unit``, ``cut``, ``fastcut``, ``discogan``, ``dualgan``, ``distancegan``) are the tasks of the
 ``i2ilab`` command; the first four also those of the benchmarks, the experiments, the converter
 and the demos. A task's architecture is a small dict (:func:`arch_config`: model, image_size,
-widths, the size-dependent depths, DistanceGAN's data statistics), which is stored with every
+widths, the size-dependent depths, DistanceGAN's data statistics, pix2pixHD's label count and
+loss switches), which is stored with every
 checkpoint and exported run, so a run can be rebuilt from it (:func:`build_trainer`). A new
 system is added here: its name in :data:`MODELS`, its networks in :data:`NETWORK_BUILDERS`
 (through :mod:`i2ilab.models.registry`), its trainer in :data:`TRAINER_BUILDERS`, its data in
@@ -23,6 +24,7 @@ MODELS = (
     "cyclegan",
     "munit",
     "bicyclegan",
+    "pix2pixhd",
     "unit",
     "cut",
     "fastcut",
@@ -41,6 +43,7 @@ SYNTHETIC = {
     "cyclegan": "day2night",
     "munit": "styles",
     "bicyclegan": "edges2palette",
+    "pix2pixhd": "streets",
     **{model: "day2night" for model in UNPAIRED if model not in ("cyclegan", "munit")},
 }
 #: The generators and discriminators of each model's trainer (the keys of :func:`build_networks`).
@@ -50,6 +53,7 @@ GENERATORS = {
     "cyclegan": ("g_ab", "g_ba"),
     "munit": ("gen_a", "gen_b"),
     "bicyclegan": ("generator", "encoder"),
+    "pix2pixhd": ("generator",),
     "unit": ("gen_a", "gen_b"),
     "cut": ("generator",),
     "fastcut": ("generator",),
@@ -63,6 +67,7 @@ DISCRIMINATORS = {
     "cyclegan": ("d_a", "d_b"),
     "munit": ("dis_a", "dis_b"),
     "bicyclegan": ("discriminator", "discriminator2"),
+    "pix2pixhd": ("discriminator",),
     "unit": ("dis_a", "dis_b"),
     "cut": ("discriminator",),
     "fastcut": ("discriminator",),
@@ -78,6 +83,7 @@ TRANSLATORS = {
     "pix2pix": {"AtoB": "generator"},
     "cyclegan": {"AtoB": "g_ab", "BtoA": "g_ba"},
     "bicyclegan": {"AtoB": "generator"},
+    "pix2pixhd": {"AtoB": "generator"},
     "unit": {"AtoB": "gen_a", "BtoA": "gen_b"},
     "cut": {"AtoB": "generator"},
     "fastcut": {"AtoB": "generator"},
@@ -93,6 +99,11 @@ TRAINER_TRANSLATES = ("unit", "discogan")
 FULL_DEPTH_UNETS = ("colorize", "pix2pix", "dualgan")
 #: Models whose generator takes a latent code besides the image (``translate --z``).
 LATENT_MODELS = ("bicyclegan",)
+#: Models that translate label maps of class ids (and instance maps), not RGB images.
+LABEL_MODELS = ("pix2pixhd",)
+#: pix2pixHD's label ids when neither the data nor ``--n-classes`` tells (the reference's
+#: ``--label_nc`` 35, Cityscapes).
+DEFAULT_N_CLASSES = 35
 #: Keys of an architecture dict: they must match to resume or load a checkpoint.
 ARCH_KEYS = (
     "model",
@@ -106,6 +117,10 @@ ARCH_KEYS = (
     "mlp_dim",
     "num_downs",
     "n_blocks_e",
+    "n_downsampling",
+    "n_classes",
+    "instances",
+    "vgg_loss",
     "stats_a",
     "stats_b",
 )
@@ -140,7 +155,8 @@ def munit_scales(image_size):
 
 
 #: Image-size rule of each model as (smallest size, kind): ``"pow2"`` a power of two, ``"only"``
-#: that size alone; unlisted models take a multiple of 4 >= 16. The U-Nets of pix2pix, colorize,
+#: that size alone, ``"mult16"`` a multiple of 16 (pix2pixHD's G halves the image 4 times, 3
+#: at 16 px); unlisted models take a multiple of 4 >= 16. The U-Nets of pix2pix, colorize,
 #: BicycleGAN and DualGAN halve the image down to 1x1; BicycleGAN's encoder ends on a fixed 8x8
 #: pool and its two-scale D needs a logit map at half size, hence >= 32. DiscoGAN is the
 #: reference's fixed 64x64 architecture (its D ends on a 4x4 valid conv: one logit per image at
@@ -152,6 +168,7 @@ SIZE_RULES = {
     "bicyclegan": (32, "pow2"),
     "dualgan": (16, "pow2"),
     "discogan": (64, "only"),
+    "pix2pixhd": (16, "mult16"),
 }
 
 
@@ -163,6 +180,8 @@ def image_sizes(model):
     if kind == "pow2":
         examples = ", ".join(str(2**k) for k in range(low.bit_length() - 1, 10))
         return f"a power of two >= {low} ({examples})"
+    if kind == "mult16":
+        return f"a multiple of 16 >= {low} (e.g. 16, 32, 48, 64, 128, 256, 512)"
     return f"a multiple of 4 >= {low} (e.g. 16, 32, 64, 128, 256)"
 
 
@@ -173,7 +192,7 @@ def check_image_size(model, image_size):
     if kind == "only":
         ok = size == low
     else:
-        ok = size >= low and (size & (size - 1) == 0 if kind == "pow2" else size % 4 == 0)
+        ok = size >= low and (size & (size - 1) == 0 if kind == "pow2" else size % (16 if kind == "mult16" else 4) == 0)
     if not ok:
         raise UsageError(f"--image-size {image_size}: {model} needs {image_sizes(model)}.")
 
@@ -192,12 +211,18 @@ PATCH_D_MODELS = ("pix2pix", "cyclegan", "bicyclegan", "cut", "fastcut", "distan
 RESNET_G_MODELS = ("cyclegan", "cut", "fastcut", "distancegan")
 
 
-def arch_config(model, image_size, ngf=64, ndf=64, n_layers_d=None):
+def arch_config(
+    model, image_size, ngf=64, ndf=64, n_layers_d=None, n_scales_d=None, n_classes=None, instances=True, vgg_loss=True
+):
     """The architecture dict of ``model`` at ``image_size``, with the size-dependent defaults.
 
+    pix2pixHD only (:func:`pix2pixhd_config`): ``n_scales_d`` its D scales (None: 2),
+    ``n_classes`` its label ids (None: 35), ``instances`` (False: ``--no-instance``, no edge
+    map) and ``vgg_loss`` (False: ``--no-vgg-loss``).
+
     Raises UsageError for an unknown model, a size its networks cannot take
-    (:func:`check_image_size`), a width below 1, or a PatchGAN depth outside 0 .. the deepest
-    the size allows.
+    (:func:`check_image_size`), a width below 1, a PatchGAN depth outside 0 .. the deepest
+    the size allows, or a pix2pixHD option given to another model.
     """
     if model not in MODELS:
         raise UsageError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}.")
@@ -206,6 +231,13 @@ def arch_config(model, image_size, ngf=64, ndf=64, n_layers_d=None):
         if width < 1:
             raise UsageError(f"{flag} {width}: use a network width >= 1 (the references use 64).")
     cfg = {"model": model, "image_size": int(image_size), "ngf": int(ngf), "ndf": int(ndf)}
+    hd_options = {"--n-scales-d": n_scales_d, "--n-classes": n_classes}
+    hd_options.update({"--no-instance": None if instances else True, "--no-vgg-loss": None if vgg_loss else True})
+    if model == "pix2pixhd":
+        cfg.update(pix2pixhd_config(int(image_size), n_layers_d, n_scales_d, n_classes, instances, vgg_loss))
+    elif any(v is not None for v in hd_options.values()):
+        flags = ", ".join(flag for flag, v in hd_options.items() if v is not None)
+        raise UsageError(f"{flags}: pix2pixhd options; {model} takes none of them.")
     if model in PATCH_D_MODELS:
         # BicycleGAN's second D scale sees the image at half size: its logit map bounds the depth.
         deepest = max_patch_layers(image_size // 2 if model == "bicyclegan" else image_size)
@@ -226,6 +258,36 @@ def arch_config(model, image_size, ngf=64, ndf=64, n_layers_d=None):
     if model == "dualgan":
         cfg["num_downs"] = int(image_size).bit_length() - 1  # down to 1x1: the reference's 8 at 256
     return cfg
+
+
+def pix2pixhd_config(image_size, n_layers_d=None, n_scales_d=None, n_classes=None, instances=True, vgg_loss=True):
+    """pix2pixHD's architecture keys (global G, multi-scale D; Wang et al. section 3.2): the
+    reference's n_layers_d 3, num_scales 2 (num_D), n_downsampling 4 (3 at 16 px, keeping the
+    2x2 bottleneck its reflect-padded residual blocks need), n_blocks by :func:`resnet_blocks`
+    (the reference's 9 from 256 px), n_classes (35), instances, vgg_loss. Its D pads every conv
+    by 2, so any depth keeps a logit map; its coarsest scale must be at least 8 px."""
+    n_layers = 3 if n_layers_d is None else int(n_layers_d)
+    if n_layers < 0:
+        raise UsageError(f"--n-layers-d {n_layers}: use 0 or more layers (the reference uses 3).")
+    most = max(1, (image_size // 8).bit_length())
+    scales = 2 if n_scales_d is None else int(n_scales_d)
+    if not 1 <= scales <= most:
+        raise UsageError(
+            f"--n-scales-d {scales}: use 1 to {most} discriminator scales for {image_size}x{image_size} images "
+            "(each halves the image; the coarsest must keep 8 px; the reference uses 2, 3 at 1024p)."
+        )
+    classes = DEFAULT_N_CLASSES if n_classes is None else int(n_classes)
+    if not 1 <= classes <= 256:
+        raise UsageError(f"--n-classes {classes}: use 1 to 256 label ids (8-bit label maps; Cityscapes has 35).")
+    return {
+        "n_layers_d": n_layers,
+        "num_scales": scales,
+        "n_blocks": resnet_blocks(image_size),
+        "n_downsampling": 4 if image_size >= 32 else 3,
+        "n_classes": classes,
+        "instances": bool(instances),
+        "vgg_loss": bool(vgg_loss),
+    }
 
 
 def bicyclegan_depths(image_size):
@@ -263,13 +325,27 @@ def check_train_options(args):
     ``args`` holds the parsed options (``model``, ``data``, ``image_size`` (None: the default for
     the data), ``epochs``, ``epochs_decay``, ``batch_size``, ``ngf``, ``ndf``, ``n_layers_d``,
     ``lr`` (None: the trainer's), ``load_size``, ``n_train``, ``samples``, ``sample_every``,
-    ``save_every``, ``keep``, ``out``). Raises UsageError with one line naming the flag and the
-    values allowed.
+    ``save_every``, ``keep``, ``out``; pix2pixhd's ``n_scales_d``, ``n_classes`` (None: the
+    data's, :func:`data_classes`), ``no_instance``, ``no_vgg_loss``). Raises UsageError with one
+    line naming the flag and the values allowed.
     """
     image_size = args.image_size
     if image_size is None:
         image_size = default_image_size(args.model, args.data)
-    cfg = arch_config(args.model, image_size, args.ngf, args.ndf, args.n_layers_d)
+    n_classes = getattr(args, "n_classes", None)
+    if args.model == "pix2pixhd" and n_classes is None:
+        n_classes = data_classes(args.data)
+    cfg = arch_config(
+        args.model,
+        image_size,
+        args.ngf,
+        args.ndf,
+        args.n_layers_d,
+        n_scales_d=getattr(args, "n_scales_d", None),
+        n_classes=n_classes,
+        instances=not getattr(args, "no_instance", False),
+        vgg_loss=not getattr(args, "no_vgg_loss", False),
+    )
     _at_least("--epochs", args.epochs, 1, "use 1 or more epochs at the initial learning rate")
     _at_least("--epochs-decay", args.epochs_decay, 0, "use 0 or more epochs of linear decay")
     _at_least("--batch-size", args.batch_size, 1, "use a batch of 1 or more images (the references use 1)")
@@ -304,6 +380,23 @@ def check_train_options(args):
                     "choose an --out folder outside the dataset."
                 )
     return cfg
+
+
+def data_classes(spec):
+    """pix2pixHD's label count for ``--data spec`` without ``--n-classes``: the synthetic streets'
+    classes, a dataset folder's ``meta.json`` (written by :func:`i2ilab.data.write_synthetic`)
+    classes, else :data:`DEFAULT_N_CLASSES` (Cityscapes)."""
+    import json
+
+    if spec == "synthetic":
+        from i2ilab.data.synthetic import STREET_CLASSES
+
+        return len(STREET_CLASSES)
+    meta = pathlib.Path(spec).expanduser() / "meta.json"
+    try:
+        return len(json.loads(meta.read_text())["classes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return DEFAULT_N_CLASSES
 
 
 def run_options(args, cfg):
@@ -390,6 +483,30 @@ def _dualgan_nets(b, s, ngf, ndf, cfg):
     }
 
 
+def _pix2pixhd_nets(b, s, ngf, ndf, cfg):
+    g_in = cfg["n_classes"] + (1 if cfg["instances"] else 0)  # one-hot labels [+ instance edges]
+    return {
+        "generator": b(
+            "pix2pixhd_global",
+            s,
+            in_channels=g_in,
+            ngf=ngf,
+            n_downsampling=cfg["n_downsampling"],
+            n_blocks=cfg["n_blocks"],
+            name="generator",
+        ),
+        "discriminator": b(
+            "pix2pixhd_dis",
+            s,
+            in_channels=g_in + 3,
+            ndf=ndf,
+            n_layers=cfg["n_layers_d"],
+            num_D=cfg["num_scales"],
+            name="discriminator",
+        ),
+    }
+
+
 def _distancegan_nets(b, s, ngf, ndf, cfg):
     return {
         **{g: b("distancegan", s, ngf=ngf, n_blocks=cfg["n_blocks"], name=g) for g in ("g_ab", "g_ba")},
@@ -404,6 +521,7 @@ NETWORK_BUILDERS = {
     "cyclegan": _cyclegan_nets,
     "munit": _munit_nets,
     "bicyclegan": _bicyclegan_nets,
+    "pix2pixhd": _pix2pixhd_nets,
     "unit": _unit_nets,
     "cut": _cut_nets,
     "fastcut": _cut_nets,
@@ -440,6 +558,33 @@ def _distancegan(training, nets, seed, cfg):
     )
 
 
+def _vgg_features(weights):
+    """pix2pixHD's VGG19 feature model; UsageError naming ``--no-vgg-loss`` when the ImageNet
+    weights cannot be had (offline first use, a damaged download)."""
+    from i2ilab import losses
+
+    try:
+        return losses.vgg19_features(weights)
+    except Exception as err:  # keras' get_file raises a bare Exception; h5py OSError for a bad file
+        detail = " ".join(str(err).split())
+        raise UsageError(
+            f"pix2pixhd's VGG loss needs the ImageNet VGG19 weights, which could not be loaded ({detail}); "
+            "they are downloaded once into ~/.keras/models: connect to the internet, or train without the "
+            "VGG loss (--no-vgg-loss)."
+        ) from None
+
+
+def _pix2pixhd(training, nets, seed, cfg):
+    """Pix2PixHD with the VGG loss unless ``cfg["vgg_loss"]`` is False or there is no D
+    (translation only); ``cfg["vgg_weights"]``: "imagenet" (default) or None (random weights,
+    for a trainer whose checkpoint restores the saved ones: nothing is downloaded)."""
+    cfg = cfg or {}
+    vgg = None
+    if nets["discriminator"] is not None and cfg.get("vgg_loss", True):
+        vgg = _vgg_features(cfg.get("vgg_weights", "imagenet"))
+    return training.Pix2PixHD(nets["generator"], nets["discriminator"], vgg=vgg)
+
+
 #: model -> ``f(i2ilab.training, networks, seed, cfg) -> trainer`` with the reference settings.
 TRAINER_BUILDERS = {
     "colorize": lambda t, n, seed, cfg: t.Colorizer(n["generator"]),
@@ -449,6 +594,7 @@ TRAINER_BUILDERS = {
     "bicyclegan": lambda t, n, seed, cfg: t.BicycleGAN(
         n["generator"], n["encoder"], n["discriminator"], n["discriminator2"], seed=seed
     ),
+    "pix2pixhd": _pix2pixhd,
     "unit": lambda t, n, seed, cfg: t.UNIT(n["gen_a"], n["gen_b"], n["dis_a"], n["dis_b"], seed=seed),
     "cut": lambda t, n, seed, cfg: t.CUT(n["generator"], n["discriminator"], cut_mode="CUT", seed=seed),
     "fastcut": lambda t, n, seed, cfg: t.CUT(n["generator"], n["discriminator"], cut_mode="FastCUT", seed=seed),
@@ -470,14 +616,18 @@ def make_trainer(model, networks, seed=None, cfg=None):
     return TRAINER_BUILDERS[model](training, networks, seed, cfg)
 
 
-def build_trainer(cfg, seed=0, lr=None):
+def build_trainer(cfg, seed=0, lr=None, pretrained=True):
     """A compiled trainer with fresh networks for an :func:`arch_config` dict.
+
+    pretrained: False gives fixed pretrained parts (pix2pixHD's VGG) random weights, for a
+    trainer a checkpoint is loaded into (it restores the saved ones; nothing is downloaded).
 
     lr: the learning rate of both optimizers; None keeps the trainer's default (2e-4, MUNIT and
     UNIT 1e-4, DualGAN 5e-5). The optimizers stay the trainer's own (Adam; DualGAN's TF1RMSprop;
     UNIT's and DiscoGAN's weight decay is in their step): only their rate is set.
     """
-    trainer = make_trainer(cfg["model"], build_networks(cfg), seed=seed, cfg=cfg)
+    options = cfg if pretrained else {**cfg, "vgg_weights": None}
+    trainer = make_trainer(cfg["model"], build_networks(cfg), seed=seed, cfg=options)
     trainer.compile()
     if lr is not None:
         for opt in (trainer.g_optimizer, trainer.d_optimizer):
@@ -537,16 +687,31 @@ def dataset_loader(model):
         return data.paired_dataset
     if model == "colorize":
         return data.colorization_dataset
+    if model == "pix2pixhd":
+        return data.label_instance_dataset
     return data.unpaired_dataset
 
 
-def _data_source(model, spec, image_size, load_size=None, direction="AtoB", n_train=512, data_dir=None, skip_bad=False):
+def _data_source(
+    model,
+    spec,
+    image_size,
+    load_size=None,
+    direction="AtoB",
+    n_train=512,
+    data_dir=None,
+    skip_bad=False,
+    n_classes=None,
+    instances=True,
+):
     """``(load, description)`` of ``model``'s data ``spec`` (:func:`training_data`), with
     ``load(split, **loader options)`` the dataset of one split."""
     from i2ilab import data
 
     load_size = load_size or default_load_size(image_size)
     common = dict(image_size=image_size, load_size=load_size)
+    if model == "pix2pixhd":
+        common.update(n_classes=n_classes or data_classes(spec), instances=instances)
     if model in PAIRED:
         common["direction"] = direction
     elif direction != "AtoB":
@@ -570,7 +735,8 @@ def _data_source(model, spec, image_size, load_size=None, direction="AtoB", n_tr
         if not root.is_dir():
             raise UsageError(
                 f"--data {spec}: no such folder. Pass --data synthetic, a dataset folder "
-                "(pix2pix, bicyclegan: train/ and test/ with A|B images side by side; unpaired models: "
+                "(pix2pix, bicyclegan: train/ and test/ with A|B images side by side; pix2pixhd: "
+                "train_label/ train_inst/ train_img/ test_label/ ...; unpaired models: "
                 "trainA/ trainB/ testA/ testB/; colorize: train/ test/ of RGB images), or "
                 "tfds:NAME (e.g. tfds:cycle_gan/horse2zebra)."
             )
@@ -594,6 +760,8 @@ def training_data(
     n_train=512,
     data_dir=None,
     skip_bad=False,
+    n_classes=None,
+    instances=True,
 ):
     """``(training dataset, sample batch (x, y), description)`` of ``model`` on ``spec``.
 
@@ -605,10 +773,14 @@ def training_data(
     ``samples`` fixed images of the test split (else val, else train) for the sample grids.
     load_size: resize before the random crop (default ``image_size * 286 / 256``). skip_bad:
     folder datasets drop unusable image files with a warning counting them, instead of an error.
+    n_classes, instances: pix2pixhd's label ids and whether it reads instance maps (its ``x``
+    is then ``(one-hot labels, instance ids)``).
     """
     from i2ilab import data
 
-    load, desc = _data_source(model, spec, image_size, load_size, direction, n_train, data_dir, skip_bad)
+    load, desc = _data_source(
+        model, spec, image_size, load_size, direction, n_train, data_dir, skip_bad, n_classes, instances
+    )
     try:
         train = load("train", batch_size=batch_size, shuffle=True, seed=seed, drop_remainder=True)
     except data.DataError as err:

@@ -40,6 +40,8 @@ def test_every_model_builds_its_networks_and_trainer(model):
         cfg.update(n_res=1, mlp_dim=8)
     if model == "distancegan":
         cfg.update(stats_a=[0.2, 0.03], stats_b=[0.25, 0.04])
+    if model == "pix2pixhd":
+        cfg.update(vgg_loss=False)  # no ImageNet VGG19 download in tests
     trainer = recipes.build_trainer(cfg, seed=0, lr=1e-3)
     # CUT's trainer also holds its patch sampler F, created from the generator's NCE layers.
     assert sorted(set(trainer.networks) - {"patch_sampler"}) == sorted(recipes.build_networks(cfg))

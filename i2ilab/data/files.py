@@ -45,6 +45,21 @@ class SplitNotFoundError(DataError, FileNotFoundError):
     """A dataset split folder does not exist (catch it as DataError or as FileNotFoundError)."""
 
 
+#: Cityscapes file-name endings dropped before label, instance and image files are matched
+#: (``aachen_000000_000019_gtFine_labelIds.png`` pairs with ``..._leftImg8bit.png``).
+NAME_SUFFIXES = ("_gtFine_labelIds", "_gtFine_instanceIds", "_leftImg8bit", "_labelIds", "_instanceIds")
+
+
+def name_key(path):
+    """The name a label map, its instance map and its photo share: the file stem without a
+    :data:`NAME_SUFFIXES` ending."""
+    stem = pathlib.Path(path).stem
+    for suffix in NAME_SUFFIXES:
+        if stem.endswith(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
 def list_images(folder, what="split folder"):
     """Sorted image files (IMAGE_EXTENSIONS, any case) directly in `folder`.
 

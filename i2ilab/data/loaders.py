@@ -34,7 +34,7 @@ import warnings
 import tensorflow as tf
 
 from i2ilab import color
-from i2ilab.data.files import DataError, list_images, scan_images
+from i2ilab.data.files import DataError, list_images, name_key, scan_images
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -419,19 +419,6 @@ def colorization_dataset(
     return _batch(ds, batch_size, drop_remainder)
 
 
-#: Cityscapes file-name endings dropped before label, instance and image files are matched
-#: (``aachen_000000_000019_gtFine_labelIds.png`` pairs with ``..._leftImg8bit.png``).
-NAME_SUFFIXES = ("_gtFine_labelIds", "_gtFine_instanceIds", "_leftImg8bit", "_labelIds", "_instanceIds")
-
-
-def _name_key(path):
-    stem = path.stem
-    for suffix in NAME_SUFFIXES:
-        if stem.endswith(suffix):
-            return stem[: -len(suffix)]
-    return stem
-
-
 def _matched_files(root, split, kinds, skip_bad, min_size):
     """``({kind: files}, largest side)`` of ``root/<split>_<kind>/``: checked (files.scan_images),
     matched by name and size, in sorted order."""
@@ -440,7 +427,7 @@ def _matched_files(root, split, kinds, skip_bad, min_size):
         folder = pathlib.Path(root) / f"{split}_{kind}"
         files = list_images(folder, what=f"split {split!r}: folder")
         files, sizes = scan_images(files, min_size=min_size, skip_bad=skip_bad, fix_hint=_crop_hint(min_size or 0))
-        found[kind] = {_name_key(f): (f, size) for f, size in zip(files, sizes, strict=True)}
+        found[kind] = {name_key(f): (f, size) for f, size in zip(files, sizes, strict=True)}
     keys = [sorted(found[kind]) for kind in kinds]
     if skip_bad:
         keys = [sorted(set.intersection(*(set(k) for k in keys)))] * len(kinds)
