@@ -4,7 +4,7 @@
 ``munit_dis``, ...) to these factories: ``build_model(name, image_size, ...)``.
 """
 
-from i2ilab.models.bicyclegan import bicycle_discriminator, bicycle_encoder, bicycle_unet_generator
+from i2ilab.models.bicyclegan import bicycle_discriminator, bicycle_encoder, bicycle_unet_generator, noise_encoder
 from i2ilab.models.cut import (
     PatchSampleF,
     cut_discriminator,
@@ -57,6 +57,7 @@ __all__ = [
     "adain_decoder",
     "bicycle_discriminator",
     "bicycle_encoder",
+    "noise_encoder",
     "bicycle_unet_generator",
     "build_model",
     "content_encoder",

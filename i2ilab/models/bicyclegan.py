@@ -222,6 +222,38 @@ def bicycle_encoder(image_size=256, in_channels=3, nz=8, ndf=64, n_blocks=5, nam
     return keras.Model(image, [mu, logvar], name=name or f"bicycle_encoder_{size}")
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ZeroCode(keras.layers.Layer):
+    """(B, ...) -> (B, nz) zeros: the code of an encoder that ignores its input."""
+
+    def __init__(self, nz, **kwargs):
+        super().__init__(**kwargs)
+        self.nz = int(nz)
+
+    def call(self, x):
+        return ops.zeros((ops.shape(x)[0], self.nz), dtype=self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.nz)
+
+    def get_config(self):
+        return {**super().get_config(), "nz": self.nz}
+
+
+def noise_encoder(image_size=256, in_channels=3, nz=8, name=None):
+    """An E that ignores B: mu = 0 and logvar = 0, so the trainer's z = mu + exp(logvar / 2) * eps
+    is pure noise N(0, I): pix2pix with a noise input (Isola et al. 2017, Sec. 2.2; the
+    "pix2pix+noise" baseline of Zhu et al. 2017b, Sec. 4). No variables. With
+    ``BicycleGAN(..., lambda_gan2=0, lambda_kl=0, lambda_z=0)`` G learns to ignore z.
+
+    Input (B, S, S, in_channels) -> [zeros (B, nz), zeros (B, nz)].
+    """
+    image = keras.Input((image_size, image_size, in_channels), name="image")
+    mu = ZeroCode(nz, name="mu")(image)
+    logvar = ZeroCode(nz, name="logvar")(image)
+    return keras.Model(image, [mu, logvar], name=name or "noise_encoder")
+
+
 def bicycle_discriminator(image_size=256, in_channels=3, ndf=64, n_layers=3, num_D=2, name=None):
     """BicycleGAN's multi-scale PatchGAN (``D_NLayersMulti``; basic_256_multi = n_layers 3, num_D 2).
 

@@ -9,6 +9,40 @@ from i2ilab.training import backend as shim
 from i2ilab.training.base import GANTrainer, to_float32, unpack_pair
 
 
+def cvae_gan_terms(generator, discriminator, a, b, mu, logvar, eps, adversarial, kl=losses.kl_loss, training=True):
+    """The cVAE-GAN half of G's objective, B -> z -> B^ (Zhu et al. 2017b, Sec. 3.1, eqs. 4-6).
+
+    ``z = mu + exp(logvar / 2) * eps`` (the reparameterisation), ``fake = G([a, z])``.
+    a (B, H, W, Cin), b (B, H, W, Cout) in [-1, 1]; mu, logvar, eps (B, nz); ``adversarial``
+    maps D's output (a map or a list over scales) to G's GAN term; ``kl`` is
+    :func:`i2ilab.losses.kl_loss` (a sum). Returns ``(fake, {"G_GAN", "G_L1", "kl"})``,
+    unweighted float32 scalars, ``G_L1 = mean|fake - b|``.
+    """
+    z = ops.cast(mu, "float32") + ops.exp(0.5 * ops.cast(logvar, "float32")) * eps
+    fake = to_float32(generator([a, z], training=training))
+    terms = {
+        "G_GAN": adversarial(to_float32(discriminator(fake, training=training))),
+        "G_L1": losses.l1_loss(fake, b),
+        "kl": kl(mu, logvar),
+    }
+    return fake, terms
+
+
+def clr_gan_terms(
+    generator, encoder, discriminator2, a, z, adversarial, latent=losses.latent_regression_loss, training=True
+):
+    """The cLR-GAN half of G's objective, z -> B^ -> z^ (Zhu et al. 2017b, Sec. 3.2, eqs. 7-8).
+
+    ``fake = G([a, z])`` with a random code z (B, nz) ~ N(0, I); ``mu2 = E(fake)[0]`` (the mean:
+    a point estimate, as the reference). Returns ``(fake, {"G_GAN2": adversarial(D2(fake)),
+    "z_L1": latent(z, mu2)})``, unweighted float32 scalars (:func:`i2ilab.losses.latent_regression_loss`).
+    """
+    fake = to_float32(generator([a, z], training=training))
+    mu2 = to_float32(encoder(fake, training=training))[0]
+    terms = {"G_GAN2": adversarial(to_float32(discriminator2(fake, training=training))), "z_L1": latent(z, mu2)}
+    return fake, terms
+
+
 class BicycleGAN(GANTrainer):
     """Train G(A, z), the encoder E(B) -> (mu, logvar) and two discriminators on paired ``(a, b)``.
 
@@ -59,6 +93,12 @@ class BicycleGAN(GANTrainer):
             a sum; a lab passes its own).
         latent_loss: ``(z, z_recon) -> scalar``, the latent regression term (None:
             :func:`i2ilab.losses.latent_regression_loss`).
+        cvae_half, clr_half: None (:func:`cvae_gan_terms`, :func:`clr_gan_terms` with the
+            ``kl_loss`` and ``latent_loss`` above) or a lab's own functions of the same
+            positional signature, ``(generator, discriminator, a, b, mu, logvar, eps,
+            adversarial)`` and ``(generator, encoder, discriminator2, a, z, adversarial)``,
+            each returning ``(fake, terms)`` with the terms named as above. They run inside the
+            compiled step; networks with dropout need ``training=True`` in their calls.
 
     The batch must hold at least 2 pairs; with an odd size the second half gets the extra pair
     (the reference skips batches that are not of the full size). Under data parallelism each
@@ -82,6 +122,8 @@ class BicycleGAN(GANTrainer):
         seed=None,
         kl_loss=None,
         latent_loss=None,
+        cvae_half=None,
+        clr_half=None,
         **kwargs,
     ):
         gan = losses.as_gan_loss(gan_mode)
@@ -104,6 +146,8 @@ class BicycleGAN(GANTrainer):
         self.num_sample_z = int(num_sample_z)
         self.kl_loss = losses.kl_loss if kl_loss is None else kl_loss
         self.latent_loss = losses.latent_regression_loss if latent_loss is None else latent_loss
+        self.cvae_half = cvae_half or (lambda *args: cvae_gan_terms(*args, kl=self.kl_loss))
+        self.clr_half = clr_half or (lambda *args: clr_gan_terms(*args, latent=self.latent_loss))
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.built = True
 
@@ -164,25 +208,26 @@ class BicycleGAN(GANTrainer):
         z_random = self._random_z(n)
 
         def g_objective(mu, logvar):
-            z_encoded = mu + ops.exp(0.5 * logvar) * eps
-            fake_enc = to_float32(self.generator([a_enc, z_encoded], training=True))
-            fake_rand = to_float32(self.generator([a_enc, z_random], training=True))
-            g_gan = self.gan.g_loss(to_float32(self.discriminator(fake_enc, training=True)))
-            g_gan2 = self.gan.g_loss(to_float32(self.discriminator2(fake_rand, training=True)))
-            g_l1 = losses.l1_loss(fake_enc, b_enc)
-            kl = ops.cast(self.kl_loss(mu, logvar), "float32")
+            fake_enc, cvae = self._half(
+                "cvae_half",
+                ("G_GAN", "G_L1", "kl"),
+                self.cvae_half(self.generator, self.discriminator, a_enc, b_enc, mu, logvar, eps, self.gan.g_loss),
+            )
             # Unless z_loss_trains_encoder, E's variables are not differentiated here: the z
             # loss trains G only (the rest of E's gradient comes back through mu and logvar).
-            mu2 = to_float32(self.encoder(fake_rand, training=True))[0]
-            z_l1 = ops.cast(self.latent_loss(z_random, mu2), "float32")
-            total = (
-                self.lambda_gan * g_gan
-                + self.lambda_gan2 * g_gan2
-                + self.lambda_l1 * g_l1
-                + self.lambda_kl * kl
-                + self.lambda_z * z_l1
+            fake_rand, clr = self._half(
+                "clr_half",
+                ("G_GAN2", "z_L1"),
+                self.clr_half(self.generator, self.encoder, self.discriminator2, a_enc, z_random, self.gan.g_loss),
             )
-            terms = {"G_GAN": g_gan, "G_GAN2": g_gan2, "G_L1": g_l1, "kl": kl, "z_L1": z_l1}
+            terms = {**cvae, **clr}
+            total = (
+                self.lambda_gan * terms["G_GAN"]
+                + self.lambda_gan2 * terms["G_GAN2"]
+                + self.lambda_l1 * terms["G_L1"]
+                + self.lambda_kl * terms["kl"]
+                + self.lambda_z * terms["z_L1"]
+            )
             return total, (terms, (ops.stop_gradient(fake_enc), ops.stop_gradient(fake_rand)))
 
         direct = g_vars + (e_vars if self.z_loss_trains_encoder else [])
@@ -209,6 +254,17 @@ class BicycleGAN(GANTrainer):
         _, d_terms, d_grads, _ = shim.value_and_grad(d_objective, d_vars)
         self._apply(self.d_optimizer, d_grads, d_vars)
         self._track(**g_terms, **d_terms)
+
+    @staticmethod
+    def _half(name, keys, result):
+        """Check a half's ``(fake, terms)`` and cast its terms to float32 scalars."""
+        if not (isinstance(result, (tuple, list)) and len(result) == 2 and isinstance(result[1], dict)):
+            raise ValueError(f"BicycleGAN: {name} must return (fake, terms), terms a dict with keys {keys}.")
+        fake, terms = result
+        missing = [k for k in keys if k not in terms]
+        if missing:
+            raise ValueError(f"BicycleGAN: {name} returned terms {sorted(terms)}; missing {missing}.")
+        return to_float32(fake), {k: ops.cast(terms[k], "float32") for k in keys}
 
     # ------------------------------------------------------------------------------- sampling
     def sample_z(self, n, seed=0):
