@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from i2ilab import models
-from i2ilab.models.bicyclegan import TileConcat
+from i2ilab.models.bicyclegan import TileConcat, ZeroCode
 
 
 def count(model):
@@ -106,6 +106,31 @@ def test_save_and_load_keep_outputs(tmp_path):
         loaded = keras.saving.load_model(path)
         for a, b in zip(keras.tree.flatten(net(inputs[name])), keras.tree.flatten(loaded(inputs[name])), strict=True):
             np.testing.assert_allclose(_np(a), _np(b), rtol=1e-6, atol=1e-6)
+
+
+def test_noise_encoder_gives_zero_codes_and_has_no_weights(tmp_path):
+    """mu = logvar = 0 of shape (B, nz) whatever the image; no variables; saved and loaded as .keras
+    (ZeroCode's nz in its config)."""
+    e = models.noise_encoder(16, in_channels=3, nz=5)
+    assert not e.weights and count(e) == 0
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 16, 16, 3)).astype("float32")
+    mu, logvar = (_np(t) for t in e(x))
+    for code in (mu, logvar):
+        assert code.shape == (3, 5) and code.dtype == np.float32
+        np.testing.assert_array_equal(code, 0.0)
+    assert [tuple(s) for s in e.output_shape] == [(None, 5), (None, 5)]
+    layer = e.get_layer("mu")
+    assert isinstance(layer, ZeroCode) and layer.get_config()["nz"] == 5
+    assert ZeroCode.from_config(layer.get_config()).nz == 5
+    path = tmp_path / "noise.keras"
+    e.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded.get_layer("logvar"), ZeroCode) and not loaded.weights
+    for code in loaded(x[:2]):
+        assert _np(code).shape == (2, 5)
+        np.testing.assert_array_equal(_np(code), 0.0)
+    sized = models.noise_encoder(None, in_channels=1, nz=2)(np.zeros((1, 8, 8, 1), "float32"))
+    assert [_np(t).shape for t in sized] == [(1, 2), (1, 2)]
 
 
 def test_size_errors_name_the_fix():

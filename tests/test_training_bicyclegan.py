@@ -13,9 +13,10 @@ import pytest
 from test_training_engine import assert_same_state, state_of, values
 
 from i2ilab import losses
-from i2ilab.models import bicycle_discriminator, bicycle_encoder, bicycle_unet_generator
+from i2ilab.models import bicycle_discriminator, bicycle_encoder, bicycle_unet_generator, noise_encoder
 from i2ilab.training import BicycleGAN
 from i2ilab.training import backend as shim
+from i2ilab.training.bicyclegan import clr_gan_terms, cvae_gan_terms
 
 SIZE, NZ = 32, 2
 
@@ -208,6 +209,209 @@ def test_a_labs_own_kl_and_latent_losses_are_used():
     assert set(calls) == {"kl", "z"}
     assert float(logs["kl"]) == pytest.approx(-0.5 * np.mean(1 + logvar - mu**2 - np.exp(logvar)), rel=1e-4)
     assert float(logs["z_L1"]) == pytest.approx(np.mean((mu2 - z) ** 2), rel=1e-4)
+
+
+class Calls:
+    """Stand-in G, E, D and adversarial term: simple functions of their inputs, each call recorded."""
+
+    def __init__(self):
+        self.seen = []
+
+    def generator(self, inputs, training=False):
+        a, z = inputs
+        self.seen.append(("G", keras.ops.convert_to_numpy(z), training))
+        return 0.5 * a + keras.ops.mean(z, axis=1)[:, None, None, None]
+
+    def encoder(self, x, training=False):
+        self.seen.append(("E", training))
+        mean = keras.ops.mean(x, axis=(1, 2))  # (B, C)
+        return mean[:, :2], 7.0 + mean[:, :2]  # mu, and a logvar that must not be used
+
+    def discriminator(self, x, training=False):
+        self.seen.append(("D", training))
+        return [2.0 * x, x[:, ::2, ::2]]
+
+    @staticmethod
+    def adversarial(outputs):
+        return sum(keras.ops.mean(keras.ops.square(o - 1.0)) for o in outputs)
+
+
+def stand_in_batch():
+    rng = np.random.default_rng(4)
+    a = rng.uniform(-1, 1, (2, 4, 4, 3)).astype("float32")
+    b = rng.uniform(-1, 1, (2, 4, 4, 3)).astype("float32")
+    mu, logvar, eps = (rng.normal(size=(2, 2)).astype("float32") for _ in range(3))
+    return a, b, mu, logvar, eps
+
+
+def lsgan_g(outputs):
+    return sum(np.mean((o - 1.0) ** 2) for o in outputs)
+
+
+def test_cvae_gan_terms_on_stand_ins():
+    """z = mu + exp(logvar / 2) * eps goes into G; G_GAN = adversarial(D(fake)), G_L1 = mean|fake - b|,
+    kl the KL sum; G and D in training mode unless told."""
+    a, b, mu, logvar, eps = stand_in_batch()
+    nets = Calls()
+    fake, terms = cvae_gan_terms(nets.generator, nets.discriminator, a, b, mu, logvar, eps, nets.adversarial)
+    z = mu + np.exp(logvar / 2) * eps
+    np.testing.assert_allclose(nets.seen[0][1], z, rtol=1e-6)
+    expected = 0.5 * a + z.mean(axis=1)[:, None, None, None]
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(fake), expected, rtol=1e-6, atol=1e-6)
+    assert set(terms) == {"G_GAN", "G_L1", "kl"}
+    values_ = {k: float(keras.ops.convert_to_numpy(v)) for k, v in terms.items()}
+    assert values_["G_GAN"] == pytest.approx(lsgan_g([2 * expected, expected[:, ::2, ::2]]), rel=1e-5)
+    assert values_["G_L1"] == pytest.approx(np.abs(expected - b).mean(), rel=1e-5)
+    assert values_["kl"] == pytest.approx(-0.5 * np.sum(1 + logvar - mu**2 - np.exp(logvar)), rel=1e-5)
+    assert [s[-1] for s in nets.seen] == [True, True]
+    nets.seen.clear()
+    _, terms = cvae_gan_terms(
+        nets.generator,
+        nets.discriminator,
+        a,
+        b,
+        mu,
+        logvar,
+        eps,
+        nets.adversarial,
+        kl=lambda m, lv: keras.ops.sum(m),
+        training=False,
+    )
+    assert float(keras.ops.convert_to_numpy(terms["kl"])) == pytest.approx(mu.sum(), rel=1e-5)
+    assert [s[-1] for s in nets.seen] == [False, False]
+
+
+def test_clr_gan_terms_on_stand_ins():
+    """fake = G(a, z); G_GAN2 = adversarial(D2(fake)); z_L1 = mean|mu2 - z| with mu2 = E(fake)'s
+    mean, not its logvar."""
+    a, _, z, _, _ = stand_in_batch()
+    nets = Calls()
+    fake, terms = clr_gan_terms(nets.generator, nets.encoder, nets.discriminator, a, z, nets.adversarial)
+    expected = 0.5 * a + z.mean(axis=1)[:, None, None, None]
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(fake), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(nets.seen[0][1], z)
+    assert set(terms) == {"G_GAN2", "z_L1"}
+    mu2 = expected.mean(axis=(1, 2))[:, :2]
+    assert float(keras.ops.convert_to_numpy(terms["z_L1"])) == pytest.approx(np.abs(mu2 - z).mean(), rel=1e-5)
+    g_gan2 = float(keras.ops.convert_to_numpy(terms["G_GAN2"]))
+    assert g_gan2 == pytest.approx(lsgan_g([2 * expected, expected[:, ::2, ::2]]), rel=1e-5)
+    _, squared = clr_gan_terms(
+        nets.generator,
+        nets.encoder,
+        nets.discriminator,
+        a,
+        z,
+        nets.adversarial,
+        latent=lambda z_, r: keras.ops.mean(keras.ops.square(r - z_)),
+    )
+    assert float(keras.ops.convert_to_numpy(squared["z_L1"])) == pytest.approx(np.mean((mu2 - z) ** 2), rel=1e-5)
+
+
+def own_cvae_half(generator, discriminator, a, b, mu, logvar, eps, adversarial):
+    """The cVAE-GAN half written out with keras.ops (the lab's exercise)."""
+    ops = keras.ops
+    z = mu + ops.exp(0.5 * logvar) * eps
+    fake = generator([a, z], training=True)
+    kl = -0.5 * ops.sum(1.0 + logvar - ops.square(mu) - ops.exp(logvar))
+    terms = {"G_GAN": adversarial(discriminator(fake, training=True)), "G_L1": ops.mean(ops.abs(fake - b)), "kl": kl}
+    return fake, terms
+
+
+def own_clr_half(generator, encoder, discriminator2, a, z, adversarial):
+    """The cLR-GAN half written out with keras.ops."""
+    fake = generator([a, z], training=True)
+    mu2, _ = encoder(fake, training=True)
+    terms = {"G_GAN2": adversarial(discriminator2(fake, training=True)), "z_L1": keras.ops.mean(keras.ops.abs(mu2 - z))}
+    return fake, terms
+
+
+def one_step(**kwargs):
+    """Logs and weights after one compiled step of a tiny trainer (fixed draws, batch 4)."""
+    trainer = tiny_bicyclegan(**kwargs)
+    rng = np.random.default_rng(2)
+    trainer._random_z = FixedDraws([rng.standard_normal((2, NZ)).astype("float32") for _ in range(2)])
+    trainer.compile(
+        g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5, epsilon=1e-3),
+        d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5, epsilon=1e-3),
+    )
+    logs = trainer.train_on_batch(*pairs(4), return_dict=True)
+    return {k: float(v) for k, v in logs.items()}, [w for net in trainer.networks.values() for w in net.get_weights()]
+
+
+def test_a_labs_own_halves_are_used_and_equal_the_default():
+    """cvae_half= / clr_half=: hand-written halves give the default trainer's logs and weights
+    (same seeds, same draws)."""
+    calls = []
+
+    def cvae(*args):
+        calls.append("cvae")
+        return own_cvae_half(*args)
+
+    def clr(*args):
+        calls.append("clr")
+        return own_clr_half(*args)
+
+    default_logs, default_weights = one_step()
+    own_logs, own_weights = one_step(cvae_half=cvae, clr_half=clr)
+    assert set(calls) == {"cvae", "clr"}
+    assert own_logs.keys() == default_logs.keys()
+    for name, value in default_logs.items():
+        assert own_logs[name] == pytest.approx(value, rel=1e-5), name
+    assert len(own_weights) == len(default_weights)
+    initial = [w for net in tiny_bicyclegan().networks.values() for w in net.get_weights()]
+    moved = 0
+    for own, default, before in zip(own_weights, default_weights, initial, strict=True):
+        np.testing.assert_allclose(own, default, rtol=1e-5, atol=1e-7)
+        moved += not np.allclose(default, before)
+    assert moved > len(default_weights) // 2
+
+
+@pytest.mark.parametrize(
+    "half, result, message",
+    [
+        ("cvae_half", lambda fake, terms: fake, "cvae_half must return \\(fake, terms\\)"),
+        ("cvae_half", lambda fake, terms: (fake, list(terms.values())), "cvae_half must return"),
+        ("cvae_half", lambda fake, terms: (fake, {"G_GAN": terms["G_GAN"]}), "missing \\['G_L1', 'kl'\\]"),
+        ("clr_half", lambda fake, terms: (fake, terms, fake), "clr_half must return \\(fake, terms\\)"),
+        (
+            "clr_half",
+            lambda fake, terms: (fake, {"G_GAN2": terms["G_GAN2"]}),
+            "clr_half returned .*missing \\['z_L1'\\]",
+        ),
+    ],
+)
+def test_a_half_of_the_wrong_shape_is_named(half, result, message):
+    own = own_cvae_half if half == "cvae_half" else own_clr_half
+    trainer = tiny_bicyclegan(**{half: lambda *args: result(*own(*args))})
+    trainer.compile()
+    with pytest.raises(ValueError, match=message):
+        trainer.train_on_batch(*pairs(2))
+
+
+def test_a_noise_encoder_trains_pix2pix_with_noise():
+    """noise_encoder (no variables): z = eps, kl = 0; the step still updates G, D and D2 (the
+    encoder's empty variable list goes through the backend's vjp)."""
+    keras.utils.set_random_seed(0)
+    nets = tiny_networks()
+    nets["encoder"] = noise_encoder(SIZE, nz=NZ)
+    assert not nets["encoder"].weights
+    trainer = BicycleGAN(**nets, seed=0, lambda_gan2=0.0, lambda_kl=0.0, lambda_z=0.0, lambda_l1=100.0)
+    rng = np.random.default_rng(2)
+    eps, z = (rng.standard_normal((1, NZ)).astype("float32") for _ in range(2))
+    trainer._random_z = FixedDraws([eps, z])
+    trainer.compile()
+    a, b = pairs(2)
+    expected_l1 = losses.l1_loss(trainer.generator([a[:1], eps]), b[:1])
+    before = {name: net.get_weights() for name, net in nets.items()}
+    logs = trainer.train_on_batch(a, b, return_dict=True)
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert float(logs["kl"]) == 0.0
+    assert float(logs["G_L1"]) == pytest.approx(float(keras.ops.convert_to_numpy(expected_l1)), rel=1e-5)
+    assert float(logs["z_L1"]) == pytest.approx(np.abs(z).mean(), rel=1e-5)  # E(fake) = 0
+    for name in ("generator", "discriminator", "discriminator2"):
+        after = nets[name].get_weights()
+        assert any(not np.allclose(u, v) for u, v in zip(before[name], after, strict=True)), name
+    np.testing.assert_array_equal(trainer.encode(b), np.zeros((2, NZ), "float32"))
 
 
 def test_errors_name_the_fix():
