@@ -13,8 +13,10 @@ import pytest
 from test_training_engine import assert_same_state, state_of, values
 
 from i2ilab import losses
+from i2ilab.data import synthetic
+from i2ilab.metrics import multimodal_scores
 from i2ilab.models import bicycle_discriminator, bicycle_encoder, bicycle_unet_generator, noise_encoder
-from i2ilab.training import BicycleGAN
+from i2ilab.training import BicycleGAN, default_adam
 from i2ilab.training import backend as shim
 from i2ilab.training.bicyclegan import clr_gan_terms, cvae_gan_terms
 
@@ -517,60 +519,68 @@ if __name__ == "__main__":
 
 # ------------------------------------------------------------------------- learning (slow)
 
-COLOURS = np.array([[1, -1, -1], [-1, 1, -1], [-1, -1, 1]], "float32")
+PALETTE_SIZE, PALETTE_STEPS = 16, 1536  # 6 epochs of 256 batches of 2
 
 
-def ambiguous_squares(n, seed, size=16):
-    """A: a white square mask on black (1 channel); B: the same square in one of three colours
-    drawn at random, on grey. A leaves the colour free: the true outputs of an A are 3 images."""
-    rng = np.random.default_rng(seed)
-    a = -np.ones((n, size, size, 1), "float32")
-    b = np.zeros((n, size, size, 3), "float32")
-    for i in range(n):
-        y, x = rng.integers(0, 5, 2)
-        h, w = rng.integers(8, 12, 2)
-        a[i, y : y + h, x : x + w] = 1
-        b[i, y : y + h, x : x + w] = COLOURS[rng.integers(3)]
-    return a, b
+def palette_trainer(noise_only, seed=0):
+    """BicycleGAN or pix2pix + noise (noise_encoder, z at G's input only, the GAN and L1 terms with
+    pix2pix's lambda_l1 100) with small networks at 16 px, Adam 4e-4 (the lab's smoke settings at half its size)."""
+    keras.utils.set_random_seed(seed)
+    size, nz = PALETTE_SIZE, 8
+    generator = bicycle_unet_generator(
+        size, in_channels=1, nz=nz, ngf=16, num_downs=4, where_add="input" if noise_only else "all", dropout=False
+    )
+    encoder = noise_encoder(size, nz=nz) if noise_only else bicycle_encoder(size, nz=nz, ndf=16, n_blocks=1)
+    weights = dict(lambda_gan2=0.0, lambda_kl=0.0, lambda_z=0.0, lambda_l1=100.0) if noise_only else {}
+    trainer = BicycleGAN(
+        generator,
+        encoder,
+        bicycle_discriminator(size, ndf=16, n_layers=1),
+        bicycle_discriminator(size, ndf=16, n_layers=1),
+        seed=seed,
+        **weights,
+    )
+    trainer.compile(g_optimizer=default_adam(4e-4), d_optimizer=default_adam(4e-4))
+    return trainer
 
 
-def diversity_coverage_fidelity(trainer, a, samples=8):
-    """Mean pairwise L1 of ``samples`` random-z outputs per input, relative to the true set's
-    (the three colourings); the share of the 3 colourings that is some sample's nearest
-    (coverage); the mean L1 from each sample to its nearest colouring (fidelity)."""
-    outs = np.stack([trainer.translate(a, seed=k) for k in range(samples)])
-    pairs_ = [(i, j) for i in range(samples) for j in range(i + 1, samples)]
-    diversity = np.mean([np.abs(outs[i] - outs[j]).mean() for i, j in pairs_])
-    truth = np.where(a[None] > 0, COLOURS[:, None, None, None, :], 0.0)  # (3, n, S, S, 3)
-    true_diversity = np.mean([np.abs(truth[i] - truth[j]).mean() for i in range(3) for j in range(i + 1, 3)])
-    dist = np.abs(outs[:, None] - truth[None]).mean(axis=(3, 4, 5))  # (samples, 3, n)
-    coverage = np.mean([len(set(dist[:, :, i].argmin(1).tolist())) / 3 for i in range(a.shape[0])])
-    return diversity / true_diversity, coverage, dist.min(1).mean()
+def palette_scores(trainer, test, codes=8):
+    """multimodal_scores of ``codes`` random codes (seeds 0, 1, ...) for each test input."""
+    samples = np.stack([trainer.translate(test["A"][..., :1], seed=k) for k in range(codes)], axis=1)
+    return multimodal_scores(samples, test["all_outputs"])
 
 
 @pytest.mark.slow
-def test_bicyclegan_learns_several_outputs_for_one_input():
-    """On squares whose colour the input leaves free, BicycleGAN's random codes give outputs
-    as diverse as > 0.5x the true set's, reach at least 2 of the 3 colours for an input and stay
-    nearer to a true colouring than a grey square (0.35). Measured (TF, CPU, 12 epochs of 256
-    steps): diversity 0.66 (0.0065 at init), coverage 0.67, fidelity 0.17."""
-    keras.utils.set_random_seed(0)
-    size = 16
-    trainer = BicycleGAN(
-        bicycle_unet_generator(size, in_channels=1, nz=2, ngf=16, num_downs=4, dropout=False),
-        bicycle_encoder(size, nz=2, ndf=16, n_blocks=1),
-        bicycle_discriminator(size, ndf=16, n_layers=1),
-        bicycle_discriminator(size, ndf=16, n_layers=1),
-        seed=0,
-    )
-    trainer.compile(
-        g_optimizer=keras.optimizers.Adam(4e-4, beta_1=0.5), d_optimizer=keras.optimizers.Adam(4e-4, beta_1=0.5)
-    )
-    a, b = ambiguous_squares(512, 0)
-    test_a, _ = ambiguous_squares(16, 1)
-    before, _, _ = diversity_coverage_fidelity(trainer, test_a)
-    trainer.fit(a, b, batch_size=2, epochs=12, verbose=0)
-    diversity, coverage, fidelity = diversity_coverage_fidelity(trainer, test_a)
-    assert diversity > 0.5 and diversity > 5 * before
-    assert coverage >= 0.6
-    assert fidelity < 0.25
+@pytest.mark.tf_only  # the numbers and the time budget are TensorFlow's (not measured on JAX)
+def test_bicyclegan_is_diverse_where_pix2pix_with_noise_is_not():
+    """Issue 20 on edges2palette (an object's edges; its colour one of 4, the true set of outputs
+    the 4 renderings): after 1536 steps at 16 px, BicycleGAN's 8 random codes per input are as
+    diverse as > 0.5x the true set's with a fidelity (L1 to the nearest true output) within 1.5x
+    of pix2pix + noise's, which is far less diverse.
+
+    Measured (TF, 2 CPU cores, ~30 s per model), seeds 0 / 1 / 2: BicycleGAN relative diversity
+    1.02 / 0.97 / 0.91, coverage 0.90 / 0.89 / 0.88, fidelity 0.135 / 0.129 / 0.128; pix2pix +
+    noise relative diversity 0.21 / 0.15 / 0.22, coverage 0.49 / 0.49 / 0.48, fidelity 0.109 /
+    0.115 / 0.109 (BicycleGAN's fidelity 1.12-1.24x; the true set's diversity 0.209).
+
+    pix2pix + noise does **not** reach the issue's < 0.1x here: its relative diversity was
+    0.16-0.29 between 500 and 3000 steps at 16 px and 0.14-0.22 at 32 px (0.13 in the lab at
+    1500 steps), 0.12-0.16 even without the GAN term (lambda_gan 0), 0.17-0.25 with batches of 8
+    or 16, 0.30-0.44 with lambda_l1 10. With 4 equally likely colours the L1 optimum is not
+    unique (any value between the 2nd and 3rd of the 4 per channel: red between 45 and 215 of
+    255), so L1 does not remove the dependence on z that the stochastic steps and the GAN term
+    put there. The test asserts what holds: < 0.35 and below a third of BicycleGAN's.
+    """
+    train = synthetic.generate("edges2palette", 512, PALETTE_SIZE, seed=0, split="train")
+    test = synthetic.generate("edges2palette", 32, PALETTE_SIZE, seed=0, split="test")
+    scores = {}
+    for name, noise_only in (("pix2pix + noise", True), ("BicycleGAN", False)):
+        trainer = palette_trainer(noise_only)
+        trainer.fit(train["A"][..., :1], train["B"], batch_size=2, epochs=PALETTE_STEPS // 256, verbose=0)
+        scores[name] = palette_scores(trainer, test)
+    p2p, bicycle = scores["pix2pix + noise"], scores["BicycleGAN"]
+    summary = {name: {k: round(v, 3) for k, v in s.items()} for name, s in scores.items()}
+    assert bicycle["relative_diversity"] > 0.5, summary
+    assert bicycle["fidelity"] < 1.5 * p2p["fidelity"], summary
+    assert bicycle["coverage"] >= 0.6, summary
+    assert p2p["relative_diversity"] < min(0.35, bicycle["relative_diversity"] / 3), summary
