@@ -134,3 +134,14 @@ def test_load_global_weights_starts_the_local_enhancer_from_a_global_generator()
                 np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="ngf = the local enhancer's ngf"):
         models.load_global_weights(local, models.global_generator(None, 3, ngf=4, n_downsampling=1, n_blocks=1))
+
+
+def test_instance_edge_map_of_one_row_or_one_column_keeps_the_shape():
+    """A 1-pixel-high (or wide) map has no vertical (horizontal) neighbours: only the other
+    direction's boundaries, and the input's shape."""
+    row = np.array([[1, 1, 2, 2, 2, 3]], np.int32).reshape(1, 1, 6, 1)
+    got = keras.ops.convert_to_numpy(models.instance_edge_map(row))
+    np.testing.assert_array_equal(got.reshape(-1), [0, 1, 1, 0, 1, 1])
+    column = keras.ops.convert_to_numpy(models.instance_edge_map(row.transpose(0, 2, 1, 3)))
+    np.testing.assert_array_equal(column.reshape(-1), [0, 1, 1, 0, 1, 1])
+    assert keras.ops.convert_to_numpy(models.instance_edge_map(np.zeros((2, 1, 1, 1), np.int32))).shape == (2, 1, 1, 1)

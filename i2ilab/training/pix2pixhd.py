@@ -74,6 +74,10 @@ class Pix2PixHD(GANTrainer):
         gan_mode: ``lsgan`` (reference) or another mode of :func:`i2ilab.losses.gan_loss`.
         fix_global_epochs: epochs of local-only training (10 for the 1024p model, 0 otherwise);
             needs a local enhancer.
+        feature_matching_loss: None (:func:`i2ilab.losses.feature_matching_loss`) or a lab's own
+            function of the same signature ``(fake_outputs, real_outputs, weight) -> scalar``.
+        edge_map: None (:func:`i2ilab.models.instance_edge_map`) or a lab's own function
+            ``instances (B, H, W, 1) -> (B, H, W, 1)`` float32 in {0, 1}.
     """
 
     def __init__(
@@ -86,6 +90,8 @@ class Pix2PixHD(GANTrainer):
         feature_matching=True,
         gan_mode="lsgan",
         fix_global_epochs=0,
+        feature_matching_loss=None,
+        edge_map=None,
         **kwargs,
     ):
         gan = losses.gan_loss(gan_mode)
@@ -103,6 +109,8 @@ class Pix2PixHD(GANTrainer):
         self.feature_matching = bool(feature_matching)
         self.gan = gan
         self.fix_global_epochs = int(fix_global_epochs)
+        self.feature_matching_loss = feature_matching_loss or losses.feature_matching_loss
+        self.edge_map = edge_map or instance_edge_map
         fixed = {id(v) for v in global_variables(generator)}
         self._global_mask = [id(v) not in fixed for v in generator.trainable_variables]
         if self.fix_global_epochs > 0 and (all(self._global_mask) or not any(self._global_mask)):
@@ -157,7 +165,7 @@ class Pix2PixHD(GANTrainer):
             if len(x) != 2:
                 raise ValueError("Pix2PixHD: x must be the G input, or a pair (labels, instances).")
             labels, instances = x
-            edges = instance_edge_map(instances)
+            edges = ops.cast(self.edge_map(instances), "float32")
             return ops.concatenate([ops.cast(labels, "float32"), edges], axis=-1), instances
         if self.encoder is not None:
             raise ValueError("Pix2PixHD: with an encoder, x must be a pair (labels, instances).")
@@ -172,6 +180,8 @@ class Pix2PixHD(GANTrainer):
 
     def _d(self, condition, image):
         outputs = self.discriminator(ops.concatenate([condition, image], axis=-1), training=True)
+        if not isinstance(outputs[0], (list, tuple)):  # num_D 1: Keras returns the one scale's list
+            outputs = [outputs]
         return [[ops.cast(t, "float32") for t in scale] for scale in outputs]
 
     def _train_step(self, data):
@@ -195,7 +205,9 @@ class Pix2PixHD(GANTrainer):
             fake_out = self._d(condition, generated)
             terms = {"G_GAN": self.gan.g_loss(losses.final_logits(fake_out))}
             if self.feature_matching:
-                terms["G_GAN_Feat"] = losses.feature_matching_loss(fake_out, real_out, weight=self.lambda_feat)
+                terms["G_GAN_Feat"] = ops.cast(
+                    self.feature_matching_loss(fake_out, real_out, self.lambda_feat), "float32"
+                )
             if self.vgg is not None:
                 terms["G_VGG"] = losses.vgg_perceptual_loss(self.vgg, generated, y, weight=self.lambda_feat)
             total = terms["G_GAN"]
