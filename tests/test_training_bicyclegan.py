@@ -391,8 +391,9 @@ def test_a_half_of_the_wrong_shape_is_named(half, result, message):
 
 
 def test_a_noise_encoder_trains_pix2pix_with_noise():
-    """noise_encoder (no variables): z = eps, kl = 0; the step still updates G, D and D2 (the
-    encoder's empty variable list goes through the backend's vjp)."""
+    """noise_encoder (no variables): z = eps, kl = 0; the step updates G and D (the encoder's
+    empty variable list goes through the backend's vjp). With lambda_gan2 = lambda_z = 0 the
+    cLR-GAN half is not computed: no G_GAN2, z_L1 or D2 in the logs, D2 unchanged."""
     keras.utils.set_random_seed(0)
     nets = tiny_networks()
     nets["encoder"] = noise_encoder(SIZE, nz=NZ)
@@ -409,10 +410,12 @@ def test_a_noise_encoder_trains_pix2pix_with_noise():
     assert all(np.isfinite(float(v)) for v in logs.values())
     assert float(logs["kl"]) == 0.0
     assert float(logs["G_L1"]) == pytest.approx(float(keras.ops.convert_to_numpy(expected_l1)), rel=1e-5)
-    assert float(logs["z_L1"]) == pytest.approx(np.abs(z).mean(), rel=1e-5)  # E(fake) = 0
-    for name in ("generator", "discriminator", "discriminator2"):
+    assert set(logs) == {"G_GAN", "G_L1", "kl", "D"}
+    for name in ("generator", "discriminator"):
         after = nets[name].get_weights()
         assert any(not np.allclose(u, v) for u, v in zip(before[name], after, strict=True)), name
+    for u, v in zip(before["discriminator2"], nets["discriminator2"].get_weights(), strict=True):
+        np.testing.assert_array_equal(u, v)
     np.testing.assert_array_equal(trainer.encode(b), np.zeros((2, NZ), "float32"))
 
 
@@ -584,3 +587,23 @@ def test_bicyclegan_is_diverse_where_pix2pix_with_noise_is_not():
     assert bicycle["fidelity"] < 1.5 * p2p["fidelity"], summary
     assert bicycle["coverage"] >= 0.6, summary
     assert p2p["relative_diversity"] < min(0.35, bicycle["relative_diversity"] / 3), summary
+
+
+def test_a_half_with_zero_weights_is_skipped():
+    """cLR-GAN alone (lambda_gan = lambda_l1 = lambda_kl = 0, z loss training E): D does not move
+    and only G_GAN2, z_L1 and D2 are logged; G, E and D2 learn. All weights 0 is an error."""
+    keras.utils.set_random_seed(0)
+    nets = tiny_networks()
+    trainer = BicycleGAN(**nets, seed=0, lambda_gan=0.0, lambda_l1=0.0, lambda_kl=0.0, z_loss_trains_encoder=True)
+    trainer.compile()
+    a, b = pairs(2)
+    before = {name: net.get_weights() for name, net in nets.items()}
+    logs = trainer.train_on_batch(a, b, return_dict=True)
+    assert set(logs) == {"G_GAN2", "z_L1", "D2"}
+    for name in ("generator", "encoder", "discriminator2"):
+        after = nets[name].get_weights()
+        assert any(not np.allclose(u, v) for u, v in zip(before[name], after, strict=True)), name
+    for u, v in zip(before["discriminator"], nets["discriminator"].get_weights(), strict=True):
+        np.testing.assert_array_equal(u, v)
+    with pytest.raises(ValueError, match="every loss weight is 0"):
+        BicycleGAN(**tiny_networks(), lambda_gan=0, lambda_gan2=0, lambda_l1=0, lambda_kl=0, lambda_z=0)

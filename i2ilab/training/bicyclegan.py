@@ -71,6 +71,9 @@ class BicycleGAN(GANTrainer):
 
     Logged (unweighted epoch means; the reference's names): ``G_GAN``, ``G_GAN2``, ``G_L1``,
     ``kl``, ``z_L1``, ``D`` (d_real + d_fake of D, summed over its scales), ``D2``.
+    A half whose weights are all 0 (the cVAE-GAN alone: ``lambda_gan2 = lambda_z = 0``; the
+    cLR-GAN alone: ``lambda_gan = lambda_l1 = lambda_kl = 0``) is not computed, its
+    discriminator does not move, and its names are not logged.
 
     Args:
         generator: keras.Model [(B, H, W, Cin) images, (B, nz) codes] -> (B, H, W, Cout) tanh
@@ -132,7 +135,17 @@ class BicycleGAN(GANTrainer):
                 "BicycleGAN: gan_mode='wgangp' needs a gradient penalty, which this trainer does not add; "
                 "use 'lsgan' (reference), 'vanilla' or 'hinge'."
             )
-        super().__init__(("G_GAN", "G_GAN2", "G_L1", "kl", "z_L1", "D", "D2"), **kwargs)
+        # A half whose weights are all 0 is not computed (nor its D trained): the baselines
+        # cVAE-GAN alone (lambda_gan2 = lambda_z = 0) and cLR-GAN alone (lambda_gan = lambda_l1 =
+        # lambda_kl = 0) cost one half of the step; their logs leave its terms out.
+        self.uses_cvae = any(float(w) != 0.0 for w in (lambda_gan, lambda_l1, lambda_kl))
+        self.uses_clr = any(float(w) != 0.0 for w in (lambda_gan2, lambda_z))
+        if not (self.uses_cvae or self.uses_clr):
+            raise ValueError("BicycleGAN: every loss weight is 0; nothing would train.")
+        names = (("G_GAN", "G_L1", "kl", "D") if self.uses_cvae else ()) + (
+            ("G_GAN2", "z_L1", "D2") if self.uses_clr else ()
+        )
+        super().__init__(names, **kwargs)
         self.generator, self.encoder = generator, encoder
         self.discriminator, self.discriminator2 = discriminator, discriminator2
         self.nz = self._code_size(generator, encoder)
@@ -202,55 +215,66 @@ class BicycleGAN(GANTrainer):
         e_vars = self.encoder.trainable_variables
 
         # E(B1) once, its pullback kept: E's gradient comes back through mu and logvar only.
-        (mu, logvar), e_pullback = shim.vjp(lambda: to_float32(self.encoder(b_enc, training=True)), e_vars)
-        n = ops.shape(mu)[0]
+        if self.uses_cvae:
+            codes, e_pullback = shim.vjp(lambda: to_float32(self.encoder(b_enc, training=True)), e_vars)
+            codes = tuple(codes)
+        else:
+            codes = ()
+        n = ops.shape(a_enc)[0]
         eps = self._random_z(n)
         z_random = self._random_z(n)
+        weights = {
+            "G_GAN": self.lambda_gan,
+            "G_GAN2": self.lambda_gan2,
+            "G_L1": self.lambda_l1,
+            "kl": self.lambda_kl,
+            "z_L1": self.lambda_z,
+        }
 
-        def g_objective(mu, logvar):
-            fake_enc, cvae = self._half(
-                "cvae_half",
-                ("G_GAN", "G_L1", "kl"),
-                self.cvae_half(self.generator, self.discriminator, a_enc, b_enc, mu, logvar, eps, self.gan.g_loss),
-            )
-            # Unless z_loss_trains_encoder, E's variables are not differentiated here: the z
-            # loss trains G only (the rest of E's gradient comes back through mu and logvar).
-            fake_rand, clr = self._half(
-                "clr_half",
-                ("G_GAN2", "z_L1"),
-                self.clr_half(self.generator, self.encoder, self.discriminator2, a_enc, z_random, self.gan.g_loss),
-            )
-            terms = {**cvae, **clr}
-            total = (
-                self.lambda_gan * terms["G_GAN"]
-                + self.lambda_gan2 * terms["G_GAN2"]
-                + self.lambda_l1 * terms["G_L1"]
-                + self.lambda_kl * terms["kl"]
-                + self.lambda_z * terms["z_L1"]
-            )
-            return total, (terms, (ops.stop_gradient(fake_enc), ops.stop_gradient(fake_rand)))
+        def g_objective(*codes):
+            terms, fakes = {}, {}
+            if self.uses_cvae:
+                mu, logvar = codes
+                fakes["D"], cvae = self._half(
+                    "cvae_half",
+                    ("G_GAN", "G_L1", "kl"),
+                    self.cvae_half(self.generator, self.discriminator, a_enc, b_enc, mu, logvar, eps, self.gan.g_loss),
+                )
+                terms.update(cvae)
+            if self.uses_clr:
+                # Unless z_loss_trains_encoder, E's variables are not differentiated here: the z
+                # loss trains G only (the rest of E's gradient comes back through mu and logvar).
+                fakes["D2"], clr = self._half(
+                    "clr_half",
+                    ("G_GAN2", "z_L1"),
+                    self.clr_half(self.generator, self.encoder, self.discriminator2, a_enc, z_random, self.gan.g_loss),
+                )
+                terms.update(clr)
+            total = sum(weights[k] * v for k, v in terms.items())
+            return total, (terms, {k: ops.stop_gradient(v) for k, v in fakes.items()})
 
         direct = g_vars + (e_vars if self.z_loss_trains_encoder else [])
-        _, (g_terms, (fake_enc, fake_rand)), grads, code_grads = shim.value_and_grad(g_objective, direct, (mu, logvar))
-        g_grads, e_grads = grads[: len(g_vars)], e_pullback(list(code_grads))
+        _, (g_terms, fakes), grads, code_grads = shim.value_and_grad(g_objective, direct, codes)
+        g_grads = grads[: len(g_vars)]
+        e_grads = e_pullback(list(code_grads)) if self.uses_cvae else [ops.zeros(v.shape, v.dtype) for v in e_vars]
         if self.z_loss_trains_encoder:
             e_grads = [u + v for u, v in zip(e_grads, grads[len(g_vars) :], strict=True)]
         self._apply(self.g_optimizer, g_grads + e_grads, g_vars + e_vars)
 
+        pairs = {"D": (self.discriminator, b_enc), "D2": (self.discriminator2, b_rand)}
         d_vars = self.discriminator.trainable_variables + self.discriminator2.trainable_variables
 
         def d_objective():
             terms = {}
-            for name, disc, real, fake in (
-                ("D", self.discriminator, b_enc, fake_enc),
-                ("D2", self.discriminator2, b_rand, fake_rand),
-            ):
+            for name, fake in fakes.items():
+                disc, real = pairs[name]
                 d_real, d_fake = self.gan.d_loss(
                     to_float32(disc(real, training=True)), to_float32(disc(fake, training=True))
                 )
                 terms[name] = d_real + d_fake
-            return terms["D"] + terms["D2"], terms
+            return sum(terms.values()), terms
 
+        # An unused D gets zero gradients: with Adam's moments at 0 it does not move.
         _, d_terms, d_grads, _ = shim.value_and_grad(d_objective, d_vars)
         self._apply(self.d_optimizer, d_grads, d_vars)
         self._track(**g_terms, **d_terms)
