@@ -251,17 +251,8 @@ def _cmd_translate(args):
         raise UsageError(f"--checkpoint {args.checkpoint}: no such file or folder.")
     files, bad = inference.checked_inputs(args.input, args.out, args.skip_bad)
     with runs.output_folder(args.out) as out:
-        translator = inference.Translator(
-            args.checkpoint,
-            args.direction,
-            args.full_size,
-            args.z,
-            args.example,
-            args.n_samples,
-            args.seed,
-            instances=args.instances,
-            inputs=args.input,
-        )
+        options = (args.checkpoint, args.direction, args.full_size, args.z, args.example, args.n_samples, args.seed)
+        translator = inference.Translator(*options, instances=args.instances, inputs=args.input)
         for path in files:
             for suffix, image in translator.outputs(translator.read_input(path)).items():
                 inference.save_output(out / f"{path.stem}{suffix}.png", image)
@@ -281,16 +272,8 @@ def _cmd_sample(args):
 
 
 def _cmd_summary(args):
-    cfg = recipes.arch_config(
-        args.model,
-        args.image_size,
-        args.ngf,
-        args.ndf,
-        args.n_layers_d,
-        n_scales_d=args.n_scales_d,
-        n_classes=args.n_classes,
-        instances=not args.no_instance,
-    )
+    hd = {"n_scales_d": args.n_scales_d, "n_classes": args.n_classes, "instances": not args.no_instance}
+    cfg = recipes.arch_config(args.model, args.image_size, args.ngf, args.ndf, args.n_layers_d, **hd)
     total = 0
     for name, net in recipes.build_networks(cfg).items():
         net.summary()
@@ -323,12 +306,7 @@ def _add_arch_args(p, size_help):
         help="PatchGAN depth (3 = 70x70 patches; default 3, less for small images)",
     )
     p.add_argument("--n-scales-d", type=int, default=None, help="pix2pixhd: discriminator scales (num_D, default 2)")
-    p.add_argument(
-        "--n-classes",
-        type=int,
-        default=None,
-        help="pix2pixhd: label ids (default: the synthetic set's, a folder's meta.json, else 35 as Cityscapes)",
-    )
+    p.add_argument("--n-classes", type=int, help="pix2pixhd: label ids (default: the set's meta.json, else 35)")
     p.add_argument("--no-instance", action="store_true", help="pix2pixhd: labels only, no instance edge map")
 
 
@@ -387,11 +365,7 @@ def build_parser():
         help="compute in bfloat16 with float32 weights (keras mixed_bfloat16): "
         "faster on GPUs and on CPUs with bf16 units; results differ by rounding",
     )
-    t.add_argument(
-        "--no-vgg-loss",
-        action="store_true",
-        help="pix2pixhd: no VGG perceptual loss (nothing to download; the ImageNet VGG19 otherwise)",
-    )
+    t.add_argument("--no-vgg-loss", action="store_true", help="pix2pixhd: no VGG19 perceptual loss (no download)")
     t.add_argument("--skip-bad", action="store_true", help="skip unreadable or too small images (with a count)")
     t.add_argument("--tensorboard", action="store_true", help="also log to OUT/tensorboard")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -412,12 +386,7 @@ def build_parser():
     tr.add_argument("--from", dest="example", help="BicycleGAN --z encode: an example output whose code is used")
     tr.add_argument("--n-samples", type=int, help="BicycleGAN --z random: outputs per input, <stem>_zK.png (4)")
     tr.add_argument("--seed", type=int, default=0, help="BicycleGAN --z random: seed of the codes")
-    tr.add_argument(
-        "--instances",
-        default=None,
-        help="pix2pixhd: folder of instance maps named as the --input label maps "
-        "(default: the <name>_inst folder beside an <name>_label input folder)",
-    )
+    tr.add_argument("--instances", help="pix2pixhd: instance maps named as the label maps (default: <name>_inst/)")
     tr.set_defaults(func=_cmd_translate)
 
     sa = sub.add_parser("sample", help="MUNIT: several random styles per input, or one example's")
