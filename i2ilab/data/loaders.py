@@ -105,6 +105,31 @@ def _random_crop_flip(img, rnd, size):
     return tf.cond(u[2] < 0.5, lambda: tf.reverse(img, axis=[-2]), lambda: img)
 
 
+def _decoded(items, prepare, *, n, shuffle, cache, skip_bad, seed):
+    """``items`` mapped through ``prepare``: shuffled as paths when not cached, else cached once
+    and shuffled as decoded images; ``skip_bad`` drops items that fail to decode."""
+    if shuffle and not cache:
+        items = items.shuffle(min(n, 4096), seed=_sub_seed(seed, 0), reshuffle_each_iteration=True)
+    ds = items.map(prepare, num_parallel_calls=AUTOTUNE)
+    if skip_bad:
+        ds = ds.ignore_errors(log_warning=True)
+    if cache:
+        ds = ds.cache()
+        if shuffle:
+            ds = ds.shuffle(n, seed=_sub_seed(seed, 0), reshuffle_each_iteration=True)
+    return ds
+
+
+def _finished(ds, finish, *, jitter, image_size, seed):
+    """``finish`` applied to every element, after the random crop and flip when ``jitter``."""
+    if jitter:
+        rnd = tf.data.Dataset.random(seed=_sub_seed(seed, 1), rerandomize_each_iteration=True)
+        return tf.data.Dataset.zip((ds, rnd)).map(
+            lambda x, r: finish(_random_crop_flip(x, r, image_size)), num_parallel_calls=AUTOTUNE
+        )
+    return ds.map(finish, num_parallel_calls=AUTOTUNE)
+
+
 def _image_stream(
     items,
     load_fn,
@@ -137,9 +162,6 @@ def _image_stream(
     if cache is None:
         bytes_per_value = 1 if convert is None else 4
         cache = n * side * side * 3 * (stack or 1) * bytes_per_value <= AUTO_CACHE_BYTES
-    if shuffle and not cache:
-        items = items.shuffle(min(n, 4096), seed=_sub_seed(seed, 0), reshuffle_each_iteration=True)
-
     resize_to = image_size if not jitter else load_size
 
     def prepare(item):
@@ -147,27 +169,14 @@ def _image_stream(
         img = img if resize_to is None else _resize_u8(img, resize_to)
         return img if convert is None else convert(img)
 
-    ds = items.map(prepare, num_parallel_calls=AUTOTUNE)
-    if skip_bad:
-        ds = ds.ignore_errors(log_warning=True)
-    if cache:
-        ds = ds.cache()
-        if shuffle:
-            ds = ds.shuffle(n, seed=_sub_seed(seed, 0), reshuffle_each_iteration=True)
+    ds = _decoded(items, prepare, n=n, shuffle=shuffle, cache=cache, skip_bad=skip_bad, seed=seed)
 
     def to_float(img):
         img = tf.cast(img, tf.float32) / 127.5 - 1.0 if convert is None else img
         img.set_shape(([stack] if stack else []) + [image_size, image_size, 3])
         return img
 
-    if jitter:
-        rnd = tf.data.Dataset.random(seed=_sub_seed(seed, 1), rerandomize_each_iteration=True)
-        ds = tf.data.Dataset.zip((ds, rnd)).map(
-            lambda img, r: to_float(_random_crop_flip(img, r, image_size)), num_parallel_calls=AUTOTUNE
-        )
-    else:
-        ds = ds.map(to_float, num_parallel_calls=AUTOTUNE)
-    return ds
+    return _finished(ds, to_float, jitter=jitter, image_size=image_size, seed=seed)
 
 
 def _crop_hint(image_size):
@@ -534,15 +543,7 @@ def label_instance_dataset(
     if cache is None:
         cache = n * side * side * (3 + len(kinds) - 1) * 4 <= AUTO_CACHE_BYTES
     items = tf.data.Dataset.from_tensor_slices(tuple([str(f) for f in files[k]] for k in kinds))
-    if shuffle and not cache:
-        items = items.shuffle(min(n, 4096), seed=_sub_seed(seed, 0), reshuffle_each_iteration=True)
-    ds = items.map(prepare, num_parallel_calls=AUTOTUNE)
-    if skip_bad:
-        ds = ds.ignore_errors(log_warning=True)
-    if cache:
-        ds = ds.cache()
-        if shuffle:
-            ds = ds.shuffle(n, seed=_sub_seed(seed, 0), reshuffle_each_iteration=True)
+    ds = _decoded(items, prepare, n=n, shuffle=shuffle, cache=cache, skip_bad=skip_bad, seed=seed)
 
     def split_parts(stack):
         stack.set_shape([image_size, image_size, 3 + len(kinds) - 1])
@@ -552,11 +553,5 @@ def label_instance_dataset(
             return (one_hot, stack[..., 4:5]), image
         return one_hot, image
 
-    if jitter:
-        rnd = tf.data.Dataset.random(seed=_sub_seed(seed, 1), rerandomize_each_iteration=True)
-        ds = tf.data.Dataset.zip((ds, rnd)).map(
-            lambda s, r: split_parts(_random_crop_flip(s, r, image_size)), num_parallel_calls=AUTOTUNE
-        )
-    else:
-        ds = ds.map(split_parts, num_parallel_calls=AUTOTUNE)
+    ds = _finished(ds, split_parts, jitter=jitter, image_size=image_size, seed=seed)
     return _batch(ds, batch_size, drop_remainder)
