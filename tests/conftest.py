@@ -39,6 +39,15 @@ def backend():
     return keras.backend.backend()
 
 
+@pytest.fixture(scope="module")
+def synthetic_cache(tmp_path_factory):
+    """A temporary I2ILAB_CACHE for one test module: its synthetic sets are written once there.
+    Modules that train through the CLI use it with ``pytestmark = pytest.mark.usefixtures(...)``."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("I2ILAB_CACHE", str(tmp_path_factory.mktemp("i2ilab_cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def parity_dir():
     return PARITY_DIR

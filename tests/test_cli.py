@@ -17,12 +17,7 @@ from i2ilab import cli, inference, recipes, viz
 TINY = "--image-size 16 --ngf 4 --ndf 4 --n-train 16 --batch-size 8 --quiet".split()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _synthetic_cache(tmp_path_factory):
-    """Synthetic sets are written once per test module into a temporary cache."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("I2ILAB_CACHE", str(tmp_path_factory.mktemp("i2ilab_cache")))
-        yield
+pytestmark = pytest.mark.usefixtures("synthetic_cache")  # synthetic sets written once per module
 
 
 def _train(*argv):

@@ -19,12 +19,7 @@ from i2ilab.errors import UsageError
 TINY = ("--image-size", "32", "--ngf", "4", "--ndf", "4", "--n-train", "4", "--quiet", "--samples", "2")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _synthetic_cache(tmp_path_factory):
-    """Synthetic sets are written once per test module into a temporary cache."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("I2ILAB_CACHE", str(tmp_path_factory.mktemp("i2ilab_cache")))
-        yield
+pytestmark = pytest.mark.usefixtures("synthetic_cache")  # synthetic sets written once per module
 
 
 def _train(*argv):

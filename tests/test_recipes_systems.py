@@ -16,12 +16,7 @@ from i2ilab import cli, inference, recipes
 from i2ilab.errors import UsageError
 from i2ilab.models import registry
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _synthetic_cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("I2ILAB_CACHE", str(tmp_path_factory.mktemp("i2ilab_cache")))
-        yield
+pytestmark = pytest.mark.usefixtures("synthetic_cache")  # synthetic sets written once per module
 
 
 def test_bicyclegan_256_is_the_reference_architecture():

@@ -16,11 +16,7 @@ from i2ilab import cli, recipes, runs
 TINY = ["--image-size", "16", "--ngf", "4", "--ndf", "4", "--n-train", "4", "--batch-size", "2", "--quiet"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _synthetic_cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("I2ILAB_CACHE", str(tmp_path_factory.mktemp("i2ilab_cache")))
-        yield
+pytestmark = pytest.mark.usefixtures("synthetic_cache")  # synthetic sets written once per module
 
 
 def _train(*argv):
