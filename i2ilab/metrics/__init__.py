@@ -6,7 +6,8 @@
 - diversity: mean pairwise distance of several outputs for one input (MUNIT's LPIPS protocol);
   coverage and fidelity against a known set of true outputs.
 - color: colourfulness, saturation histogram, Lab chroma (colorization lab).
-- image: PSNR and SSIM in keras.ops.
+- image: PSNR and SSIM in keras.ops; counterpart retrieval and translation error (NumPy) on sets
+  with known true counterparts.
 No function here downloads anything; missing weight files raise FileNotFoundError saying how to get them.
 """
 
@@ -30,7 +31,7 @@ from i2ilab.metrics.fid_kid import (
     kid_from_features,
     mmd2_unbiased,
 )
-from i2ilab.metrics.image import psnr, ssim
+from i2ilab.metrics.image import counterpart_retrieval, psnr, ssim, translation_error
 from i2ilab.metrics.segmentation import (
     colors_to_labels,
     confusion_matrix,
@@ -63,8 +64,10 @@ __all__ = [
     "kid",
     "kid_from_features",
     "mmd2_unbiased",
+    "counterpart_retrieval",
     "psnr",
     "ssim",
+    "translation_error",
     "colors_to_labels",
     "confusion_matrix",
     "estimate_palette",

@@ -1,13 +1,14 @@
-"""PSNR and SSIM in keras.ops (TensorFlow and JAX backends, usable inside a training step).
+"""PSNR and SSIM in keras.ops (TensorFlow and JAX backends, usable inside a training step);
+counterpart retrieval and translation error in NumPy (sets with known true counterparts).
 
-Images: NHWC float in [-1, 1], so the data range (max_val) defaults to 2.0. Both return one value
-per image, shape (B,), as a backend tensor (keras.ops.convert_to_numpy for NumPy).
+Images: NHWC float in [-1, 1], so the data range (max_val) defaults to 2.0. PSNR and SSIM return
+one value per image, shape (B,), as a backend tensor (keras.ops.convert_to_numpy for NumPy).
 """
 
 import numpy as np
 from keras import ops
 
-__all__ = ["psnr", "ssim"]
+__all__ = ["counterpart_retrieval", "psnr", "ssim", "translation_error"]
 
 
 def psnr(images, references, max_val=2.0):
@@ -55,3 +56,38 @@ def ssim(images, references, max_val=2.0, filter_size=11, filter_sigma=1.5, k1=0
     c2 = (k2 * max_val) ** 2
     ssim_map = ((2.0 * mu_x * mu_y + c1) * (2.0 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     return ops.mean(ssim_map, axis=(1, 2, 3))
+
+
+def _matched(outputs, truths, name):
+    outputs = np.asarray(outputs, np.float32)
+    truths = np.asarray(truths, np.float32)
+    if outputs.ndim != 4 or outputs.shape != truths.shape:
+        raise ValueError(
+            f"{name}: outputs and truths must be (N, H, W, C) arrays of one shape (output i's true "
+            f"counterpart is truths[i]); got {outputs.shape} and {truths.shape}."
+        )
+    if len(outputs) == 0:
+        raise ValueError(f"{name}: no images (N = 0).")
+    return outputs, truths
+
+
+def counterpart_retrieval(outputs, truths):
+    """Fraction of outputs whose nearest truth by mean L1, among all N truths, is their own.
+
+    outputs, truths: (N, H, W, C) in [-1, 1]; ``truths[i]`` is the true counterpart of
+    ``outputs[i]`` (e.g. the synthetic sets' ``testA_true``). A float in [0, 1]: 1 when every
+    output is closer to its own counterpart than to any other, about 1/N (chance) when the
+    outputs do not depend on their inputs the right way. A tie counts for the lowest index.
+    Raises ValueError when the shapes differ or are not 4-D.
+    """
+    outputs, truths = _matched(outputs, truths, "counterpart_retrieval")
+    # One output at a time: (N, H, W, C) memory instead of (N, N, H, W, C).
+    nearest = [int(np.abs(truths - out).mean(axis=(1, 2, 3)).argmin()) for out in outputs]
+    return float(np.mean(np.asarray(nearest) == np.arange(len(outputs))))
+
+
+def translation_error(outputs, truths):
+    """Mean absolute difference between the outputs and their true counterparts (a float; [-1, 1]
+    images, so 0 to 2). Raises ValueError when the shapes differ or are not 4-D."""
+    outputs, truths = _matched(outputs, truths, "translation_error")
+    return float(np.abs(outputs - truths).mean())
