@@ -1,6 +1,8 @@
 """DiscoGAN trainer (Kim et al. 2017; SKTBrain/DiscoGAN ``discogan/image_translation.py``), also
 DistanceGAN in the DiscoGAN architecture (Benaim & Wolf 2017; ``discogan_arch/distance_gan_model.py``)."""
 
+import functools
+
 from keras import ops
 
 from i2ilab import losses
@@ -78,6 +80,11 @@ class DiscoGAN(GANTrainer):
         reconstruction: include the cycle MSE (True for DiscoGAN).
         distance_stats: None (DiscoGAN) or the two domains' ``(mu, sigma)`` (DistanceGAN).
         normalize_distances: False is the reference's ``--unnormalized_distances``.
+        distance_loss: ``(source, translated, source_stats, target_stats) -> scalar``, the
+            DistanceGAN term of each direction, as :func:`i2ilab.losses.normalized_distance_loss`
+            (None: that function with ``normalize=normalize_distances``; a lab passes its own).
+            It gets the [0, 1] images and the halved statistics. Needs ``distance_stats``; with
+            ``normalize_distances=False`` it is a ValueError (the raw form is the library's only).
     """
 
     def __init__(
@@ -96,8 +103,14 @@ class DiscoGAN(GANTrainer):
         reconstruction=None,
         distance_stats=None,
         normalize_distances=True,
+        distance_loss=None,
         **kwargs,
     ):
+        if distance_loss is not None and (distance_stats is None or not normalize_distances):
+            raise ValueError(
+                "DiscoGAN: distance_loss is DistanceGAN's normalised distance term; it needs distance_stats "
+                "and normalize_distances=True."
+            )
         if reconstruction is None:
             reconstruction = distance_stats is None
         if not reconstruction and distance_stats is None:
@@ -115,6 +128,9 @@ class DiscoGAN(GANTrainer):
         self.weight_decay = float(weight_decay)
         self.reconstruction = bool(reconstruction)
         self.normalize_distances = bool(normalize_distances)
+        self.distance_loss = distance_loss or functools.partial(
+            losses.normalized_distance_loss, normalize=self.normalize_distances
+        )
         self.distance_stats = None
         if distance_stats is not None:
             (mu_a, sd_a), (mu_b, sd_b) = distance_stats
@@ -155,9 +171,7 @@ class DiscoGAN(GANTrainer):
                 terms[f"recon_{side}"] = losses.l2_loss(rec, source)
                 recon = terms[f"recon_{side}"]
             if stats is not None:
-                terms[f"dist_{side}"] = losses.normalized_distance_loss(
-                    source, fake, stats[0], stats[1], normalize=self.normalize_distances
-                )
+                terms[f"dist_{side}"] = to_float32(self.distance_loss(source, fake, stats[0], stats[1]))
                 recon = recon + terms[f"dist_{side}"]
             terms[f"G_{side}"], terms[f"fm_{side}"] = g_term, fm
             gen = gen + losses.rate_weighted_loss(g_term, fm, recon, rate, self.gan_weight, self.fm_weight)

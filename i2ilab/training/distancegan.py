@@ -1,6 +1,8 @@
 """DistanceGAN trainer, CycleGAN architecture (Benaim & Wolf 2017; sagiebenaim/DistanceGAN
 ``models/distance_gan_model.py`` run by ``train.py --model distance_gan``)."""
 
+import functools
+
 import keras
 import numpy as np
 from keras import ops
@@ -70,6 +72,15 @@ class DistanceGAN(GANTrainer):
         lambda_cycle: 0 (off, the reference's default); 10 with ``--use_cycle_loss``.
         normalize_distances: False is ``--unnormalized_distances``.
         pool_size, gan_mode, image_shape, seed: as :class:`i2ilab.training.CycleGAN`.
+        distance_loss: ``(source, translated, source_stats, target_stats) -> scalar``, the
+            distance term of each direction (``dist_A`` with A's and B's ``(mu, sigma)``,
+            ``dist_B`` with them swapped), as :func:`i2ilab.losses.normalized_distance_loss`
+            (None: that function with ``normalize=normalize_distances``; a lab passes its own).
+            A custom one is the normalised form: with ``normalize_distances=False`` it is a
+            ValueError.
+
+    The default ``distance_loss`` is the library's own function: the trainer then runs exactly
+    as without the argument.
 
     Logged: ``G_A, dist_A, D_B`` (+ ``G_B, dist_B, D_A``, + ``cycle_A, cycle_B``).
     """
@@ -90,8 +101,14 @@ class DistanceGAN(GANTrainer):
         gan_mode="lsgan",
         image_shape=None,
         seed=None,
+        distance_loss=None,
         **kwargs,
     ):
+        if distance_loss is not None and not normalize_distances:
+            raise ValueError(
+                "DistanceGAN: distance_loss is the normalised distance term; normalize_distances=False "
+                "(raw distances) runs the library's loss only, so pass one or the other."
+            )
         if (g_ba is None) != (d_a is None) and d_b is not None:
             raise ValueError("DistanceGAN: pass both g_ba and d_a (two-sided) or neither (one-sided).")
         if lambda_cycle and g_ba is None:
@@ -110,6 +127,9 @@ class DistanceGAN(GANTrainer):
         self.lambda_distance_a, self.lambda_distance_b = float(lambda_distance_a), float(lambda_distance_b)
         self.lambda_cycle = float(lambda_cycle)
         self.normalize_distances = bool(normalize_distances)
+        self.distance_loss = distance_loss or functools.partial(
+            losses.normalized_distance_loss, normalize=self.normalize_distances
+        )
         self.gan = losses.as_gan_loss(gan_mode)
         if self.gan.uses_penalty:
             raise ValueError("DistanceGAN: gan_mode wgangp is not offered (the reference uses lsgan).")
@@ -168,19 +188,18 @@ class DistanceGAN(GANTrainer):
         real_a = ops.cast(real_a, "float32")
         real_b = ops.cast(real_b, "float32")
         targets = self._optimizer_targets()
-        norm = self.normalize_distances
 
         def g_objective():
             fake_b = to_float32(self.g_ab(real_a, training=True))
             g_a = self.gan.g_loss(to_float32(self.d_b(fake_b, training=True)))
-            dist_a = losses.normalized_distance_loss(real_a, fake_b, self.stats_a, self.stats_b, normalize=norm)
+            dist_a = to_float32(self.distance_loss(real_a, fake_b, self.stats_a, self.stats_b))
             terms = {"G_A": g_a, "dist_A": dist_a}
             total = g_a + self.lambda_distance_a * dist_a
             fake_a = None
             if self.two_sided:
                 fake_a = to_float32(self.g_ba(real_b, training=True))
                 g_b = self.gan.g_loss(to_float32(self.d_a(fake_a, training=True)))
-                dist_b = losses.normalized_distance_loss(real_b, fake_a, self.stats_b, self.stats_a, normalize=norm)
+                dist_b = to_float32(self.distance_loss(real_b, fake_a, self.stats_b, self.stats_a))
                 terms.update(G_B=g_b, dist_B=dist_b)
                 total = total + g_b + self.lambda_distance_b * dist_b
             if self.lambda_cycle:
