@@ -218,18 +218,21 @@ def _epoch_log_class():
         """One line per epoch for notebooks: ``epoch 2/4  100 steps  12.3 s  G_L1 0.123  D_real 0.51``.
 
         Use with ``fit(..., verbose=0, callbacks=[EpochLog()])``: no progress bar (its hundreds of
-        outputs make a notebook heavy and its first-step ETA includes compilation).
+        outputs make a notebook heavy and its first-step ETA includes compilation). After
+        ``fit``, ``seconds`` holds each epoch's wall time (the first includes compilation).
         """
 
         def on_train_begin(self, logs=None):
             self.epochs = self.params.get("epochs")
             self.steps = self.params.get("steps")
+            self.seconds = []  # wall seconds of each epoch (the first includes compilation)
 
         def on_epoch_begin(self, epoch, logs=None):
             self._t0 = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
             seconds = time.perf_counter() - self._t0
+            self.seconds.append(seconds)
             values = "  ".join(f"{k} {float(v):.4g}" for k, v in (logs or {}).items())
             steps = f"  {self.steps} steps" if self.steps else ""
             print(f"epoch {epoch + 1}/{self.epochs}{steps}  {seconds:.1f} s  {values}", flush=True)
