@@ -9,6 +9,8 @@
     i2ilab translate --checkpoint runs/bicycle --input edges/ --out shoes/ --n-samples 6  # or --z encode --from shoe.png
     i2ilab translate --checkpoint runs/hd --input streets/test_label --out photos/  # pix2pixhd: label maps (+ _inst)
     i2ilab sample --checkpoint runs/munit --input photo.png --out styles/ --n-styles 6
+    i2ilab train ost --phase autoencoder --data synthetic --out runs/ae  # then one A image:
+    i2ilab train ost --phase ost --from runs/ae --one-shot-index 0 --data synthetic --out runs/ost
     i2ilab summary cyclegan --image-size 256
     i2ilab convert --from-pytorch latest_net_G.pth --model unet_256 --out facades.keras
 
@@ -57,6 +59,8 @@ def make_data(args, image_size):
     options = {k: getattr(args, k) for k in ("seed", "load_size", "direction", "n_train", "data_dir", "skip_bad")}
     if args.model == "pix2pixhd":  # its label ids as check_train_options chose them, its instance switch
         options.update(n_classes=args.n_classes or recipes.data_classes(args.data), instances=not args.no_instance)
+    if args.model == "ost":  # its phase and the one A image
+        options.update(recipes.ost_data_options(args))
     return recipes.training_data(args.model, args.data, image_size, args.batch_size, args.samples, **options)
 
 
@@ -155,6 +159,8 @@ def _train_distributed(args, cfg, out, ckpt_dir, train_ds, sample, desc, dist, i
             else f"i2ilab: no checkpoint in {ckpt_dir}; starting from scratch",
             flush=True,
         )
+    if not start:  # ost --phase ost: the B networks of the phase-1 run
+        recipes.start_from_phase_1(trainer, cfg, args.from_run)
     total = args.epochs + args.epochs_decay
     # One pass of the loader is one epoch. fit gets the passes as one repeated stream with
     # steps_per_epoch, so epoch k always consumes the k-th pass (its shuffle order and crops);
@@ -275,7 +281,7 @@ def _cmd_summary(args):
     hd = {"n_scales_d": args.n_scales_d, "n_classes": args.n_classes, "instances": not args.no_instance}
     cfg = recipes.arch_config(args.model, args.image_size, args.ngf, args.ndf, args.n_layers_d, **hd)
     total = 0
-    for name, net in recipes.build_networks(cfg).items():
+    for name, net in recipes.summary_networks(cfg).items():
         net.summary()
         count = sum(int(np.prod(v.shape)) for v in net.trainable_variables)
         total += count
@@ -300,10 +306,7 @@ def _add_arch_args(p, size_help):
     p.add_argument("--ngf", type=int, default=64, help="generator width (reference 64; MUNIT dim)")
     p.add_argument("--ndf", type=int, default=64, help="discriminator width (reference 64)")
     p.add_argument(
-        "--n-layers-d",
-        type=int,
-        default=None,
-        help="PatchGAN depth (3 = 70x70 patches; default 3, less for small images)",
+        "--n-layers-d", type=int, help="PatchGAN depth (3 = 70x70 patches; default 3, less for small images)"
     )
     p.add_argument("--n-scales-d", type=int, default=None, help="pix2pixhd: discriminator scales (num_D, default 2)")
     p.add_argument("--n-classes", type=int, help="pix2pixhd: label ids (default: the set's meta.json, else 35)")
@@ -314,7 +317,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="i2ilab",
         description="Image-to-image translation with Keras 3: pix2pix, CycleGAN, MUNIT, BicycleGAN, pix2pixHD, "
-        "UNIT, CUT, DiscoGAN, DualGAN, DistanceGAN, colorization. Backend: KERAS_BACKEND (tensorflow or jax).",
+        "UNIT, CUT, DiscoGAN, DualGAN, DistanceGAN, OST, colorization. Backend: KERAS_BACKEND (tensorflow or jax).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -347,12 +350,7 @@ def build_parser():
     t.add_argument(
         "--load-size", type=int, default=None, help="resize before the random crop (default image size * 286/256)"
     )
-    t.add_argument(
-        "--direction",
-        choices=("AtoB", "BtoA"),
-        default="AtoB",
-        help="pix2pix: which half of the A|B images is the input",
-    )
+    t.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB", help="pix2pix: input half of A|B images")
     t.add_argument("--n-train", type=int, default=512, help="synthetic data: training images")
     t.add_argument("--data-dir", default=None, help="tfds:NAME: tensorflow-datasets data_dir")
     t.add_argument("--samples", type=int, default=4, help="rows of the sample grids")
@@ -365,6 +363,10 @@ def build_parser():
         help="compute in bfloat16 with float32 weights (keras mixed_bfloat16): "
         "faster on GPUs and on CPUs with bf16 units; results differ by rounding",
     )
+    t.add_argument("--phase", choices=recipes.OST_PHASES, help="ost: autoencoder (domain B, first) or ost (--from)")
+    t.add_argument("--from", dest="from_run", help="ost --phase ost: the --out folder of its --phase autoencoder run")
+    t.add_argument("--one-shot-image", help="ost --phase ost: the one A image (a file)")
+    t.add_argument("--one-shot-index", type=int, help="ost --phase ost: or the K-th trainA image of --data (by name)")
     t.add_argument("--no-vgg-loss", action="store_true", help="pix2pixhd: no VGG19 perceptual loss (no download)")
     t.add_argument("--skip-bad", action="store_true", help="skip unreadable or too small images (with a count)")
     t.add_argument("--tensorboard", action="store_true", help="also log to OUT/tensorboard")

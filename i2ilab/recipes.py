@@ -1,7 +1,8 @@
 """Task recipes: a model name -> its networks, its trainer, its dataset loader and size rules.
 
-``colorize``, ``pix2pix``, ``cyclegan``, ``munit``, ``bicyclegan``, ``pix2pixhd`` and the unpaired
-family (``unit``, ``cut``, ``fastcut``, ``discogan``, ``dualgan``, ``distancegan``) are the tasks of the
+``colorize``, ``pix2pix``, ``cyclegan``, ``munit``, ``bicyclegan``, ``pix2pixhd``, the unpaired
+family (``unit``, ``cut``, ``fastcut``, ``discogan``, ``dualgan``, ``distancegan``) and one-shot
+``ost`` (two phases, :data:`OST_PHASES`) are the tasks of the
 ``i2ilab`` command; the first four also those of the benchmarks, the experiments, the converter
 and the demos. A task's architecture is a small dict (:func:`arch_config`: model, image_size,
 widths, the size-dependent depths, DistanceGAN's data statistics, pix2pixHD's label count and
@@ -31,6 +32,7 @@ MODELS = (
     "discogan",
     "dualgan",
     "distancegan",
+    "ost",
 )
 #: Models trained on paired A|B images (the pix2pix loader).
 PAIRED = ("pix2pix", "bicyclegan")
@@ -45,6 +47,7 @@ SYNTHETIC = {
     "bicyclegan": "edges2palette",
     "pix2pixhd": "streets",
     **{model: "day2night" for model in UNPAIRED if model not in ("cyclegan", "munit")},
+    "ost": "day2night",
 }
 #: The generators and discriminators of each model's trainer (the keys of :func:`build_networks`).
 GENERATORS = {
@@ -60,6 +63,7 @@ GENERATORS = {
     "discogan": ("g_ab", "g_ba"),
     "dualgan": ("g_ab", "g_ba"),
     "distancegan": ("g_ab", "g_ba"),
+    "ost": ("enc_a", "enc_b", "enc_shared", "dec_shared", "dec_a", "dec_b"),
 }
 DISCRIMINATORS = {
     "colorize": (),
@@ -74,8 +78,20 @@ DISCRIMINATORS = {
     "discogan": ("d_a", "d_b"),
     "dualgan": ("d_a", "d_b"),
     "distancegan": ("d_a", "d_b"),
+    "ost": ("d_b",),
 }
 NETWORKS = {model: GENERATORS[model] + DISCRIMINATORS[model] for model in GENERATORS}
+#: Networks a model's trainer creates itself (not in :func:`build_networks`), shown by
+#: :func:`summary_networks`: CUT's patch sampler F, made from the generator's NCE layers.
+TRAINER_NETWORKS = {"cut": ("patch_sampler",), "fastcut": ("patch_sampler",)}
+#: OST's phases (``i2ilab train ost --phase``): ``autoencoder`` trains the B autoencoder
+#: (Enc_b, Enc_shared, Dec_shared, Dec_b, D_b) on domain B; ``ost`` starts from them (``--from``)
+#: and trains Enc_a and Dec_a from ONE A image (and the B side on, with a fresh D_b). The
+#: reference's schedule (niter 60, niter_decay 20: 1.905e-4 in epoch 60, 0 in epoch 80) is
+#: ``--epochs 60 --epochs-decay 20`` (:func:`i2ilab.callbacks.linear_decay_factor`).
+OST_PHASES = ("autoencoder", "ost")
+#: The networks phase ``ost`` takes from the phase-1 run.
+OST_FROM_PHASE_1 = ("enc_b", "enc_shared", "dec_shared", "dec_b")
 #: Generator that translates, per model and direction (MUNIT translates with a style instead;
 #: UNIT encodes with the named generator and decodes with the other one).
 TRANSLATORS = {
@@ -90,10 +106,11 @@ TRANSLATORS = {
     "discogan": {"AtoB": "g_ab", "BtoA": "g_ba"},
     "dualgan": {"AtoB": "g_ab", "BtoA": "g_ba"},
     "distancegan": {"AtoB": "g_ab", "BtoA": "g_ba"},
+    "ost": {"AtoB": "enc_a"},
 }
 #: Models that translate through their trainer's ``translate`` (UNIT: two networks; DiscoGAN:
-#: networks in [0, 1]), at the training size only.
-TRAINER_TRANSLATES = ("unit", "discogan")
+#: networks in [0, 1]; OST: four), at the training size only.
+TRAINER_TRANSLATES = ("unit", "discogan", "ost")
 #: Models whose generator is a U-Net down to 1x1: run fully convolutionally on multiples of the
 #: training size (the others on multiples of 4).
 FULL_DEPTH_UNETS = ("colorize", "pix2pix", "dualgan")
@@ -123,6 +140,7 @@ ARCH_KEYS = (
     "vgg_loss",
     "stats_a",
     "stats_b",
+    "phase",
 )
 #: Training resolution of the built-in synthetic sets and of real datasets (the references').
 DEFAULT_SYNTHETIC_SIZE = 32
@@ -207,22 +225,34 @@ def default_image_size(model, data="synthetic"):
 
 
 #: Models with a PatchGAN discriminator (``--n-layers-d``) and with a ResNet generator (n_blocks).
-PATCH_D_MODELS = ("pix2pix", "cyclegan", "bicyclegan", "cut", "fastcut", "distancegan")
+PATCH_D_MODELS = ("pix2pix", "cyclegan", "bicyclegan", "cut", "fastcut", "distancegan", "ost")
 RESNET_G_MODELS = ("cyclegan", "cut", "fastcut", "distancegan")
 
 
 def arch_config(
-    model, image_size, ngf=64, ndf=64, n_layers_d=None, n_scales_d=None, n_classes=None, instances=True, vgg_loss=True
+    model,
+    image_size,
+    ngf=64,
+    ndf=64,
+    n_layers_d=None,
+    n_scales_d=None,
+    n_classes=None,
+    instances=True,
+    vgg_loss=True,
+    phase=None,
 ):
     """The architecture dict of ``model`` at ``image_size``, with the size-dependent defaults.
 
     pix2pixHD only (:func:`pix2pixhd_config`): ``n_scales_d`` its D scales (None: 2),
     ``n_classes`` its label ids (None: 35), ``instances`` (False: ``--no-instance``, no edge
-    map) and ``vgg_loss`` (False: ``--no-vgg-loss``).
+    map) and ``vgg_loss`` (False: ``--no-vgg-loss``). OST only: ``phase``, one of
+    :data:`OST_PHASES` (None: ``"ost"``, every network); its facades setting, n_downsampling 2
+    and 6 shared residual blocks on each side at every size.
 
     Raises UsageError for an unknown model, a size its networks cannot take
     (:func:`check_image_size`), a width below 1, a PatchGAN depth outside 0 .. the deepest
-    the size allows, or a pix2pixHD option given to another model.
+    the size allows, ``n_layers_d`` for a model without a PatchGAN, or a pix2pixHD or OST
+    option given to another model.
     """
     if model not in MODELS:
         raise UsageError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}.")
@@ -238,6 +268,17 @@ def arch_config(
     elif any(v is not None for v in hd_options.values()):
         flags = ", ".join(flag for flag, v in hd_options.items() if v is not None)
         raise UsageError(f"{flags}: pix2pixhd options; {model} takes none of them.")
+    if n_layers_d is not None and model not in PATCH_D_MODELS + ("pix2pixhd",):
+        raise UsageError(
+            f"--n-layers-d {n_layers_d}: {model}'s discriminator is not a PatchGAN of adjustable depth "
+            f"(the flag is for {', '.join(PATCH_D_MODELS + ('pix2pixhd',))}); drop it."
+        )
+    if phase is not None and model != "ost":
+        raise UsageError(f"--phase {phase}: an ost option; {model} trains in one phase, drop it.")
+    if model == "ost":
+        if (phase or "ost") not in OST_PHASES:
+            raise UsageError(f"--phase {phase}: use one of {', '.join(OST_PHASES)}.")
+        cfg.update(phase=phase or "ost", n_downsampling=2, n_blocks=6)
     if model in PATCH_D_MODELS:
         # BicycleGAN's second D scale sees the image at half size: its logit map bounds the depth.
         deepest = max_patch_layers(image_size // 2 if model == "bicyclegan" else image_size)
@@ -335,6 +376,12 @@ def check_train_options(args):
     n_classes = getattr(args, "n_classes", None)
     if args.model == "pix2pixhd" and n_classes is None:
         n_classes = data_classes(args.data)
+    phase = getattr(args, "phase", None)
+    if args.model == "ost" and phase is None:
+        raise UsageError(
+            "--phase: ost trains in two phases; pass --phase autoencoder (the B autoencoder, first), then "
+            "--phase ost --from THAT_RUN with --one-shot-index K or --one-shot-image PATH."
+        )
     cfg = arch_config(
         args.model,
         image_size,
@@ -345,7 +392,9 @@ def check_train_options(args):
         n_classes=n_classes,
         instances=not getattr(args, "no_instance", False),
         vgg_loss=not getattr(args, "no_vgg_loss", False),
+        phase=phase,
     )
+    check_ost_options(args, cfg)
     _at_least("--epochs", args.epochs, 1, "use 1 or more epochs at the initial learning rate")
     _at_least("--epochs-decay", args.epochs_decay, 0, "use 0 or more epochs of linear decay")
     _at_least("--batch-size", args.batch_size, 1, "use a batch of 1 or more images (the references use 1)")
@@ -382,6 +431,115 @@ def check_train_options(args):
     return cfg
 
 
+def _ost_flags(args):
+    return {
+        "--from": getattr(args, "from_run", None),
+        "--one-shot-image": getattr(args, "one_shot_image", None),
+        "--one-shot-index": getattr(args, "one_shot_index", None),
+    }
+
+
+def check_ost_options(args, cfg):
+    """UsageError naming the flag for OST's options: ``--from`` (the ``--phase autoencoder`` run
+    phase ``ost`` starts from, with this run's image size and widths), exactly one of
+    ``--one-shot-image`` (a readable image file) and ``--one-shot-index`` (a trainA image of
+    ``--data``), none of them elsewhere; ost reads folder or synthetic data, not tfds."""
+    flags = _ost_flags(args)
+    given = [flag for flag, value in flags.items() if value is not None]
+    if cfg["model"] == "ost" and args.data.startswith("tfds:"):
+        raise UsageError(f"--data {args.data}: ost reads a folder dataset (trainA/ trainB/) or --data synthetic.")
+    if cfg["model"] != "ost" or cfg["phase"] == "autoencoder":
+        if given:
+            where = "phase autoencoder trains on domain B alone" if cfg["model"] == "ost" else f"not for {args.model}"
+            raise UsageError(f"{', '.join(given)}: options of ost --phase ost ({where}); drop them.")
+        return
+    if flags["--from"] is None:
+        raise UsageError(
+            "--from: ost --phase ost starts from a --phase autoencoder run; pass --from ITS_OUT_FOLDER "
+            "(train it first: i2ilab train ost --phase autoencoder --data ... --out RUN1)."
+        )
+    _check_phase_1(flags["--from"], cfg)
+    image, index = flags["--one-shot-image"], flags["--one-shot-index"]
+    if (image is None) == (index is None):
+        raise UsageError(
+            "--one-shot-image / --one-shot-index: pass exactly one, the one A image as a file or the index K "
+            "of a trainA image of --data (sorted by name; the reference uses 0)."
+        )
+    if image is not None:
+        from PIL import Image
+
+        try:
+            with Image.open(pathlib.Path(image).expanduser()) as img:
+                img.load()
+        except Exception as err:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
+            raise UsageError(
+                f"--one-shot-image {image}: cannot read it as an image ({type(err).__name__}: {err}); "
+                "pass an image file (png, jpg, ...)."
+            ) from None
+        return
+    count = getattr(args, "n_train", 0) if args.data == "synthetic" else _train_a_count(args.data)
+    if not 0 <= index < count:
+        raise UsageError(
+            f"--one-shot-index {index}: --data {args.data} has {count} trainA images; use 0 to {count - 1}."
+        )
+
+
+def _train_a_count(spec):
+    from i2ilab.data.files import DataError, list_images
+
+    try:
+        return len(list_images(pathlib.Path(spec).expanduser() / "trainA", what="--data: the folder"))
+    except DataError as err:
+        raise UsageError(f"--one-shot-index needs the trainA/ images of --data: {err}") from None
+
+
+def _check_phase_1(run, cfg):
+    """UsageError naming ``--from`` unless ``run`` is an ost --phase autoencoder run folder (finished
+    or with a checkpoint) whose networks fit ``cfg``."""
+    from i2ilab import runs
+
+    folder = pathlib.Path(run).expanduser()
+    if not folder.is_dir():
+        raise UsageError(
+            f"--from {run}: no such folder; pass the --out folder of an `i2ilab train ost --phase autoencoder` run."
+        )
+    config = runs.read_config(folder) or (runs.find_latest(runs.checkpoint_folder(folder)) or {}).get("config")
+    if not config:
+        raise UsageError(
+            f"--from {run}: no config.json and no checkpoint; train phase 1 there first "
+            "(i2ilab train ost --phase autoencoder ...) or pass its --out folder."
+        )
+    if config.get("model") != "ost" or config.get("phase") != "autoencoder":
+        what = f"an ost --phase {config.get('phase')}" if config.get("model") == "ost" else f"a {config.get('model')}"
+        raise UsageError(f"--from {run}: {what} run, not an ost --phase autoencoder run; pass the phase-1 run folder.")
+    for key, flag in (("image_size", "--image-size"), ("ngf", "--ngf")):
+        if config.get(key) != cfg[key]:
+            raise UsageError(
+                f"--from {run} was trained with {flag} {config.get(key)}, this run has {cfg[key]}; pass "
+                f"{flag} {config.get(key)} (phase ost continues its networks)."
+            )
+
+
+def ost_data_options(args):
+    """The loader options of OST's data (:func:`training_data`'s ``phase`` and ``one_shot``)."""
+    image, index = getattr(args, "one_shot_image", None), getattr(args, "one_shot_index", None)
+    return {"phase": getattr(args, "phase", None), "one_shot": index if image is None else image}
+
+
+def start_from_phase_1(trainer, cfg, run):
+    """Phase ``ost`` at its first epoch: copy Enc_b, Enc_shared, Dec_shared and Dec_b
+    (:data:`OST_FROM_PHASE_1`) of the phase-1 run folder ``run`` into ``trainer`` (D_b stays
+    fresh, as the reference). Other models and phases: nothing."""
+    if cfg["model"] != "ost" or cfg["phase"] != "ost":
+        return
+    from i2ilab import inference
+
+    nets, _ = inference.load_networks(pathlib.Path(run).expanduser(), OST_FROM_PHASE_1)
+    for name in OST_FROM_PHASE_1:
+        trainer.networks[name].set_weights(nets[name].get_weights())
+    print(f"i2ilab: ost: {', '.join(OST_FROM_PHASE_1)} start from {run}; enc_a, dec_a and d_b are new", flush=True)
+
+
 def data_classes(spec):
     """pix2pixHD's label count for ``--data spec`` without ``--n-classes``: the synthetic streets'
     classes, a dataset folder's ``meta.json`` (written by :func:`i2ilab.data.write_synthetic`)
@@ -411,6 +569,15 @@ def run_options(args, cfg):
     }
     if args.data == "synthetic":
         options["n_train"] = args.n_train
+    if cfg["model"] == "ost" and cfg["phase"] == "ost":
+        image, index = args.one_shot_image, args.one_shot_index
+        options.update(
+            {
+                "from": str(pathlib.Path(args.from_run).expanduser().resolve()),
+                "one_shot_image": None if image is None else str(pathlib.Path(image).expanduser().resolve()),
+                "one_shot_index": index,
+            }
+        )
     return options
 
 
@@ -514,6 +681,19 @@ def _distancegan_nets(b, s, ngf, ndf, cfg):
     }
 
 
+def _ost_nets(b, s, ngf, ndf, cfg):
+    """OST's networks (:mod:`i2ilab.models.ost`); phase ``autoencoder`` without Enc_a / Dec_a."""
+    down = cfg.get("n_downsampling", 2)
+    code, width = s // 2**down, ngf * 2**down
+    sides = ("a", "b") if cfg.get("phase", "ost") == "ost" else ("b",)
+    nets = {f"enc_{d}": b("ost_enc", s, ngf=ngf, n_downsampling=down, name=f"enc_{d}") for d in sides}
+    for part in ("enc_shared", "dec_shared"):
+        nets[part] = b("ost_shared", code, channels=width, n_blocks=cfg.get("n_blocks", 6), name=part)
+    nets.update({f"dec_{d}": b("ost_dec", code, ngf=ngf, n_downsampling=down, name=f"dec_{d}") for d in sides})
+    nets["d_b"] = b("patchgan", s, in_channels=3, ndf=ndf, n_layers=cfg["n_layers_d"], norm="instance", name="d_b")
+    return nets
+
+
 #: model -> ``f(build_model, image_size, ngf, ndf, cfg) -> {name: keras.Model}``.
 NETWORK_BUILDERS = {
     "colorize": _colorize_nets,
@@ -528,6 +708,7 @@ NETWORK_BUILDERS = {
     "discogan": _discogan_nets,
     "dualgan": _dualgan_nets,
     "distancegan": _distancegan_nets,
+    "ost": _ost_nets,
 }
 
 
@@ -544,6 +725,17 @@ def build_networks(cfg):
     return builder(build_model, cfg["image_size"], cfg["ngf"], cfg["ndf"], cfg)
 
 
+def summary_networks(cfg):
+    """The networks ``i2ilab summary`` lists: :func:`build_networks` and those the model's
+    trainer creates itself (:data:`TRAINER_NETWORKS`, e.g. CUT's patch sampler F)."""
+    nets = build_networks(cfg)
+    extra = TRAINER_NETWORKS.get(cfg["model"], ())
+    if extra:
+        trainer = make_trainer(cfg["model"], nets, cfg=cfg)
+        nets.update({name: trainer.networks[name] for name in extra})
+    return nets
+
+
 def _distancegan(training, nets, seed, cfg):
     stats = [(cfg or {}).get(key) for key in ("stats_a", "stats_b")]
     if None in stats:
@@ -556,6 +748,15 @@ def _distancegan(training, nets, seed, cfg):
     return training.DistanceGAN(
         nets["g_ab"], nets["d_b"], *stats, g_ba=nets["g_ba"], d_a=nets["d_a"], image_shape=shape, seed=seed
     )
+
+
+def _ost(training, nets, seed, cfg):
+    """OneShot in the phase of its networks (Enc_a present: ``"ost"``, else ``"autoencoder"``)."""
+    phase = "ost" if nets.get("enc_a") is not None else "autoencoder"
+    b_nets = {k: nets[k] for k in ("enc_b", "enc_shared", "dec_shared", "dec_b", "d_b")}
+    a_nets = {k: nets[k] for k in ("enc_a", "dec_a")} if phase == "ost" else {}
+    shape = None if nets["d_b"] is None else tuple(nets["enc_b"].input_shape[1:])
+    return training.OneShot(**b_nets, **a_nets, phase=phase, image_shape=shape, seed=seed)
 
 
 def _vgg_features(weights):
@@ -601,6 +802,7 @@ TRAINER_BUILDERS = {
     "discogan": lambda t, n, seed, cfg: t.DiscoGAN(n["g_ab"], n["g_ba"], n["d_a"], n["d_b"]),
     "dualgan": lambda t, n, seed, cfg: t.DualGAN(n["g_ab"], n["g_ba"], n["d_a"], n["d_b"], seed=seed),
     "distancegan": _distancegan,
+    "ost": _ost,
 }
 
 
@@ -689,6 +891,10 @@ def dataset_loader(model):
         return data.colorization_dataset
     if model == "pix2pixhd":
         return data.label_instance_dataset
+    if model == "ost":
+        from i2ilab.data.oneshot import oneshot_dataset
+
+        return oneshot_dataset
     return data.unpaired_dataset
 
 
@@ -703,6 +909,8 @@ def _data_source(
     skip_bad=False,
     n_classes=None,
     instances=True,
+    phase=None,
+    one_shot=None,
 ):
     """``(load, description)`` of ``model``'s data ``spec`` (:func:`training_data`), with
     ``load(split, **loader options)`` the dataset of one split."""
@@ -710,6 +918,8 @@ def _data_source(
 
     load_size = load_size or default_load_size(image_size)
     common = dict(image_size=image_size, load_size=load_size)
+    if model == "ost":
+        common.update(phase=phase or "ost", one_shot=one_shot)
     if model == "pix2pixhd":
         common.update(n_classes=n_classes or data_classes(spec), instances=instances)
     if model in PAIRED:
@@ -745,6 +955,7 @@ def _data_source(
     def load(split, **kw):
         return dataset_loader(model)(root, split=split, skip_bad=skip_bad, **common, **kw)
 
+    load.root = root
     return load, desc
 
 
@@ -762,6 +973,8 @@ def training_data(
     skip_bad=False,
     n_classes=None,
     instances=True,
+    phase=None,
+    one_shot=None,
 ):
     """``(training dataset, sample batch (x, y), description)`` of ``model`` on ``spec``.
 
@@ -774,12 +987,25 @@ def training_data(
     load_size: resize before the random crop (default ``image_size * 286 / 256``). skip_bad:
     folder datasets drop unusable image files with a warning counting them, instead of an error.
     n_classes, instances: pix2pixhd's label ids and whether it reads instance maps (its ``x``
-    is then ``(one-hot labels, instance ids)``).
+    is then ``(one-hot labels, instance ids)``). phase, one_shot: OST's
+    (:func:`i2ilab.data.oneshot.oneshot_dataset`; its sample rows of phase ``ost`` are the one A
+    image, then test A images).
     """
     from i2ilab import data
 
     load, desc = _data_source(
-        model, spec, image_size, load_size, direction, n_train, data_dir, skip_bad, n_classes, instances
+        model,
+        spec,
+        image_size,
+        load_size,
+        direction,
+        n_train,
+        data_dir,
+        skip_bad,
+        n_classes,
+        instances,
+        phase,
+        one_shot,
     )
     try:
         train = load("train", batch_size=batch_size, shuffle=True, seed=seed, drop_remainder=True)
@@ -799,4 +1025,8 @@ def training_data(
             continue
     if sample is None:
         raise UsageError(f"--data {spec}: found no images for the sample grids.")
+    if model == "ost" and (phase or "ost") == "ost":
+        from i2ilab.data.oneshot import with_one_shot_first
+
+        sample = with_one_shot_first(sample, load.root, one_shot, image_size, split)
     return train, sample, desc
