@@ -331,7 +331,9 @@ def build_parser():
     )
     t.add_argument("--epochs", type=int, default=10, help="epochs at the initial learning rate")
     t.add_argument("--epochs-decay", type=int, default=0, help="further epochs with the reference's linear decay to 0")
-    t.add_argument("--batch-size", type=int, default=1, help="global batch size, split over --devices (reference 1)")
+    t.add_argument(
+        "--batch-size", type=int, help="global batch size, split over --devices (the reference's: 1, distancegan 2)"
+    )
     t.add_argument(
         "--devices",
         type=parse_devices,

@@ -364,7 +364,7 @@ def check_train_options(args):
     """Check the options of ``i2ilab train`` before anything is built; return the arch dict.
 
     ``args`` holds the parsed options (``model``, ``data``, ``image_size`` (None: the default for
-    the data), ``epochs``, ``epochs_decay``, ``batch_size``, ``ngf``, ``ndf``, ``n_layers_d``,
+    the data), ``epochs``, ``epochs_decay``, ``batch_size`` (None: the reference's, set here), ``ngf``, ``ndf``, ``n_layers_d``,
     ``lr`` (None: the trainer's), ``load_size``, ``n_train``, ``samples``, ``sample_every``,
     ``save_every``, ``keep``, ``out``; pix2pixhd's ``n_scales_d``, ``n_classes`` (None: the
     data's, :func:`data_classes`), ``no_instance``, ``no_vgg_loss``). Raises UsageError with one
@@ -397,6 +397,8 @@ def check_train_options(args):
     check_ost_options(args, cfg)
     _at_least("--epochs", args.epochs, 1, "use 1 or more epochs at the initial learning rate")
     _at_least("--epochs-decay", args.epochs_decay, 0, "use 0 or more epochs of linear decay")
+    if args.batch_size is None:
+        args.batch_size = 2 if args.model == "distancegan" else 1  # the references' batches
     _at_least("--batch-size", args.batch_size, 1, "use a batch of 1 or more images (the references use 1)")
     if args.model == "distancegan":
         _at_least(
@@ -870,13 +872,16 @@ def data_statistics(cfg, spec, saved=None, **options):
     stats = {}
     for key, batches in zip(("stats_a", "stats_b"), images, strict=True):
         x = np.concatenate(batches) if batches else np.zeros((0, 1), "float32")
-        if len(x) < 4:
+        if len(x) < 6:
             raise UsageError(
-                f"--data {spec}: distancegan needs at least 4 training images per domain for its distance "
+                f"--data {spec}: distancegan needs at least 6 training images per domain for its distance "
                 f"statistics, found {len(x)}; use more images (--n-train for synthetic data)."
             )
         chunk = max(1, 2**26 // (len(x) * x[0].size))  # rows of the distance matrix: ~256 MB at once
-        stats[key] = list(distance_statistics(x, max_items=STATS_IMAGES // 2, group=2, chunk=chunk))
+        try:
+            stats[key] = list(distance_statistics(x, max_items=STATS_IMAGES // 2, group=2, chunk=chunk))
+        except ValueError as e:
+            raise UsageError(f"--data {spec}: {key[-1].upper()} images: {e}") from None
     return {**cfg, **stats}
 
 

@@ -68,7 +68,7 @@ _calls = []
 def _fake_load(name, split, data_dir=None, download=False, as_supervised=False, **kwargs):
     """Stand-in for tfds.load: a few random uint8 images of a size other than 256, (image, label) pairs."""
     _calls.append((name, split, download, as_supervised))
-    n = {"trainA": 5, "trainB": 4, "testA": 2, "testB": 3}[split]
+    n = {"trainA": 9, "trainB": 8, "testA": 2, "testB": 3}[split]  # 4 pairs of 2: 6 distances each
     images = _np.random.default_rng(len(_calls)).integers(0, 256, (n, 300, 280, 3), dtype=_np.uint8)
     return _tf.data.Dataset.from_tensor_slices((images, _np.zeros(n, _np.int64)))
 

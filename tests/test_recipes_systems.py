@@ -220,6 +220,25 @@ def test_distancegan_needs_batches_of_two(tmp_path, capsys):
     assert "--batch-size 1" in err and "\n" not in err
 
 
+@pytest.mark.parametrize(
+    ("n_images", "same", "message"), [(5, False, "at least 6 training images"), (6, True, "sigma 0")]
+)
+def test_distancegan_statistics_need_images_that_differ(tmp_path, capsys, n_images, same, message):
+    """Too few images, or images all equally far apart, give a one-line exit 2 (the loss would divide by 0)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for domain in ("trainA", "trainB"):
+        (tmp_path / "d" / domain).mkdir(parents=True)
+        for i in range(n_images):
+            pixels = np.full((16, 16, 3), 128, np.uint8) if same else rng.integers(0, 256, (16, 16, 3), np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "d" / domain / f"{i}.png")
+    argv = ["train", "distancegan", "--data", str(tmp_path / "d"), "--image-size", "16", "--out", str(tmp_path / "o")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "--data" in err and "\n" not in err, err
+
+
 def test_tfds_sets_are_offered_to_every_unpaired_model():
     for model in recipes.UNPAIRED:
         assert recipes._data_source(model, "tfds:cycle_gan/horse2zebra", 32)[1] == "tfds:cycle_gan/horse2zebra"

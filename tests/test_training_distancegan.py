@@ -23,8 +23,10 @@ def test_distance_statistics_over_all_pairs_of_items():
     pairs = x[:6].reshape(3, -1)  # items of 2 images: distances between whole batches
     d2 = [np.abs(pairs[i] - pairs[j]).mean() for i, j in itertools.combinations(range(3), 2)]
     assert distance_statistics(x, group=2) == pytest.approx((np.mean(d2), np.std(d2)), rel=1e-5)
-    with pytest.raises(ValueError, match="at least 2 items"):
-        distance_statistics(x[:1])
+    with pytest.raises(ValueError, match="at least 3 items"):
+        distance_statistics(x[:5], group=2)  # 2 items: one distance, no spread
+    with pytest.raises(ValueError, match="sigma 0"):
+        distance_statistics(np.zeros((4, 3, 3, 2), "float32"))
 
 
 def test_one_sided_g_step_then_d_step_equal_the_reference():

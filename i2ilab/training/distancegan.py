@@ -29,8 +29,11 @@ def distance_statistics(images, max_items=900, group=1, chunk=64):
     """
     x = np.asarray(images, dtype="float32")
     n_items = min(len(x) // group, max_items)
-    if n_items < 2:
-        raise ValueError(f"distance_statistics: need at least 2 items of {group} image(s), got {len(x)} image(s).")
+    if n_items < 3:
+        raise ValueError(
+            f"distance_statistics: need at least 3 items of {group} image(s) (2 give one distance, no spread), "
+            f"got {len(x)} image(s)."
+        )
     flat = x[: n_items * group].reshape(n_items, -1)
     values = []
     for start in range(0, n_items, chunk):
@@ -40,7 +43,13 @@ def distance_statistics(images, max_items=900, group=1, chunk=64):
         values.append(d[i < np.arange(n_items)[None, :]])
     d = np.concatenate(values)
     mu = float(d.mean())
-    return mu, float(np.sqrt(np.mean((d - mu) ** 2)))
+    sigma = float(np.sqrt(np.mean((d - mu) ** 2)))
+    if not sigma > 0:
+        raise ValueError(
+            f"distance_statistics: the {len(d)} distance(s) between {n_items} items of {group} image(s) are all "
+            f"equal (sigma 0), so the distance loss would divide by 0: estimate them from more, different images."
+        )
+    return mu, sigma
 
 
 class DistanceGAN(GANTrainer):
