@@ -188,10 +188,12 @@ def run_step(path):
     trainer = with_fixed_draws(tiny_cut(seed=3, flip_equivariance=True), ids, True)
     for name, net in trainer.networks.items():
         net.set_weights([arrays[f"{name}/{i}"] for i in range(len(net.get_weights()))])
-    # epsilon 1e-3: see tests/test_training_parity.py (zero-gradient biases before InstanceNorm)
+    # epsilon 1e-2: see tests/test_training_parity.py (zero-gradient biases before InstanceNorm).
+    # The first conv's bias gets a rounding-noise gradient of ~5e-5 here (bilinear resize's
+    # backward on each backend), which epsilon 1e-3 still turns into +-1e-5 updates of either sign.
     trainer.compile(
-        g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5, epsilon=1e-3),
-        d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5, epsilon=1e-3),
+        g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5, epsilon=1e-2),
+        d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5, epsilon=1e-2),
     )
     logs = trainer.train_on_batch(arrays["x"], arrays["y"], return_dict=True)
     out = {f"loss/{k}": np.asarray(v, "float64") for k, v in logs.items()}
