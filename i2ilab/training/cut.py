@@ -160,7 +160,8 @@ class CUT(GANTrainer):
         real_a = ops.cast(real_a, "float32")
         real_b = ops.cast(real_b, "float32")
         batch = ops.shape(real_a)[0]
-        g_vars = self.generator.trainable_variables + self.patch_sampler.trainable_variables
+        gen_vars = self.generator.trainable_variables
+        f_vars = self.patch_sampler.trainable_variables
         d_vars = self.discriminator.trainable_variables
 
         real = ops.concatenate([real_a, real_b], axis=0) if self.nce_idt else real_a
@@ -168,8 +169,10 @@ class CUT(GANTrainer):
         if flip is not None:
             real = ops.where(flip, ops.flip(real, axis=2), real)
 
-        # D step on this step's fakes (constants).
-        fake_b = ops.stop_gradient(to_float32(self.generator(real, training=True))[:batch])
+        # G's forward pass, once (as the reference's forward()): a constant for the D step, and
+        # pulled back to G's weights in the G step.
+        fake, pullback = shim.vjp(lambda: to_float32(self.generator(real, training=True)), gen_vars)
+        fake_b = ops.stop_gradient(fake[:batch])
 
         def d_objective():
             d_real, d_fake = self.gan.d_loss(
@@ -189,8 +192,7 @@ class CUT(GANTrainer):
             ids_y = self._patch_ids(shapes)
             keys_y = self._keys(real_b, ids_y)
 
-        def g_objective():
-            fake = to_float32(self.generator(real, training=True))
+        def g_objective(fake):
             fake_b = fake[:batch]
             g_gan = self.lambda_gan * self.gan.g_loss(to_float32(self.discriminator(fake_b, training=True)))
             nce = self._nce(fake_b, keys_x, ids_x, flip, batch)
@@ -201,8 +203,12 @@ class CUT(GANTrainer):
                 nce = 0.5 * (nce + nce_y)
             return g_gan + nce, terms
 
-        _, g_terms, g_grads, _ = shim.value_and_grad(g_objective, g_vars)
-        self._apply(self.g_optimizer, g_grads, g_vars)
+        # The NCE features of G(real) depend on G's weights twice: through G(real) (pulled back)
+        # and through G's encoder that reads them (direct).
+        _, g_terms, direct, (fake_grad,) = shim.value_and_grad(g_objective, gen_vars + f_vars, inputs=(fake,))
+        via_fake = pullback(fake_grad)
+        g_grads = [d + v for d, v in zip(direct[: len(gen_vars)], via_fake, strict=True)] + direct[len(gen_vars) :]
+        self._apply(self.g_optimizer, g_grads, gen_vars + f_vars)
         self._track(**d_terms, **g_terms)
 
     # ------------------------------------------------------------------------------- sampling
