@@ -18,14 +18,16 @@ def command_lines(block):
     return [line.removesuffix(" && \\").strip() for line in block.strip().splitlines()]
 
 
-def test_readme_test_command_is_the_three_pytest_passes():
+def test_readme_test_command_is_the_four_pytest_passes():
     lines = command_lines(readme_test_command())
-    assert len(lines) == 3 and all("python -m pytest" in line for line in lines)
+    assert len(lines) == 4 and all("python -m pytest" in line for line in lines)
     assert [re.findall(r'-m ("[^"]+"|\S+)', line)[-1] for line in lines] == [
         '"not notebook"',
         '"not notebook and not tf_only and not slow"',
-        "notebook",
+        '"notebook and not timed"',
+        '"notebook and timed"',
     ]
+    assert "-n 2" not in lines[3], "the timed smoke runs run alone"
     assert lines[1].startswith("KERAS_BACKEND=jax ")
 
 

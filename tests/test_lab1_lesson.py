@@ -15,6 +15,8 @@ import course_harness as ch
 import pytest
 
 LAB = "lab1_colorization"
+#: The smoke run times itself: its notebook tests run alone (the README's last test line).
+pytestmark = pytest.mark.timed
 
 
 @pytest.fixture(scope="module")

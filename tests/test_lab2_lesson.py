@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 
 LAB = "lab2_pix2pix"
+#: The smoke run times itself: its notebook tests run alone (the README's last test line).
+pytestmark = pytest.mark.timed
 
 
 @pytest.fixture(scope="module")

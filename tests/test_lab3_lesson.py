@@ -17,6 +17,8 @@ import course_harness as ch
 import pytest
 
 LAB = "lab3_cyclegan"
+#: The smoke run times itself: its notebook tests run alone (the README's last test line).
+pytestmark = pytest.mark.timed
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,8 @@ import pytest
 from keras import ops
 
 LAB = "lab4_munit"
+#: The smoke run times itself: its notebook tests run alone (the README's last test line).
+pytestmark = pytest.mark.timed
 
 
 @pytest.fixture(scope="module")

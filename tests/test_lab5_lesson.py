@@ -23,6 +23,8 @@ import pytest
 from keras import ops
 
 LAB = "lab5_bicyclegan"
+#: The smoke run times itself: its notebook tests run alone (the README's last test line).
+pytestmark = pytest.mark.timed
 VARIANTS = ("pix2pix + noise", "cVAE-GAN", "cLR-GAN", "BicycleGAN", "true outputs")
 
 
