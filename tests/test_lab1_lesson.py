@@ -15,8 +15,6 @@ import course_harness as ch
 import pytest
 
 LAB = "lab1_colorization"
-#: The smoke run times itself: its notebook tests run alone (the README's last test line).
-pytestmark = pytest.mark.timed
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +22,13 @@ def run(tmp_path_factory):
     return ch.execute_smoke(LAB, tmp_path_factory.mktemp("lab1"))
 
 
+@pytest.mark.timed
 @pytest.mark.notebook
 def test_smoke_run_within_budget(run):
     ch.check_smoke_run(run, LAB)
 
 
+@pytest.mark.timed
 @pytest.mark.notebook
 def test_l2_desaturates_ambiguous_colours(run):
     m = run.metrics
@@ -41,6 +41,7 @@ def test_l2_desaturates_ambiguous_colours(run):
     assert ratio["class mode"] > 0.6 and ratio["class mode"] > ratio["L1"], "the mode of the bin distribution is vivid"
 
 
+@pytest.mark.timed
 @pytest.mark.notebook
 def test_determined_colours_are_right(run):
     chroma = run.metrics["mean_chroma"]

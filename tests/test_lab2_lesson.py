@@ -16,8 +16,6 @@ import numpy as np
 import pytest
 
 LAB = "lab2_pix2pix"
-#: The smoke run times itself: its notebook tests run alone (the README's last test line).
-pytestmark = pytest.mark.timed
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +23,13 @@ def run(tmp_path_factory):
     return ch.execute_smoke(LAB, tmp_path_factory.mktemp("lab2"))
 
 
+@pytest.mark.timed
 @pytest.mark.notebook
 def test_smoke_run_within_budget(run):
     ch.check_smoke_run(run, LAB)
 
 
+@pytest.mark.timed
 @pytest.mark.notebook
 def test_cgan_restores_texture_energy(run):
     energy = run.metrics["texture_energy"]
@@ -44,6 +44,7 @@ def test_cgan_restores_texture_energy(run):
     assert energy["D 1px"] < 0.5 * energy["L1+cGAN"]
 
 
+@pytest.mark.timed
 @pytest.mark.notebook
 def test_ablations_all_ran(run):
     m = run.metrics

@@ -17,8 +17,6 @@ import course_harness as ch
 import pytest
 
 LAB = "lab3_cyclegan"
-#: The smoke run times itself: its notebook tests run alone (the README's last test line).
-pytestmark = pytest.mark.timed
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +29,13 @@ def _runs(run):
     return m["CycleGAN"], m["GAN alone (no cycle)"], m["no identity loss"]
 
 
+@pytest.mark.timed
 @pytest.mark.notebook
 def test_smoke_run_within_budget(run):
     ch.check_smoke_run(run, LAB, {"CycleGAN", "GAN alone (no cycle)", "no identity loss"})
 
 
+@pytest.mark.timed
 @pytest.mark.notebook
 def test_cyclegan_translation_beats_both_baselines(run):
     full, _, _ = _runs(run)
@@ -55,6 +55,7 @@ def test_cyclegan_translation_beats_both_baselines(run):
     assert full["cycle error"] < 0.3
 
 
+@pytest.mark.timed
 @pytest.mark.notebook
 def test_without_cycle_loss_translation_is_worse_and_ignores_the_input(run):
     full, gan_alone, _ = _runs(run)
@@ -64,6 +65,7 @@ def test_without_cycle_loss_translation_is_worse_and_ignores_the_input(run):
     assert gan_alone["cycle error"] > 1.5 * full["cycle error"]
 
 
+@pytest.mark.timed
 @pytest.mark.notebook
 def test_without_identity_loss_target_domain_images_get_retinted(run):
     full, _, no_identity = _runs(run)

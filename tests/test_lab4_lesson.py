@@ -23,8 +23,6 @@ import pytest
 from keras import ops
 
 LAB = "lab4_munit"
-#: The smoke run times itself: its notebook tests run alone (the README's last test line).
-pytestmark = pytest.mark.timed
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +30,13 @@ def run(tmp_path_factory):
     return ch.execute_smoke(LAB, tmp_path_factory.mktemp("lab4"))
 
 
+@pytest.mark.timed
 @pytest.mark.notebook
 def test_smoke_run_within_budget(run):
     ch.check_smoke_run(run, LAB)
 
 
+@pytest.mark.timed
 @pytest.mark.notebook
 def test_munit_outputs_for_one_input_are_diverse_cyclegan_outputs_are_not(run):
     m = run.metrics["metrics"]
@@ -47,6 +47,7 @@ def test_munit_outputs_for_one_input_are_diverse_cyclegan_outputs_are_not(run):
     assert m["MUNIT styles covered"] >= 1.5, "random styles should reach more than one of the four styles"
 
 
+@pytest.mark.timed
 @pytest.mark.notebook
 def test_example_guided_translation_carries_the_reference_style(run):
     m = run.metrics["metrics"]

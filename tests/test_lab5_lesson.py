@@ -23,8 +23,6 @@ import pytest
 from keras import ops
 
 LAB = "lab5_bicyclegan"
-#: The smoke run times itself: its notebook tests run alone (the README's last test line).
-pytestmark = pytest.mark.timed
 VARIANTS = ("pix2pix + noise", "cVAE-GAN", "cLR-GAN", "BicycleGAN", "true outputs")
 
 
@@ -33,11 +31,13 @@ def run(tmp_path_factory):
     return ch.execute_smoke(LAB, tmp_path_factory.mktemp("lab5"))
 
 
+@pytest.mark.timed
 @pytest.mark.notebook
 def test_smoke_run_within_budget(run):
     ch.check_smoke_run(run, LAB, metric_keys=VARIANTS)
 
 
+@pytest.mark.timed
 @pytest.mark.notebook
 def test_only_bicyclegan_is_both_diverse_and_faithful(run):
     m = run.metrics["metrics"]
@@ -54,6 +54,7 @@ def test_only_bicyclegan_is_both_diverse_and_faithful(run):
     assert clr["fidelity"] > 2.5 * bicycle["fidelity"], "the cLR-GAN alone never sees B: diverse, not faithful"
 
 
+@pytest.mark.timed
 @pytest.mark.notebook
 def test_feature_matching_and_instances(run):
     hd = run.metrics["pix2pixhd"]

@@ -16,8 +16,6 @@ import course_harness as ch
 import pytest
 
 LAB = "lab6_unpaired"
-#: The smoke run times itself: its notebook tests run alone (the README's last test line).
-pytestmark = pytest.mark.timed
 MODELS = ("GAN alone", "CycleGAN", "DistanceGAN", "CUT")
 ROWS = (*MODELS, "identity (no training)", "mean night image")
 
@@ -27,11 +25,13 @@ def run(tmp_path_factory):
     return ch.execute_smoke(LAB, tmp_path_factory.mktemp("lab6"))
 
 
+@pytest.mark.timed
 @pytest.mark.notebook
 def test_smoke_run_within_budget(run):
     ch.check_smoke_run(run, LAB, metric_keys=ROWS)
 
 
+@pytest.mark.timed
 @pytest.mark.notebook
 def test_each_prior_ties_the_output_to_its_input(run):
     """Thresholds hold on every trajectory measured (seeds 0-3 on the 2-core machine, TF: the
@@ -59,6 +59,7 @@ def test_each_prior_ties_the_output_to_its_input(run):
     assert cycle["seconds per step"] > 1.4 * gan["seconds per step"]
 
 
+@pytest.mark.timed
 @pytest.mark.notebook
 def test_one_shot_translation_beats_the_input(run):
     ost = run.metrics["ost"]
