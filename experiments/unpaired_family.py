@@ -337,7 +337,7 @@ def results_section(summary, command):
         [
             SECTION,
             "",
-            "Command (2-core CPU shared with other jobs, so s/step is only a relative measure):",
+            "Command (s/step: wall time of one step on the machine that ran it; compare the rows of one run):",
             "",
             "```bash",
             command,
