@@ -514,7 +514,7 @@ if not GRADING:
 #
 # A GAN's path depends on every rounding of the machine it runs on, so your numbers will not be
 # your neighbour's. Over four seeds of this smoke run (two CPU cores) the retrieval was 0.02-0.16
-# for the GAN alone, 0.48-0.72 for CycleGAN, 0.28-0.42 for DistanceGAN and 0.06-0.48 for CUT:
+# for the GAN alone, 0.48-0.72 for CycleGAN, 0.28-0.42 for DistanceGAN and 0.03-0.48 for CUT:
 # the cycle and the distances tie the output to its input on every run, CUT's patches only on
 # some. Its prior works through features it has to learn first (F starts random, and G's own
 # encoder is what it compares), so 600 small steps are not always enough; the authors train
