@@ -364,11 +364,11 @@ def check_train_options(args):
     """Check the options of ``i2ilab train`` before anything is built; return the arch dict.
 
     ``args`` holds the parsed options (``model``, ``data``, ``image_size`` (None: the default for
-    the data), ``epochs``, ``epochs_decay``, ``batch_size`` (None: the reference's, set here), ``ngf``, ``ndf``, ``n_layers_d``,
-    ``lr`` (None: the trainer's), ``load_size``, ``n_train``, ``samples``, ``sample_every``,
-    ``save_every``, ``keep``, ``out``; pix2pixhd's ``n_scales_d``, ``n_classes`` (None: the
-    data's, :func:`data_classes`), ``no_instance``, ``no_vgg_loss``). Raises UsageError with one
-    line naming the flag and the values allowed.
+    the data), ``epochs``, ``epochs_decay``, ``batch_size`` (None: the reference's, set here),
+    ``ngf``, ``ndf``, ``n_layers_d``, ``lr`` (None: the trainer's), ``load_size``, ``n_train``,
+    ``samples``, ``sample_every``, ``save_every``, ``keep``, ``out``; pix2pixhd's ``n_scales_d``,
+    ``n_classes`` (None: the data's, :func:`data_classes`), ``no_instance``, ``no_vgg_loss``).
+    Raises UsageError with one line naming the flag and the values allowed.
     """
     image_size = args.image_size
     if image_size is None:
@@ -860,7 +860,7 @@ def data_statistics(cfg, spec, saved=None, **options):
         return {**cfg, "stats_a": list(saved["stats_a"]), "stats_b": list(saved["stats_b"])}
     import numpy as np
 
-    from i2ilab.training.distancegan import distance_statistics
+    from i2ilab.training.distancegan import MIN_ITEMS, distance_statistics
 
     load, _ = _data_source(cfg["model"], spec, cfg["image_size"], **options)
     images = ([], [])
@@ -872,10 +872,10 @@ def data_statistics(cfg, spec, saved=None, **options):
     stats = {}
     for key, batches in zip(("stats_a", "stats_b"), images, strict=True):
         x = np.concatenate(batches) if batches else np.zeros((0, 1), "float32")
-        if len(x) < 6:
+        if len(x) < 2 * MIN_ITEMS:  # items of 2 images, the reference's batches
             raise UsageError(
-                f"--data {spec}: distancegan needs at least 6 training images per domain for its distance "
-                f"statistics, found {len(x)}; use more images (--n-train for synthetic data)."
+                f"--data {spec}: distancegan needs at least {2 * MIN_ITEMS} training images per domain for its "
+                f"distance statistics, found {len(x)}; use more images (--n-train for synthetic data)."
             )
         chunk = max(1, 2**26 // (len(x) * x[0].size))  # rows of the distance matrix: ~256 MB at once
         try:

@@ -12,6 +12,9 @@ from i2ilab.training import backend as shim
 from i2ilab.training.base import GANTrainer, to_float32, unpack_pair
 from i2ilab.training.pool import ImagePool
 
+#: Items :func:`distance_statistics` needs: 2 give one distance, no spread to normalise by.
+MIN_ITEMS = 3
+
 
 def distance_statistics(images, max_items=900, group=1, chunk=64):
     """``(mu, sigma)`` of the pairwise distances ``mean|x_i - x_j|`` over all pairs i < j.
@@ -29,9 +32,10 @@ def distance_statistics(images, max_items=900, group=1, chunk=64):
     """
     x = np.asarray(images, dtype="float32")
     n_items = min(len(x) // group, max_items)
-    if n_items < 3:
+    if n_items < MIN_ITEMS:
         raise ValueError(
-            f"distance_statistics: need at least 3 items of {group} image(s) (2 give one distance, no spread), "
+            f"distance_statistics: need at least {MIN_ITEMS} items of {group} image(s) (2 give one distance, "
+            "no spread), "
             f"got {len(x)} image(s)."
         )
     flat = x[: n_items * group].reshape(n_items, -1)
